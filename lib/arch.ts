@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+
 // Architectures as plain data: a model config plus one gene per block. JSON in, JSON out, validated on the way in.
 // Spec sections 1, 2 and 4. Paper symbols: C width, N heads, M depth, G global heads, L = N - G local heads,
 // ev qkv ratio, E conv expansion, K conv kernel, r FFN ratio.
@@ -165,7 +167,7 @@ export const PRESETS: Record<string, () => Architecture> = {
   'glit-tiny': () => ({ name: 'glit-tiny', model: TINY, blocks: GLIT_TINY_BLOCKS }),
   /** DeiT-style baseline on the 28x28 proxy: all heads global, ev 1, r 4. */
   'deit-proxy': () => ({ name: 'deit-proxy', model: PROXY, blocks: Array.from({ length: PROXY.depth }, () => attention(1, 4)) }),
-  /** GLiT-Tiny's first six blocks on the 28x28 proxy, kernels scaled from the 14x14 grid to 7x7 (31 -> 15, 45 -> 23). */
+  /** GLiT-Tiny's first six blocks on the 28x28 proxy, kernels scaled from the 14x14 grid to 7x7 (31 -> 17, 45 -> 23). */
   'glit-proxy': () => ({ name: 'glit-proxy', model: PROXY, blocks: withKernelsFor(PROXY, GLIT_TINY_BLOCKS.slice(0, PROXY.depth)) }),
 };
 
@@ -174,4 +176,13 @@ export function presetArchitecture(name: string): Architecture {
   const make = PRESETS[name];
   if (!make) throw new ArchitectureError(`unknown architecture preset '${name}': use one of ${Object.keys(PRESETS).join(', ')}, or a path to an architecture .json file`);
   return validateArchitecture(make(), `preset ${name}`);
+}
+
+/** A preset name or a path to an architecture JSON file (as written by the search, or by hand). */
+export function loadArchitecture(ref: string): Architecture {
+  if (PRESETS[ref]) return presetArchitecture(ref);
+  if (!existsSync(ref)) {
+    throw new ArchitectureError(`'${ref}' is neither an architecture preset (${Object.keys(PRESETS).join(', ')}) nor an existing .json file`);
+  }
+  return parseArchitecture(readFileSync(ref, 'utf8'), ref);
 }

@@ -1,8 +1,10 @@
 // `glit <command> [options]`: dispatches to the subcommands listed below.
 import { UsageError, type Command } from './command';
 import { backendCommand } from './backend';
+import { dataCommand } from './data';
+import { summaryCommand } from './summary';
 
-const COMMANDS: Command[] = [backendCommand];
+const COMMANDS: Command[] = [backendCommand, summaryCommand, dataCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

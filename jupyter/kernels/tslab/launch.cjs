@@ -1,0 +1,38 @@
+// Starts this repository's own tslab (node_modules/tslab) as the Jupyter kernel, wherever the clone lives.
+// kernel.json passes "{resource_dir}/launch.cjs": jupyter_client (>= 7) replaces {resource_dir} with this folder,
+// so no absolute path is committed. Used through JUPYTER_PATH=<repo>/jupyter; see scripts/run-notebooks.ts.
+'use strict';
+const path = require('node:path');
+
+const repo = path.resolve(__dirname, '..', '..', '..');
+const connectionFile = process.argv[2];
+if (!connectionFile) {
+  console.error('usage: node launch.cjs <connection_file> (Jupyter starts this kernel; it is not a command)');
+  process.exit(2);
+}
+let tslab;
+try {
+  tslab = require(require.resolve('tslab/dist/main.js', { paths: [repo] }));
+} catch (e) {
+  console.error(`tslab is not installed in ${repo}: run \`npm ci\` there (${e.message.split('\n')[0]})`);
+  process.exit(1);
+}
+if (process.env.GLIT_KERNEL_STDERR === '1') teeCellStderr();
+// startKernel is tslab's stable entry point (its global install calls a local one through it). enableFindLocal: false
+// keeps this exact copy instead of searching node_modules above the notebook's folder.
+tslab.startKernel({ configPath: connectionFile, enableFindLocal: false });
+
+/**
+ * Copies what cells write to stderr, tslab's error reports included, to the kernel's own stderr. tslab's execute_reply
+ * carries no error name or message, so nbconvert reports a failed cell without saying why; with this copy its log does.
+ * tslab assigns process.stderr.write before each cell (to send the text to the notebook): the setter keeps that writer.
+ */
+function teeCellStderr() {
+  const real = process.stderr.write.bind(process.stderr);
+  let cell = real;
+  const tee = (chunk, encoding, callback) => {
+    if (cell !== real) real(chunk, typeof encoding === 'string' ? encoding : undefined); // the callback is the cell writer's
+    return cell(chunk, encoding, callback);
+  };
+  Object.defineProperty(process.stderr, 'write', { configurable: true, get: () => tee, set: (writer) => (cell = writer) });
+}

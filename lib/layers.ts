@@ -1,0 +1,165 @@
+// The small layers the model is made of, as (params, input) functions. Parameters are plain records of tf.Variables
+// in the layout tfjs computes with fastest (linear weights [in, out]); lib/checkpoint.ts converts to PyTorch's.
+// Only ops whose gradients every backend has (wasm lacks the depthwise/conv2d filter gradients), so training runs
+// on cpu, wasm, webgpu and tensorflow alike.
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from './random';
+
+export interface Linear {
+  /** [in, out]: PyTorch's weight transposed. */
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+
+export interface Norm {
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+
+/** A depthwise 1-D conv over tokens: one K-tap filter per channel. */
+export interface DepthwiseConv {
+  /** [K, channels]: PyTorch's [channels, 1, K] transposed. */
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+
+export interface BatchNorm extends Norm {
+  /** Running statistics: variables so they checkpoint with the rest, but never trained. */
+  runningMean: tf.Variable;
+  runningVar: tf.Variable;
+  /** PyTorch's num_batches_tracked, kept for checkpoints. */
+  batchesTracked: number;
+}
+
+/** What a forward pass needs besides parameters and input. */
+export interface ForwardContext {
+  training: boolean;
+  /** Stochastic-depth rate of this block (0 = off); draws its masks from rng so every backend sees the same ones. */
+  dropPath?: number;
+  rng?: Rng;
+}
+
+// --- initialisers (drawn in JS from our seeded Rng, so a seed gives the same weights on every backend) -------------
+
+const variable = (values: Float32Array, shape: number[], trainable = true) => tf.variable(tf.tensor(values, shape), trainable);
+
+export function normalVariable(shape: number[], std: number, rng: Rng): tf.Variable {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  // timm's trunc_normal_(std=0.02) truncates at +-2 absolute, i.e. in effect never: a plain normal is the same law.
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
+  return variable(values, shape);
+}
+
+/** PyTorch's default init for conv and linear layers (kaiming_uniform with a = sqrt(5)): U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
+export function uniformVariable(shape: number[], fanIn: number, rng: Rng): tf.Variable {
+  const bound = 1 / Math.sqrt(fanIn);
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = (rng.uniform() * 2 - 1) * bound;
+  return variable(values, shape);
+}
+
+export const constantVariable = (shape: number[], value: number, trainable = true): tf.Variable =>
+  variable(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value), shape, trainable);
+
+/** DeiT's linear init: weight ~ N(0, 0.02), bias 0. */
+export const initLinear = (inFeatures: number, outFeatures: number, rng: Rng): Linear => ({
+  weight: normalVariable([inFeatures, outFeatures], 0.02, rng),
+  bias: constantVariable([outFeatures], 0),
+});
+
+/** PyTorch's default init of a kernel-1 Conv1d, which the conv path uses as a per-token linear layer. */
+export const initPointwiseConv = (inChannels: number, outChannels: number, rng: Rng): Linear => ({
+  weight: uniformVariable([inChannels, outChannels], inChannels, rng),
+  bias: uniformVariable([outChannels], inChannels, rng),
+});
+
+export const initDepthwiseConv = (channels: number, kernelSize: number, rng: Rng): DepthwiseConv => ({
+  weight: uniformVariable([kernelSize, channels], kernelSize, rng),
+  bias: uniformVariable([channels], kernelSize, rng),
+});
+
+export const initNorm = (channels: number): Norm => ({ weight: constantVariable([channels], 1), bias: constantVariable([channels], 0) });
+
+export const initBatchNorm = (channels: number): BatchNorm => ({
+  ...initNorm(channels),
+  runningMean: constantVariable([channels], 0, false),
+  runningVar: constantVariable([channels], 1, false),
+  batchesTracked: 0,
+});
+
+// --- layers ------------------------------------------------------------------------------------------------------
+
+/** x [..., in] -> [..., out]. */
+export function linear(p: Linear, x: tf.Tensor): tf.Tensor {
+  const [inFeatures, outFeatures] = p.weight.shape;
+  const lead = x.shape.slice(0, -1);
+  const y = tf.add(tf.matMul(tf.reshape(x, [-1, inFeatures]), p.weight), p.bias);
+  return tf.reshape(y, [...lead, outFeatures]);
+}
+
+/** LayerNorm over the last axis (eps 1e-6 as in DeiT). */
+export function layerNorm(p: Norm, x: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.weight), p.bias);
+}
+
+/** Exact GELU, x * Phi(x), as PyTorch's nn.GELU() (not the tanh approximation). */
+export const gelu = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+
+/** Swish / SiLU: x * sigmoid(x). */
+export const swish = (x: tf.Tensor): tf.Tensor => tf.mul(x, tf.sigmoid(x));
+
+/** GLU over the last axis: first half * sigmoid(second half). */
+export function glu(x: tf.Tensor): tf.Tensor {
+  const [a, b] = tf.split(x, 2, -1);
+  return tf.mul(a, tf.sigmoid(b));
+}
+
+/**
+ * Depthwise 1-D conv over the token axis with "same" zero padding: x [B, T, D] -> [B, T, D], as PyTorch's
+ * Conv1d(D, D, K, padding=K//2, groups=D) (cross-correlation). Written as K shifted slices times per-channel taps,
+ * which every backend can differentiate (wasm has no depthwise-conv gradient kernels).
+ */
+export function depthwiseConv1d(p: DepthwiseConv, x: tf.Tensor3D): tf.Tensor3D {
+  const [kernelSize, channels] = p.weight.shape;
+  const [batch, tokens] = x.shape;
+  const half = (kernelSize - 1) / 2;
+  const padded = tf.pad(x, [[0, 0], [half, half], [0, 0]]);
+  const taps = tf.unstack(p.weight);
+  let y: tf.Tensor = tf.reshape(p.bias, [1, 1, channels]);
+  for (let k = 0; k < kernelSize; k++) {
+    y = tf.add(y, tf.mul(tf.slice(padded, [0, k, 0], [batch, tokens, channels]), taps[k]));
+  }
+  return y as tf.Tensor3D;
+}
+
+/**
+ * BatchNorm1d over (batch, tokens) per channel. Training normalises with the batch statistics and updates the running
+ * ones as PyTorch does (momentum 0.1, unbiased variance in the running estimate); eval uses the running ones.
+ */
+export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps = 1e-5, momentum = 0.1): tf.Tensor3D {
+  let mean: tf.Tensor;
+  let variance: tf.Tensor;
+  if (ctx.training) {
+    ({ mean, variance } = tf.moments(x, [0, 1]));
+    const n = x.shape[0] * x.shape[1];
+    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
+    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))));
+    p.batchesTracked += 1;
+  } else {
+    mean = p.runningMean;
+    variance = p.runningVar;
+  }
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.weight), p.bias) as tf.Tensor3D;
+}
+
+/** Stochastic depth on a residual branch [B, ...]: drops whole samples with probability `rate`, rescales the rest. */
+export function dropPath(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  const rate = ctx.dropPath ?? 0;
+  if (!ctx.training || rate <= 0) return x;
+  if (!ctx.rng) throw new Error('dropPath needs ctx.rng in training mode');
+  const keep = 1 - rate;
+  const mask = new Float32Array(x.shape[0]);
+  for (let i = 0; i < mask.length; i++) mask[i] = ctx.rng.uniform() < keep ? 1 / keep : 0;
+  return tf.mul(x, tf.tensor(mask, [x.shape[0], ...x.shape.slice(1).map(() => 1)]));
+}

@@ -1,0 +1,109 @@
+// The whole image transformer: DeiT's stem (patch embedding, CLS token, position embedding), the GL blocks, the final
+// LayerNorm and a linear classifier on the CLS token. forward() is a function of (params, images, architecture).
+import * as tf from '@tensorflow/tfjs';
+import { tokenCount, type Architecture } from './arch';
+import { block, initBlock, type BlockParams } from './block';
+import { constantVariable, initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Linear, type Norm } from './layers';
+import { Rng } from './random';
+
+export interface ModelParams {
+  clsToken: tf.Variable; // [1, 1, C]
+  posEmbed: tf.Variable; // [1, T, C]
+  /** The patch-P stride-P conv as a linear map of flattened patches: weight [P*P*inChannels, C] in (row, col, channel) order. */
+  patchEmbed: Linear;
+  blocks: BlockParams[];
+  norm: Norm;
+  head: Linear;
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Stochastic depth: the last block's rate; block i gets rate * i / (depth - 1), as in DeiT. */
+  dropPath?: number;
+  /** Draws the drop-path masks; needed when training with dropPath > 0. */
+  rng?: Rng;
+}
+
+export function initModel(arch: Architecture, seed: number): ModelParams {
+  const m = arch.model;
+  const rng = new Rng(seed);
+  const patchFanIn = m.patchSize * m.patchSize * m.inChannels;
+  return {
+    clsToken: normalVariable([1, 1, m.width], 0.02, rng),
+    posEmbed: normalVariable([1, tokenCount(m), m.width], 0.02, rng),
+    patchEmbed: { weight: uniformVariable([patchFanIn, m.width], patchFanIn, rng), bias: uniformVariable([m.width], patchFanIn, rng) },
+    blocks: arch.blocks.map((gene) => initBlock(m, gene, rng)),
+    norm: initNorm(m.width),
+    head: { ...initLinear(m.width, m.numClasses, rng), bias: constantVariable([m.numClasses], 0) },
+  };
+}
+
+/** Images [B, H, W, channels] -> tokens [B, H/P * W/P, C], patches in row-major order (PyTorch's flatten(2)). */
+export function patchify(p: Linear, images: tf.Tensor4D, patchSize: number): tf.Tensor3D {
+  const [batch, height, width, channels] = images.shape;
+  const rows = height / patchSize;
+  const cols = width / patchSize;
+  const patches = tf.transpose(tf.reshape(images, [batch, rows, patchSize, cols, patchSize, channels]), [0, 1, 3, 2, 4, 5]);
+  return linear(p, tf.reshape(patches, [batch, rows * cols, patchSize * patchSize * channels])) as tf.Tensor3D;
+}
+
+/** Logits [B, numClasses] for images [B, H, W, channels] (NHWC, normalised). */
+export function forward(params: ModelParams, images: tf.Tensor4D, arch: Architecture, options: ForwardOptions): tf.Tensor2D {
+  const m = arch.model;
+  if (images.shape[1] !== m.imageSize || images.shape[2] !== m.imageSize || images.shape[3] !== m.inChannels) {
+    throw new Error(`forward: images of shape [${images.shape}] do not fit the model (expected [B, ${m.imageSize}, ${m.imageSize}, ${m.inChannels}], NHWC)`);
+  }
+  const batch = images.shape[0];
+  const patches = patchify(params.patchEmbed, images, m.patchSize);
+  const cls = tf.tile(params.clsToken, [batch, 1, 1]);
+  let x = tf.add(tf.concat([cls, patches], 1), params.posEmbed) as tf.Tensor3D;
+  const rate = options.dropPath ?? 0;
+  arch.blocks.forEach((gene, i) => {
+    const dropPath = m.depth > 1 ? (rate * i) / (m.depth - 1) : rate;
+    x = block(params.blocks[i], x, m, gene, { training: options.training, dropPath, rng: options.rng });
+  });
+  const clsOut = tf.squeeze(tf.slice(layerNorm(params.norm, x), [0, 0, 0], [batch, 1, m.width]), [1]);
+  return linear(params.head, clsOut) as tf.Tensor2D;
+}
+
+/** Every variable of the model under its official PyTorch state-dict name, in state-dict order. */
+export function namedVariables(params: ModelParams): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>();
+  const pair = (prefix: string, p: { weight: tf.Variable; bias: tf.Variable }) => {
+    out.set(`${prefix}.weight`, p.weight);
+    out.set(`${prefix}.bias`, p.bias);
+  };
+  out.set('cls_token', params.clsToken);
+  out.set('pos_embed', params.posEmbed);
+  pair('patch_embed.proj', params.patchEmbed);
+  params.blocks.forEach((b, i) => {
+    const at = `blocks.${i}.0`;
+    pair(`${at}.norm1`, b.norm1);
+    if (b.attention) {
+      pair(`${at}.attn.qkv`, b.attention.qkv);
+      pair(`${at}.attn.proj`, b.attention.proj);
+    }
+    if (b.conv) {
+      pair(`${at}.attn.net.1`, b.conv.expand);
+      pair(`${at}.attn.net.3.conv`, b.conv.depthwise);
+      pair(`${at}.attn.net.4`, b.conv.norm);
+      out.set(`${at}.attn.net.4.running_mean`, b.conv.norm.runningMean);
+      out.set(`${at}.attn.net.4.running_var`, b.conv.norm.runningVar);
+      pair(`${at}.attn.net.6`, b.conv.project);
+    }
+    pair(`${at}.norm2`, b.norm2);
+    pair(`${at}.mlp.fc1`, b.mlp.fc1);
+    pair(`${at}.mlp.fc2`, b.mlp.fc2);
+  });
+  pair('norm', params.norm);
+  pair('head', params.head);
+  return out;
+}
+
+/** Trainable variables only (BatchNorm running statistics are not). */
+export const trainableVariables = (params: ModelParams): Map<string, tf.Variable> =>
+  new Map([...namedVariables(params)].filter(([, v]) => v.trainable));
+
+export function disposeModel(params: ModelParams): void {
+  for (const v of namedVariables(params).values()) v.dispose();
+}

@@ -1,0 +1,35 @@
+// Notebook parameters. Every notebook reads them from environment variables in its first cell, so the same notebook
+// runs as a seconds-long smoke test (GLIT_SCALE=smoke, what the tests use), on a laptop CPU, or at paper scale on a GPU
+// without editing cells. Unset variables take the defaults below; a value that is not allowed is an error, not a guess.
+import { optionsFromEnv, type BackendOptions } from './backend';
+
+export const SCALES = ['smoke', 'cpu', 'gpu'] as const;
+/** How much work a notebook does: smoke = seconds (tests), cpu = minutes on a laptop, gpu = paper scale. */
+export type Scale = (typeof SCALES)[number];
+
+export interface NotebookParams {
+  /** GLIT_SCALE, default cpu. */
+  scale: Scale;
+  /** GLIT_DATASET: the dataset spec given to loadDataset, default fashion-mnist. */
+  dataset: string;
+  /** GLIT_SEED: the seed every random choice in the notebook derives from, default 0. */
+  seed: number;
+  /** GLIT_BACKEND and GLIT_WEBGPU_ADAPTER, read by lib/backend.ts (default auto). */
+  backend: BackendOptions;
+}
+
+export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookParams {
+  const scale = setting(env, 'GLIT_SCALE', 'cpu');
+  if (!(SCALES as readonly string[]).includes(scale)) {
+    throw new Error(`GLIT_SCALE='${scale}' is not a scale: use one of ${SCALES.join(', ')}`);
+  }
+  const seedText = setting(env, 'GLIT_SEED', '0');
+  const seed = Number(seedText);
+  if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
+  return { scale: scale as Scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env) };
+}
+
+/** A variable's trimmed value, or the default when it is unset or blank. */
+function setting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  return env[name]?.trim() || fallback;
+}

@@ -1,0 +1,107 @@
+// Figures render in an HTML export: 00_setup runs at smoke scale, nbconvert exports it to HTML, headless Chromium
+// (offline) loads it and runs its scripts, and every plotly output must have become a drawn plot (plotly's SVG with a
+// trace in it), not an empty placeholder. A screenshot stays in test-artifacts/render/ for people to look at.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { PLOTLY_MIME, figureBundle, type PlotlyFigure } from '../lib/display';
+import { NOTEBOOK_DIR, ROOT, executeNotebook, exportHtml, jupyterMissing } from '../scripts/run-notebooks';
+
+const OUT = path.join(ROOT, 'test-artifacts', 'render');
+const CHROMIUM = process.env.CHROMIUM ?? 'chromium';
+
+interface RenderedFigure {
+  id: string;
+  /** Plotly drew it: its SVG is there with at least one trace layer that has content. */
+  drawn: boolean;
+  /** The text in the figure's placeholder (when not drawn: why, as lib/display.ts says it). */
+  text: string;
+}
+
+/** Loads `page` in headless Chromium, lets its scripts run, and returns the DOM as it then is (and a screenshot). */
+function renderPage(page: string, screenshot?: string): Promise<string> {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-chromium-'));
+  const args = [
+    '--headless',
+    '--no-sandbox', // needed as root; the page is our own file
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--user-data-dir=${profile}`,
+    '--virtual-time-budget=3000', // lets timers and promises after the load event settle before the dump
+    '--window-size=1100,4000',
+    ...(screenshot ? [`--screenshot=${screenshot}`] : []),
+    '--dump-dom',
+    `file://${page}`,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(CHROMIUM, args, { maxBuffer: 256 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
+      fs.rmSync(profile, { recursive: true, force: true });
+      if (error) reject(new Error(`${CHROMIUM} failed (${error.code ?? error.signal}): ${stderr.slice(-2000)}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The figures lib/display.ts put on the page, found by their placeholder divs, and whether plotly drew each. */
+function renderedFigures(dom: string): RenderedFigure[] {
+  // Script text (plotly.js itself) mentions the same class names as a drawn plot: look at elements only.
+  const html = dom.replace(/<script\b[^>]*>[\s\S]*?<\/script>/gi, '');
+  return html
+    .split(/(?=<div id="glit-plot-)/)
+    .slice(1)
+    .map((part) => ({
+      id: /^<div id="([^"]+)"/.exec(part)![1],
+      drawn: part.includes('class="main-svg"') && /<g class="\w+layer mlayer"><g\b/.test(part),
+      text: part.slice(0, part.indexOf('</div>')).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim(),
+    }));
+}
+
+async function chromiumMissing(): Promise<string | undefined> {
+  return new Promise((resolve) =>
+    execFile(CHROMIUM, ['--version'], { timeout: 60_000 }, (error) =>
+      resolve(error ? `${CHROMIUM} does not run (${error.message.split('\n')[0]}): install Chromium (Debian: apt-get install chromium) or set CHROMIUM` : undefined),
+    ),
+  );
+}
+
+test('the figures of 00_setup render in its HTML export (headless Chromium, offline)', { timeout: 10 * 60_000 }, async (t) => {
+  const missing = (await jupyterMissing()) ?? (await chromiumMissing());
+  if (missing) return t.skip(missing);
+  const executed = await executeNotebook(path.join(NOTEBOOK_DIR, '00_setup.ipynb'), OUT, { env: { GLIT_SCALE: 'smoke' }, cellTimeoutS: 120 });
+  const outputs = JSON.parse(fs.readFileSync(executed, 'utf8')).cells.flatMap((c: { outputs?: { data?: object }[] }) => c.outputs ?? []);
+  const plotlyOutputs = outputs.filter((o: { data?: object }) => o.data && PLOTLY_MIME in o.data).length;
+  assert.ok(plotlyOutputs >= 2, `expected 00_setup to show at least 2 plotly figures, found ${plotlyOutputs}`);
+
+  const screenshot = path.join(OUT, '00_setup.png');
+  const figures = renderedFigures(await renderPage(await exportHtml(executed, OUT), screenshot));
+  assert.equal(figures.length, plotlyOutputs, 'every plotly output should have its placeholder in the HTML export');
+  for (const f of figures) assert.ok(f.drawn, `figure ${f.id} was not drawn; it shows: '${f.text}'`);
+  assert.ok(fs.statSync(screenshot).size > 10_000, `${screenshot} looks empty`);
+});
+
+test('a figure whose plotly.js never loaded is reported as not drawn', { timeout: 5 * 60_000 }, async (t) => {
+  const missing = await chromiumMissing();
+  if (missing) return t.skip(missing);
+  const figure: PlotlyFigure = { data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }], layout: { title: { text: '</script> in a title' } } };
+  // In page order: a figure before any plotly.js (as when the output that inlined it was cleared), then one that
+  // inlines it. The first must not be drawn and must say why; the second proves the page itself works.
+  const withoutLibrary = figureBundle(figure, { inlinePlotly: false })['text/html'];
+  const withLibrary = figureBundle(figure, { inlinePlotly: true })['text/html'];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-render-'));
+  try {
+    const page = path.join(dir, 'page.html');
+    fs.writeFileSync(page, `<!DOCTYPE html><html><body>${withoutLibrary}${withLibrary}</body></html>`);
+    const [first, second] = renderedFigures(await renderPage(page));
+    assert.equal(first.drawn, false, 'a figure without plotly.js cannot have been drawn');
+    assert.match(first.text, /plotly\.js is not loaded/);
+    assert.equal(second.drawn, true, `the figure that inlines plotly.js was not drawn; it shows: '${second.text}'`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
