@@ -4,6 +4,7 @@
 // tfjs-node-gpu / tfjs-node when their native binding loads, webgpu when Dawn finds a real GPU adapter, wasm, cpu.
 // A backend that was asked for by name and cannot start throws BackendUnavailableError with the cause and the fix;
 // it never falls back. (tf.setBackend itself returns false and silently keeps the old backend: we check it.)
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -172,6 +173,10 @@ async function startWebgpu(adapter: WebgpuAdapter, auto: boolean): Promise<Omit<
   if (webgpuAdapterInUse && webgpuAdapterInUse !== adapter) {
     throw new BackendUnavailableError('webgpu', `this process already set up webgpu on the '${webgpuAdapterInUse}' adapter`, 'use one webgpu adapter per process');
   }
+  if (auto && adapter === 'default' && process.platform === 'linux' && !hasVulkanLoader()) {
+    // Checked before Dawn starts, which would print its own warning on every run of a CPU-only machine.
+    throw new BackendUnavailableError('webgpu', 'no Vulkan loader (libvulkan.so.1) on this machine', 'apt-get install libvulkan1 on a machine with a GPU');
+  }
   let dawn: typeof import('webgpu');
   try {
     dawn = await import('webgpu');
@@ -214,6 +219,14 @@ async function startWebgpu(adapter: WebgpuAdapter, auto: boolean): Promise<Omit<
   await import('@tensorflow/tfjs-backend-webgpu'); // registers only when navigator.gpu exists at import
   await setBackendOrThrow('webgpu', `tfjs-backend-webgpu did not initialise on ${words || 'the adapter'}`, 'check the GPU driver; see environment.md');
   return { backend: 'webgpu', device: `${words || 'unnamed adapter'} (Dawn ${adapter === 'opengles' ? 'OpenGL ES, CPU' : 'native'})` };
+}
+
+function hasVulkanLoader(): boolean {
+  try {
+    return execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }).includes('libvulkan.so.1');
+  } catch {
+    return true; // cannot tell: let Dawn try
+  }
 }
 
 function firstLine(s: string): string {

@@ -14,12 +14,12 @@ import { loadFashionMnist } from './datasets/fashion-mnist';
 import { loadFolder } from './datasets/folder';
 import { selectImages, type ImageSet, type SourceSplits } from './datasets/image-set';
 import { loadMnist } from './datasets/mnist';
-import { stderrProgress, type ProgressCallback } from './datasets/progress';
+import { stderrProgress, type ProgressCallback } from './progress';
 import { resizeSet } from './datasets/resize';
 
 export { DataError } from './datasets/errors';
 export { labelCounts, type ImageSet } from './datasets/image-set';
-export type { Progress, ProgressCallback } from './datasets/progress';
+export type { Progress, ProgressCallback } from './progress';
 
 export type DatasetSpec = { kind: 'fashion-mnist' } | { kind: 'mnist' } | { kind: 'cifar10'; path: string } | { kind: 'folder'; path: string };
 

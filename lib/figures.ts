@@ -71,3 +71,125 @@ function drawTile(z: number[][][], set: ImageSet, index: number, top: number, le
     }
   }
 }
+
+/** One heatmap of per-patch values over the patch grid (row 0 at the top), with one patch marked. */
+export interface PatchGridPanel {
+  title: string;
+  /** values[row][col]. */
+  values: number[][];
+  /** The patch to mark (the query token), as [row, col]. */
+  mark?: [number, number];
+}
+
+/**
+ * Heatmaps of patch grids side by side, `columns` per row (default: all in one row), each scaled to its own maximum
+ * (grey = 0), with thin gaps so every patch shows. Hover gives the row, column and raw value.
+ */
+export function patchGridsFigure(panels: PatchGridPanel[], options: { title?: string; columns?: number; valueName?: string } = {}): PlotlyFigure {
+  const columns = options.columns ?? panels.length;
+  const rows = Math.ceil(panels.length / columns);
+  const valueName = options.valueName ?? 'value';
+  const layout: Record<string, unknown> = {
+    grid: { rows, columns, pattern: 'independent', xgap: 0.12, ygap: 0.22 },
+    width: 80 + columns * 270,
+    height: (options.title ? 60 : 20) + rows * 290,
+    margin: { l: 30, r: 30, t: options.title ? 80 : 40, b: 20 },
+    showlegend: false,
+    ...(options.title ? { title: { text: options.title, x: 0, xanchor: 'left' } } : {}),
+    annotations: panels.map((panel, i) => ({
+      text: panel.title,
+      xref: `${axisName('x', i)} domain`,
+      yref: `${axisName('y', i)} domain`,
+      x: 0.5,
+      y: 1,
+      yanchor: 'bottom',
+      yshift: 4,
+      showarrow: false,
+    })),
+  };
+  const data: Record<string, unknown>[] = [];
+  panels.forEach((panel, i) => {
+    const [xaxis, yaxis] = [axisName('x', i), axisName('y', i)];
+    const peak = Math.max(...panel.values.flat());
+    data.push({
+      type: 'heatmap',
+      z: panel.values,
+      xaxis,
+      yaxis,
+      zmin: 0,
+      zmax: peak > 0 ? peak : 1,
+      // Grey where the value is 0, light to dark blue above it, so the faintest reach still shows.
+      colorscale: [[0, '#e8e8e8'], [1e-6, '#c6dbef'], [1, '#08519c']],
+      showscale: false,
+      xgap: 1,
+      ygap: 1,
+      hovertemplate: `row %{y}, col %{x}: ${valueName} %{z}<extra></extra>`,
+    });
+    if (panel.mark) {
+      const [row, col] = panel.mark;
+      data.push({ type: 'scatter', mode: 'markers', x: [col], y: [row], xaxis, yaxis, marker: { symbol: 'x-thin-open', size: 9, color: '#d62728', line: { width: 2.5, color: '#d62728' } }, hoverinfo: 'skip' });
+    }
+    const size = panel.values.length;
+    layout[axisLayoutName('x', i)] = { range: [-0.5, size - 0.5], showgrid: false, zeroline: false, showticklabels: false, ticks: '', constrain: 'domain' };
+    layout[axisLayoutName('y', i)] = { range: [size - 0.5, -0.5], showgrid: false, zeroline: false, showticklabels: false, ticks: '', scaleanchor: xaxis, constrain: 'domain' };
+  });
+  return { data, layout };
+}
+
+/** One bar series of a two-panel bar chart: its values in the left and the right panel (null: no bar). */
+export interface TwoPanelSeries {
+  name: string;
+  left: (number | null)[];
+  right: (number | null)[];
+}
+
+/**
+ * Two bar charts side by side over the same categories (e.g. parameters | FLOPs), one legend entry per series, bars
+ * grouped or stacked, values printed on the bars with d3 format `valueFormat` (default '.2f').
+ */
+export function twoPanelBarsFigure(
+  categories: string[],
+  series: TwoPanelSeries[],
+  options: { leftTitle: string; rightTitle: string; title?: string; barmode?: 'group' | 'stack'; valueFormat?: string },
+): PlotlyFigure {
+  const format = options.valueFormat ?? '.2f';
+  const data = series.flatMap((s, i) =>
+    (['left', 'right'] as const).map((side) => ({
+      type: 'bar',
+      name: s.name,
+      legendgroup: s.name,
+      showlegend: side === 'left',
+      x: categories,
+      y: s[side],
+      xaxis: side === 'left' ? 'x' : 'x2',
+      yaxis: side === 'left' ? 'y' : 'y2',
+      marker: { color: PALETTE[i % PALETTE.length] },
+      texttemplate: `%{y:${format}}`,
+      textposition: options.barmode === 'stack' ? 'inside' : 'outside',
+      cliponaxis: false,
+      hovertemplate: `${s.name}, %{x}: %{y:${format}}<extra></extra>`,
+    })),
+  );
+  return {
+    data,
+    layout: {
+      ...(options.title ? { title: { text: options.title, x: 0, xanchor: 'left' } } : {}),
+      barmode: options.barmode ?? 'group',
+      uniformtext: { mode: 'hide', minsize: 9 }, // no value on a bar too small to hold it legibly
+      grid: { rows: 1, columns: 2, pattern: 'independent', xgap: 0.15 },
+      width: 900,
+      height: 420,
+      margin: { t: options.title ? 70 : 30, b: 50 },
+      yaxis: { title: { text: options.leftTitle }, rangemode: 'tozero' },
+      yaxis2: { title: { text: options.rightTitle }, rangemode: 'tozero' },
+      legend: { orientation: 'h', x: 0, y: -0.15 },
+    },
+  };
+}
+
+/** plotly's default colour sequence, so that a series keeps its colour in both panels. */
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+/** The trace-side axis name of subplot i ('x', 'x2', ...) and its layout key ('xaxis', 'xaxis2', ...). */
+const axisName = (axis: 'x' | 'y', i: number): string => (i === 0 ? axis : `${axis}${i + 1}`);
+const axisLayoutName = (axis: 'x' | 'y', i: number): string => (i === 0 ? `${axis}axis` : `${axis}axis${i + 1}`);

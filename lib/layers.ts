@@ -37,11 +37,13 @@ export interface ForwardContext {
   /** Stochastic-depth rate of this block (0 = off); draws its masks from rng so every backend sees the same ones. */
   dropPath?: number;
   rng?: Rng;
+  /** BatchNorm's running-statistics momentum (PyTorch's 0.1); recalibration uses 1/(k+1) for a running average. */
+  bnMomentum?: number;
 }
 
 // --- initialisers (drawn in JS from our seeded Rng, so a seed gives the same weights on every backend) -------------
 
-const variable = (values: Float32Array, shape: number[], trainable = true) => tf.variable(tf.tensor(values, shape), trainable);
+const variable = (values: Float32Array, shape: number[], trainable = true) => tf.tidy(() => tf.variable(tf.tensor(values, shape), trainable));
 
 export function normalVariable(shape: number[], std: number, rng: Rng): tf.Variable {
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -188,7 +190,8 @@ const depthwiseTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
  * BatchNorm1d over (batch, tokens) per channel. Training normalises with the batch statistics and updates the running
  * ones as PyTorch does (momentum 0.1, unbiased variance in the running estimate); eval uses the running ones.
  */
-export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps = 1e-5, momentum = 0.1): tf.Tensor3D {
+export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps = 1e-5): tf.Tensor3D {
+  const momentum = ctx.bnMomentum ?? 0.1;
   let mean: tf.Tensor;
   let variance: tf.Tensor;
   if (ctx.training) {

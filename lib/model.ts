@@ -22,6 +22,8 @@ export interface ForwardOptions {
   dropPath?: number;
   /** Draws the drop-path masks; needed when training with dropPath > 0. */
   rng?: Rng;
+  /** See ForwardContext.bnMomentum. */
+  bnMomentum?: number;
 }
 
 export function initModel(arch: Architecture, seed: number): ModelParams {
@@ -60,7 +62,7 @@ export function forward(params: ModelParams, images: tf.Tensor4D, arch: Architec
   const rate = options.dropPath ?? 0;
   arch.blocks.forEach((gene, i) => {
     const dropPath = m.depth > 1 ? (rate * i) / (m.depth - 1) : rate;
-    x = block(params.blocks[i], x, m, gene, { training: options.training, dropPath, rng: options.rng });
+    x = block(params.blocks[i], x, m, gene, { training: options.training, dropPath, rng: options.rng, bnMomentum: options.bnMomentum });
   });
   const clsOut = tf.squeeze(tf.slice(layerNorm(params.norm, x), [0, 0, 0], [batch, 1, m.width]), [1]);
   return linear(params.head, clsOut) as tf.Tensor2D;

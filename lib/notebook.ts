@@ -2,10 +2,8 @@
 // runs as a seconds-long smoke test (GLIT_SCALE=smoke, what the tests use), on a laptop CPU, or at paper scale on a GPU
 // without editing cells. Unset variables take the defaults below; a value that is not allowed is an error, not a guess.
 import { optionsFromEnv, type BackendOptions } from './backend';
+import { parseScale, type Scale } from './scale';
 
-export const SCALES = ['smoke', 'cpu', 'gpu'] as const;
-/** How much work a notebook does: smoke = seconds (tests), cpu = minutes on a laptop, gpu = paper scale. */
-export type Scale = (typeof SCALES)[number];
 
 export interface NotebookParams {
   /** GLIT_SCALE, default cpu. */
@@ -19,14 +17,11 @@ export interface NotebookParams {
 }
 
 export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookParams {
-  const scale = setting(env, 'GLIT_SCALE', 'cpu');
-  if (!(SCALES as readonly string[]).includes(scale)) {
-    throw new Error(`GLIT_SCALE='${scale}' is not a scale: use one of ${SCALES.join(', ')}`);
-  }
+  const scale = parseScale(setting(env, 'GLIT_SCALE', 'cpu'), 'GLIT_SCALE');
   const seedText = setting(env, 'GLIT_SEED', '0');
   const seed = Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
-  return { scale: scale as Scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env) };
+  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env) };
 }
 
 /** A variable's trimmed value, or the default when it is unset or blank. */

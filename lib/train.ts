@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Architecture } from './arch';
 import { batches } from './batches';
 import type { DatasetSplits, ImageSet } from './data';
-import { forward, trainableVariables, type ModelParams } from './model';
+import { forward, trainableVariables, type ForwardOptions, type ModelParams } from './model';
 import { adamWStep, clipByGlobalNorm, createAdamW, disposeAdamW, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
 import { Rng } from './random';
 
@@ -49,9 +49,20 @@ export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, s
   });
 }
 
+/** What training needs of a model: its trainable variables under stable, unique names, and its logits. */
+export interface Trainable {
+  variables: Map<string, tf.Variable>;
+  logits(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D;
+}
+
+/** One fixed architecture as a Trainable (a supernet path is another; see lib/supernet.ts). */
+export const fixedModel = (params: ModelParams, arch: Architecture): Trainable => ({
+  variables: trainableVariables(params),
+  logits: (x, options) => forward(params, x, arch, options),
+});
+
 export interface StepInput {
-  params: ModelParams;
-  arch: Architecture;
+  model: Trainable;
   optimizer: AdamWState;
   x: tf.Tensor4D;
   y: tf.Tensor1D;
@@ -61,24 +72,23 @@ export interface StepInput {
 }
 
 /**
- * Forward, backward and AdamW on the variables the architecture uses. Returns the loss as a scalar tensor (the caller
- * reads it when it wants to, and disposes it), so a step forces no GPU-to-CPU sync.
+ * Forward, backward and AdamW on the model's variables that the loss touches. Returns the loss as a scalar tensor
+ * (the caller reads it when it wants to, and disposes it), so a step forces no GPU-to-CPU sync.
  */
 export function trainStep(s: StepInput): tf.Scalar {
-  const variables = trainableVariables(s.params);
-  const nameOf = new Map([...variables].map(([name, v]) => [v.name, name]));
+  const nameOf = new Map([...s.model.variables].map(([name, v]) => [v.name, name]));
   const { value, grads } = tf.variableGrads(
-    () => smoothedCrossEntropy(forward(s.params, s.x, s.arch, { training: true, dropPath: s.config.dropPath, rng: s.rng }), s.y, s.config.labelSmoothing),
-    [...variables.values()],
+    () => smoothedCrossEntropy(s.model.logits(s.x, { training: true, dropPath: s.config.dropPath, rng: s.rng }), s.y, s.config.labelSmoothing),
+    [...s.model.variables.values()],
   );
   // variableGrads leaves out variables the loss did not touch: exactly the single-path update SPOS needs.
   const named = new Map(Object.entries(grads).map(([id, g]) => [nameOf.get(id)!, g]));
   if (s.config.clipNorm > 0) {
     const { grads: clipped, norm } = clipByGlobalNorm(named, s.config.clipNorm);
-    adamWStep(s.optimizer, variables, clipped, s.lr);
+    adamWStep(s.optimizer, s.model.variables, clipped, s.lr);
     tf.dispose([...clipped.values(), norm]);
   } else {
-    adamWStep(s.optimizer, variables, named, s.lr);
+    adamWStep(s.optimizer, s.model.variables, named, s.lr);
   }
   tf.dispose(Object.values(grads));
   return value;
@@ -91,12 +101,12 @@ export interface EvalResult {
 }
 
 /** Loss and top-1 accuracy in eval mode (BatchNorm on running statistics), batched; one read at the end. */
-export async function evaluate(params: ModelParams, arch: Architecture, set: ImageSet, norm: { mean: number[]; std: number[] }, batchSize = 256): Promise<EvalResult> {
+export async function evaluate(model: Pick<Trainable, 'logits'>, set: ImageSet, norm: { mean: number[]; std: number[] }, batchSize = 256): Promise<EvalResult> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0, 'int32');
   for (const { x, y } of batches(set, { batchSize, mean: norm.mean, std: norm.std })) {
     const [nextLoss, nextCorrect] = tf.tidy(() => {
-      const logits = forward(params, x, arch, { training: false });
+      const logits = model.logits(x, { training: false });
       const loss = tf.add(lossSum, tf.mul(smoothedCrossEntropy(logits, y, 0), x.shape[0]));
       const hits = tf.add(correct, tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), tf.cast(y, 'int32')), 'int32')));
       return [loss, hits];
@@ -110,21 +120,6 @@ export async function evaluate(params: ModelParams, arch: Architecture, set: Ima
   return { loss: loss / set.count, accuracy: hits / set.count, count: set.count };
 }
 
-export interface EpochLog {
-  epoch: number;
-  step: number;
-  lr: number;
-  trainLoss: number;
-  val: EvalResult;
-  seconds: number;
-}
-
-export interface TrainHooks {
-  /** After every step, with the step's loss read back (cheap on CPU backends; on GPU it costs a sync). */
-  onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) => void;
-  onEpoch?: (log: EpochLog) => void;
-}
-
 export function stepsPerEpoch(trainCount: number, batchSize: number): number {
   return Math.floor(trainCount / batchSize);
 }
@@ -134,33 +129,106 @@ export function scheduleFor(config: TrainConfig, trainCount: number): ScheduleCo
   return { baseLr: config.lr, minLr: config.minLr, warmupSteps: Math.round(config.warmupEpochs * perEpoch), totalSteps: config.epochs * perEpoch };
 }
 
-/** Trains `params` on data.train for config.epochs, scoring data.val after each epoch. */
-export async function trainModel(params: ModelParams, arch: Architecture, data: DatasetSplits, config: TrainConfig, hooks: TrainHooks = {}): Promise<EpochLog[]> {
+/** Where a training run stands between epochs: enough, with the variables and the optimizer, to resume it exactly. */
+export interface TrainProgress {
+  /** Epochs finished. */
+  epoch: number;
+  step: number;
+  /** State of the Rng that draws drop-path masks and supernet paths. */
+  rngState: number;
+}
+
+export interface EpochEnd {
+  progress: TrainProgress;
+  trainLoss: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface LoopHooks {
+  /** After every step, with the step's loss read back (cheap on CPU backends; on GPU it costs a sync). */
+  onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) => void;
+  /** After every epoch: evaluate, log and checkpoint here (awaited before the next epoch starts). */
+  onEpoch?: (end: EpochEnd) => Promise<void> | void;
+}
+
+/**
+ * The epoch loop shared by plain training and supernet training: `pick` gives the model to train at each step (a
+ * fixed model, or a freshly sampled supernet path, drawing from `rng`). Each epoch's data order comes from the seed and
+ * the epoch number alone, so a run resumed from `from` continues exactly as an uninterrupted one would.
+ */
+export async function trainLoop(opts: {
+  data: DatasetSplits;
+  config: TrainConfig;
+  optimizer: AdamWState;
+  pick: (rng: Rng) => Trainable;
+  hooks?: LoopHooks;
+  from?: TrainProgress;
+}): Promise<TrainProgress> {
+  const { data, config, optimizer, hooks = {} } = opts;
   const perEpoch = stepsPerEpoch(data.train.count, config.batchSize);
-  if (perEpoch < 1) throw new Error(`the training split has ${data.train.count} images, fewer than one batch of ${config.batchSize}: lower --batch-size`);
+  if (perEpoch < 1) throw new Error(`the training split has ${data.train.count} images, fewer than one batch of ${config.batchSize}: lower the batch size`);
   const schedule = scheduleFor(config, data.train.count);
-  const optimizer = createAdamW({ weightDecay: config.weightDecay });
   const rng = new Rng(config.seed);
-  const logs: EpochLog[] = [];
-  let step = 0;
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
+  if (opts.from) rng.state = opts.from.rngState;
+  let step = opts.from?.step ?? 0;
+  for (let epoch = opts.from?.epoch ?? 0; epoch < config.epochs; epoch++) {
     const started = Date.now();
     let lossSum = 0;
-    const shuffle = rng.fork(`epoch ${epoch}`);
-    for (const { x, y } of batches(data.train, { batchSize: config.batchSize, rng: shuffle, augment: config.augment, mean: data.mean, std: data.std, dropLast: true })) {
+    const order = new Rng(config.seed).fork(`epoch ${epoch}`);
+    for (const { x, y } of batches(data.train, { batchSize: config.batchSize, rng: order, augment: config.augment, mean: data.mean, std: data.std, dropLast: true })) {
       const lr = learningRate(schedule, step);
-      const loss = trainStep({ params, arch, optimizer, x, y, lr, config, rng });
+      const loss = trainStep({ model: opts.pick(rng), optimizer, x, y, lr, config, rng });
       const value = (await loss.data())[0];
       tf.dispose([x, y, loss]);
-      if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch} step ${step}: loss ${value} (lower --lr)`);
+      if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss ${value} (lower the learning rate)`);
       lossSum += value;
       step++;
       hooks.onStep?.({ epoch, step, stepsPerEpoch: perEpoch, loss: value });
     }
-    const log: EpochLog = { epoch, step, lr: learningRate(schedule, step), trainLoss: lossSum / perEpoch, val: await evaluate(params, arch, data.val, data), seconds: (Date.now() - started) / 1000 };
-    logs.push(log);
-    hooks.onEpoch?.(log);
+    const progress = { epoch: epoch + 1, step, rngState: rng.state };
+    await hooks.onEpoch?.({ progress, trainLoss: lossSum / perEpoch, lr: learningRate(schedule, step), seconds: (Date.now() - started) / 1000 });
   }
-  disposeAdamW(optimizer);
+  return { epoch: config.epochs, step, rngState: rng.state };
+}
+
+export interface EpochLog {
+  epoch: number;
+  step: number;
+  lr: number;
+  trainLoss: number;
+  val: EvalResult;
+  seconds: number;
+}
+
+/** Trains one fixed architecture's params on data.train, scoring data.val after each epoch. */
+export async function trainModel(
+  params: ModelParams,
+  arch: Architecture,
+  data: DatasetSplits,
+  config: TrainConfig,
+  hooks: Pick<LoopHooks, 'onStep'> & { onEpoch?: (log: EpochLog) => void } = {},
+): Promise<EpochLog[]> {
+  const model = fixedModel(params, arch);
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  const logs: EpochLog[] = [];
+  try {
+    await trainLoop({
+      data,
+      config,
+      optimizer,
+      pick: () => model,
+      hooks: {
+        onStep: hooks.onStep,
+        onEpoch: async (end) => {
+          const log = { epoch: end.progress.epoch - 1, step: end.progress.step, lr: end.lr, trainLoss: end.trainLoss, val: await evaluate(model, data.val, data), seconds: end.seconds };
+          logs.push(log);
+          hooks.onEpoch?.(log);
+        },
+      },
+    });
+  } finally {
+    disposeAdamW(optimizer);
+  }
   return logs;
 }

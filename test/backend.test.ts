@@ -7,7 +7,7 @@ import { BackendUnavailableError, initBackend, loadTensorflowBinding, optionsFro
 import { initModel, disposeModel } from '../lib/model';
 import { createAdamW, disposeAdamW } from '../lib/optimizer';
 import { Rng } from '../lib/random';
-import { trainStep } from '../lib/train';
+import { fixedModel, trainStep } from '../lib/train';
 import { runGlit, seededBatch, tinyArchitecture } from './helpers';
 
 async function lossesOn(backend: BackendName, steps: number): Promise<number[]> {
@@ -21,7 +21,7 @@ async function lossesOn(backend: BackendName, steps: number): Promise<number[]> 
   const { x, y } = seededBatch(8, 8, 1, 4);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const loss = trainStep({ params, arch, optimizer, x, y, lr: 1e-2, config: { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 }, rng });
+    const loss = trainStep({ model: fixedModel(params, arch), optimizer, x, y, lr: 1e-2, config: { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 }, rng });
     losses.push((await loss.data())[0]);
     loss.dispose();
   }

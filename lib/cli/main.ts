@@ -1,10 +1,13 @@
 // `glit <command> [options]`: dispatches to the subcommands listed below.
 import { UsageError, type Command } from './command';
 import { backendCommand } from './backend';
+import { trainCommand } from './train';
+import { searchCommand } from './search';
 import { dataCommand } from './data';
+import { predictCommand } from './predict';
 import { summaryCommand } from './summary';
 
-const COMMANDS: Command[] = [backendCommand, summaryCommand, dataCommand];
+const COMMANDS: Command[] = [backendCommand, trainCommand, searchCommand, summaryCommand, dataCommand, predictCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

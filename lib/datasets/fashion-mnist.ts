@@ -18,7 +18,7 @@ import { cachedSplits, type BuiltSplits } from './cache';
 import { DataError, readDataFile } from './errors';
 import { emptySet, imageBytes, selectImages, type ImageSet, type SourceSplits } from './image-set';
 import { packageDir } from './packages';
-import type { ProgressCallback } from './progress';
+import type { ProgressCallback } from '../progress';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const FASHION_MNIST_SPLIT_SEED = 20170825; // Fashion-MNIST's release date

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Rng } from '../random';
 import { DataError, isFolder, listFolder } from './errors';
 import { emptySet, imageBytes, type ImageSet, type SourceSplits } from './image-set';
-import type { ProgressCallback } from './progress';
+import type { ProgressCallback } from '../progress';
 import { decodeImageFile, forEachLimited, IMAGES_IN_FLIGHT } from './resize';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { DataError } from './errors';
 import { emptySet, imageBytes, type ImageSet } from './image-set';
-import type { ProgressCallback } from './progress';
+import type { ProgressCallback } from '../progress';
 
 /** Images decoded or resized at once (libuv runs 4 by default; a few queued keep it busy). */
 export const IMAGES_IN_FLIGHT = 8;

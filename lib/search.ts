@@ -1,0 +1,246 @@
+// The hierarchical search (spec section 3) as resumable stages, each writing to its own folder of the run:
+//   stage1/  supernet over the head distributions (low-level choices fixed) -> EA -> retrain the top few -> best
+//            distribution N*
+//   stage2/  supernet over the low-level choices with N* fixed -> EA -> retrain the best -> test accuracy
+//   baseline/ the DeiT-style model retrained with the same budget, for comparison
+// A stage that finished is read back from its folder; one that was killed resumes from its last saved state (the
+// supernet's last epoch, the EA's last evaluation, a retraining's last epoch).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { architectureToJson, presetArchitecture, type Architecture, type ModelConfig } from './arch';
+import { backendInfo } from './backend';
+import { saveCheckpoint } from './checkpoint';
+import type { DatasetSplits, ImageSet } from './data';
+import { evolve, randomSearch, type EvolutionState } from './evolution';
+import { appendJsonLine, writeJsonAtomic } from './files';
+import { modelCost } from './flops';
+import { disposeModel, initModel } from './model';
+import { createAdamW, disposeAdamW } from './optimizer';
+import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
+import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet } from './supernet';
+import { evaluate, fixedModel, trainLoop, type TrainConfig } from './train';
+import { loadTrainState, peekTrainState, saveTrainState } from './trainstate';
+
+export interface EvolutionConfig {
+  generations: number;
+  population: number;
+  topK: number;
+  mutations: number;
+  crossovers: number;
+  mutationProbability: number;
+}
+
+export interface SearchConfig {
+  seed: number;
+  /** The model config every candidate shares (width, heads, depth, image size...), from this preset. */
+  baseline: string;
+  supernet: TrainConfig;
+  evolution: EvolutionConfig;
+  /** Candidates are scored on at most this many val images, after BN recalibration on this many training batches. */
+  scoring: { valImages: number; recalibrationBatches: number; batchSize: number };
+  /** FLOPs budget (official count) as a multiple of the baseline's: candidates above it are never sampled or scored. */
+  maxFlopsRatio: number;
+  /** Stage 1 retrains this many of the EA's best distributions (the paper: 5) and keeps the best by val accuracy. */
+  stage1Retrain: number;
+  stage2Grid: Stage2Grid;
+  retrain: TrainConfig;
+}
+
+export const budgetFor = (model: ModelConfig, config: SearchConfig): Budget => ({
+  maxFlops: Math.round(modelCost(presetArchitecture(config.baseline)).flops * config.maxFlopsRatio),
+});
+
+/** Logs what the pipeline does, one line at a time (the CLI prints them; notebooks can collect them). */
+export type SearchLog = (line: string) => void;
+
+// --- stages --------------------------------------------------------------------------------------------------------
+
+/**
+ * Trains a supernet, one uniformly sampled path (within the budget) per step, saving its state after every epoch to
+ * `dir` and resuming from it. Returns the trained supernet (the caller disposes it).
+ */
+export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, config: TrainConfig, budget: Budget, log: SearchLog): Promise<Supernet> {
+  const net = createSupernet(space, config.seed);
+  const stateFile = path.join(dir, 'supernet.safetensors');
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  const saved = peekTrainState(stateFile);
+  let from;
+  if (saved) {
+    materialise(net, saved.names);
+    from = loadTrainState(stateFile, supernetVariables(net), optimizer).progress;
+    log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
+  }
+  if (!from || from.epoch < config.epochs) {
+    await trainLoop({
+      data,
+      config,
+      optimizer,
+      from,
+      pick: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
+      hooks: {
+        onEpoch: (end) => {
+          saveTrainState(stateFile, supernetVariables(net), optimizer, end.progress);
+          appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
+          log(`${dir}: supernet epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)} (${end.seconds.toFixed(0)}s)`);
+        },
+      },
+    });
+  }
+  disposeAdamW(optimizer);
+  return net;
+}
+
+/** The first `count` images of a split: scoring uses a fixed val subset so every candidate sees the same images. */
+const firstImages = (set: ImageSet, count: number): ImageSet => {
+  const n = Math.min(count, set.count);
+  const size = set.height * set.width * set.channels;
+  return { ...set, images: set.images.subarray(0, n * size), labels: set.labels.subarray(0, n), count: n };
+};
+
+/**
+ * Evolutionary (or random) search over a trained supernet: fitness = val accuracy of the path after BN recalibration.
+ * Its state is written after every evaluation to `dir/evolution.json`, and every generation to generations.jsonl.
+ */
+export async function searchSupernet(
+  dir: string,
+  method: 'evolution' | 'random',
+  space: SearchSpace,
+  net: Supernet,
+  data: DatasetSplits,
+  config: SearchConfig,
+  budget: Budget,
+  log: SearchLog,
+): Promise<EvolutionState> {
+  const stateFile = path.join(dir, `${method}.json`);
+  const resumeFrom = fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as EvolutionState) : undefined;
+  const scoringData = { train: data.train, val: firstImages(data.val, config.scoring.valImages), mean: data.mean, std: data.std };
+  const e = config.evolution;
+  const callbacks = {
+    seed: config.seed,
+    budget,
+    onEvaluation: (state: EvolutionState) => writeJsonAtomic(stateFile, state),
+    onGeneration: (state: EvolutionState) => {
+      writeJsonAtomic(stateFile, state);
+      const g = state.history[state.history.length - 1];
+      appendJsonLine(path.join(dir, 'generations.jsonl'), g);
+      log(`${dir}: ${method} generation ${g.generation + 1}/${state.settings.generations}: best ${(100 * g.best).toFixed(2)}%, mean ${(100 * g.mean).toFixed(2)}%, best so far ${(100 * g.bestSoFar).toFixed(2)}%`);
+    },
+  };
+  const fitness = (arch: Architecture) => scorePath(net, arch, scoringData, config.scoring);
+  if (resumeFrom) log(`${dir}: resuming the ${method} search after ${resumeFrom.history.length} generations`);
+  const state =
+    method === 'evolution'
+      ? await evolve(space, fitness, { ...e, ...callbacks }, resumeFrom)
+      : await randomSearch(space, fitness, { ...callbacks, evaluations: e.generations * e.population, population: e.population, topK: e.topK }, resumeFrom);
+  writeJsonAtomic(path.join(dir, 'top.json'), state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })));
+  return state;
+}
+
+export interface RetrainResult {
+  name: string;
+  arch: Architecture;
+  params: number;
+  flops: number;
+  macs: number;
+  valAccuracy: number;
+  testAccuracy: number;
+  seconds: number;
+  backend: string;
+  device: string;
+}
+
+/**
+ * Trains `arch` from scratch with the retraining recipe, saving its state after every epoch; writes arch.json,
+ * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
+ */
+export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog): Promise<RetrainResult> {
+  const resultFile = path.join(dir, 'result.json');
+  if (fs.existsSync(resultFile)) return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as RetrainResult;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'arch.json'), architectureToJson({ ...arch, name }));
+  const started = Date.now();
+  const params = initModel(arch, config.seed);
+  const model = fixedModel(params, arch);
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  const stateFile = path.join(dir, 'train.safetensors');
+  const from = peekTrainState(stateFile) ? loadTrainState(stateFile, model.variables, optimizer).progress : undefined;
+  await trainLoop({
+    data,
+    config,
+    optimizer,
+    from,
+    pick: () => model,
+    hooks: {
+      onEpoch: async (end) => {
+        saveTrainState(stateFile, model.variables, optimizer, end.progress);
+        const val = await evaluate(model, data.val, data);
+        appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds });
+        log(`${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`);
+      },
+    },
+  });
+  const cost = modelCost(arch);
+  const { backend, device } = backendInfo();
+  const result: RetrainResult = {
+    name,
+    arch: { ...arch, name },
+    params: cost.params,
+    flops: cost.flops,
+    macs: cost.macs,
+    valAccuracy: (await evaluate(model, data.val, data)).accuracy,
+    testAccuracy: (await evaluate(model, data.test, data)).accuracy,
+    seconds: (Date.now() - started) / 1000,
+    backend,
+    device,
+  };
+  await saveCheckpoint(path.join(dir, 'model.safetensors'), params, arch);
+  writeJsonAtomic(resultFile, result);
+  fs.rmSync(stateFile, { force: true });
+  disposeAdamW(optimizer);
+  disposeModel(params);
+  return result;
+}
+
+// --- the pipeline ----------------------------------------------------------------------------------------------------
+
+export interface SearchResult {
+  distribution: number[];
+  stage1: RetrainResult[];
+  found: RetrainResult;
+  baseline: RetrainResult;
+}
+
+/** Runs (or resumes) the whole hierarchical search in `out`. */
+export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog): Promise<SearchResult> {
+  const model = presetArchitecture(config.baseline).model;
+  const budget = budgetFor(model, config);
+  const at = (...parts: string[]) => path.join(out, ...parts);
+
+  // Stage 1: which blocks get how many global heads.
+  const space1 = stage1Space(model);
+  const net1 = await trainSupernet(at('stage1', 'supernet'), space1, data, config.supernet, budget, log);
+  const evo1 = await searchSupernet(at('stage1', 'evolution'), 'evolution', space1, net1, data, config, budget, log);
+  disposeSupernet(net1);
+  const candidates = evo1.topK.slice(0, config.stage1Retrain).map((t) => decode(space1, t.code));
+  const stage1: RetrainResult[] = [];
+  for (const [rank, arch] of candidates.entries()) {
+    stage1.push(await retrain(at('stage1', 'retrain', `rank${rank + 1}`), `stage1-rank${rank + 1}`, arch, data, config.retrain, log));
+  }
+  const best1 = stage1.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
+  const distribution = best1.arch.blocks.map((g) => g.globalHeads);
+  writeJsonAtomic(at('stage1', 'result.json'), { distribution, best: best1.name, retrained: stage1.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })) });
+  log(`stage 1: head distribution G per block = [${distribution}] (${best1.name}, val ${(100 * best1.valAccuracy).toFixed(2)}%)`);
+
+  // Stage 2: the low-level choices of every block, the distribution fixed.
+  const space2 = stage2Space(model, distribution, config.stage2Grid);
+  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config.supernet, budget, log);
+  const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log);
+  disposeSupernet(net2);
+  const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log);
+  fs.writeFileSync(at('best-arch.json'), architectureToJson(found.arch));
+
+  const baseline = await retrain(at('baseline'), config.baseline, presetArchitecture(config.baseline), data, config.retrain, log);
+  const result = { distribution, stage1, found, baseline };
+  writeJsonAtomic(at('result.json'), result);
+  return result;
+}
