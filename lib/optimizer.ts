@@ -43,8 +43,8 @@ export function adamWStep(state: AdamWState, variables: Map<string, tf.Variable>
     const step = (state.steps.get(name) ?? 0) + 1;
     state.steps.set(name, step);
     if (!state.m.has(name)) {
-      state.m.set(name, tf.variable(tf.zerosLike(p), false));
-      state.v.set(name, tf.variable(tf.zerosLike(p), false));
+      state.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      state.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
     const m = state.m.get(name)!;
     const v = state.v.get(name)!;

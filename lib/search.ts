@@ -7,7 +7,7 @@
 // supernet's last epoch, the EA's last evaluation, a retraining's last epoch).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureToJson, presetArchitecture, type Architecture, type ModelConfig } from './arch';
+import { architectureToJson, loadArchitecture, type Architecture } from './arch';
 import { backendInfo } from './backend';
 import { saveCheckpoint } from './checkpoint';
 import type { DatasetSplits, ImageSet } from './data';
@@ -32,7 +32,8 @@ export interface EvolutionConfig {
 
 export interface SearchConfig {
   seed: number;
-  /** The model config every candidate shares (width, heads, depth, image size...), from this preset. */
+  /** The hand-designed baseline (a preset or an architecture .json): every candidate shares its model config (width,
+   * heads, depth, image size...), and it is retrained for comparison. */
   baseline: string;
   supernet: TrainConfig;
   evolution: EvolutionConfig;
@@ -46,8 +47,8 @@ export interface SearchConfig {
   retrain: TrainConfig;
 }
 
-export const budgetFor = (model: ModelConfig, config: SearchConfig): Budget => ({
-  maxFlops: Math.round(modelCost(presetArchitecture(config.baseline)).flops * config.maxFlopsRatio),
+export const budgetFor = (config: SearchConfig): Budget => ({
+  maxFlops: Math.round(modelCost(loadArchitecture(config.baseline)).flops * config.maxFlopsRatio),
 });
 
 /** Logs what the pipeline does, one line at a time (the CLI prints them; notebooks can collect them). */
@@ -212,8 +213,9 @@ export interface SearchResult {
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
 export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog): Promise<SearchResult> {
-  const model = presetArchitecture(config.baseline).model;
-  const budget = budgetFor(model, config);
+  const baselineArch = loadArchitecture(config.baseline);
+  const model = baselineArch.model;
+  const budget = budgetFor(config);
   const at = (...parts: string[]) => path.join(out, ...parts);
 
   // Stage 1: which blocks get how many global heads.
@@ -239,7 +241,7 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
   const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log);
   fs.writeFileSync(at('best-arch.json'), architectureToJson(found.arch));
 
-  const baseline = await retrain(at('baseline'), config.baseline, presetArchitecture(config.baseline), data, config.retrain, log);
+  const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log);
   const result = { distribution, stage1, found, baseline };
   writeJsonAtomic(at('result.json'), result);
   return result;

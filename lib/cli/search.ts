@@ -17,6 +17,27 @@ interface SearchRun {
   config: SearchConfig;
 }
 
+function readJson(file: string): unknown {
+  if (!fs.existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The preset with the fields of `overrides` replaced (objects such as evolution or retrain are merged one level). */
+function overrideConfig(preset: SearchConfig, overrides: unknown): SearchConfig {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new UsageError('--config must hold a JSON object');
+  const out: Record<string, unknown> = { ...preset };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in preset)) throw new UsageError(`--config: unknown field '${key}'; the fields are ${Object.keys(preset).join(', ')}`);
+    const current = (preset as unknown as Record<string, unknown>)[key];
+    out[key] = typeof current === 'object' && current !== null ? { ...current, ...(value as object) } : value;
+  }
+  return out as unknown as SearchConfig;
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const row = (r: RetrainResult) => `${r.name.padEnd(14)} ${(r.params / 1e6).toFixed(3)}M params  ${(r.flops / 1e6).toFixed(1)}M FLOPs  val ${pct(r.valAccuracy)}  test ${pct(r.testAccuracy)}`;
 
@@ -38,6 +59,8 @@ and model.safetensors), baseline/, best-arch.json, result.json.
   --dataset SPEC   ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
   --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the preset)
   --seed N         (default 0)
+  --config FILE    a JSON object overriding any field of the preset's search config (see SearchConfig in
+                   lib/search.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
   --json           print the result as JSON on stdout
 The backend comes from GLIT_BACKEND (see environment.md).`,
   async run(argv) {
@@ -50,6 +73,7 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
         dataset: { type: 'string' },
         limit: { type: 'string' },
         seed: { type: 'string' },
+        config: { type: 'string' },
         json: { type: 'boolean' },
       },
       false,
@@ -60,7 +84,7 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
     let run: SearchRun;
     if (values.resume) {
       if (!fs.existsSync(configFile)) throw new UsageError(`--resume: ${configFile} does not exist: start the run without --resume`);
-      for (const flag of ['preset', 'dataset', 'limit', 'seed'] as const) {
+      for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config'] as const) {
         if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${configFile}: drop --${flag}`);
       }
       run = JSON.parse(fs.readFileSync(configFile, 'utf8')).run as SearchRun;
@@ -74,8 +98,9 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
       }
       const preset = SCALE_PRESETS[scale];
       const seed = numberOption(values.seed, 'seed') ?? 0;
+      const base = values.config ? overrideConfig(preset.search, readJson(values.config)) : preset.search;
       const withSeed = <T extends { seed: number }>(c: T): T => ({ ...c, seed });
-      const config = { ...preset.search, seed, supernet: withSeed(preset.search.supernet), retrain: withSeed(preset.search.retrain) };
+      const config = { ...base, seed, supernet: withSeed(base.supernet), retrain: withSeed(base.retrain) };
       run = { dataset: values.dataset ?? DEFAULT_DATASET, scale, limit: values.limit ? parseLimit(values.limit) : preset.limit, config };
     }
     const backend = await initBackend();

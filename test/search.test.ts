@@ -1,0 +1,219 @@
+// The training recipe against hand-computed numbers, the supernet's single-path updates and memory, BatchNorm
+// recalibration, and the hierarchical search killed with SIGKILL and resumed.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { architectureToJson, validateArchitecture, type Architecture } from '../lib/arch';
+import { initBackend } from '../lib/backend';
+import { loadDataset } from '../lib/data';
+import { batchNorm, initBatchNorm } from '../lib/layers';
+import { adamWStep, clipByGlobalNorm, createAdamW, decays, learningRate } from '../lib/optimizer';
+import { Rng } from '../lib/random';
+import { sampleWithin, stage1Space } from '../lib/space';
+import { createSupernet, disposeSupernet, pathModel, pathParams, recalibrateBatchNorm, supernetVariables } from '../lib/supernet';
+import { TRAIN_DEFAULTS, trainLoop } from '../lib/train';
+import { ROOT, runGlit } from './helpers';
+
+/** 28x28 grey images, patch 7 (16 patches + CLS), width 12, 3 heads, 2 blocks: the smallest model the data fits. */
+const TINY: Architecture = validateArchitecture({
+  name: 'tiny-baseline',
+  model: { imageSize: 28, inChannels: 1, patchSize: 7, width: 12, heads: 3, depth: 2, numClasses: 10 },
+  blocks: [
+    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
+    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
+  ],
+});
+
+test('AdamW matches hand-computed steps: decoupled decay, bias correction, per-parameter step counts', () => {
+  tf.setBackend('cpu');
+  const w = tf.variable(tf.tensor2d([[1, -2]]));
+  const b = tf.variable(tf.tensor1d([0.5]));
+  const vars = new Map<string, tf.Variable>([['fc.weight', w], ['fc.bias', b]]);
+  const opt = createAdamW({ weightDecay: 0.1 });
+  const lr = 0.01;
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  // Step 1 updates both; step 2 only the weight (the bias got no gradient, as in a supernet path not sampled).
+  adamWStep(opt, vars, new Map([['fc.weight', tf.tensor2d([[0.5, 0.5]])], ['fc.bias', tf.tensor1d([1])]]), lr);
+  adamWStep(opt, vars, new Map([['fc.weight', tf.tensor2d([[-1, 2]])]]), lr);
+  const expectWeight = (p0: number, g1: number, g2: number) => {
+    let p = p0 * (1 - lr * 0.1);
+    let m = (1 - b1) * g1;
+    let v = (1 - b2) * g1 * g1;
+    p -= (lr / (1 - b1)) * (m / (Math.sqrt(v) / Math.sqrt(1 - b2) + eps));
+    p *= 1 - lr * 0.1;
+    m = b1 * m + (1 - b1) * g2;
+    v = b2 * v + (1 - b2) * g2 * g2;
+    return p - (lr / (1 - b1 ** 2)) * (m / (Math.sqrt(v) / Math.sqrt(1 - b2 ** 2) + eps));
+  };
+  const got = w.dataSync();
+  assert.ok(Math.abs(got[0] - expectWeight(1, 0.5, -1)) < 1e-6, `${got[0]} vs ${expectWeight(1, 0.5, -1)}`);
+  assert.ok(Math.abs(got[1] - expectWeight(-2, 0.5, 2)) < 1e-6);
+  // The bias: one step, no weight decay (1-D), bias-corrected first step moves it by lr * sign(g).
+  assert.ok(Math.abs(b.dataSync()[0] - (0.5 - lr)) < 1e-6, `${b.dataSync()[0]}`);
+  assert.deepEqual(Object.fromEntries(opt.steps), { 'fc.weight': 2, 'fc.bias': 1 });
+  assert.equal(decays('pos_embed', w), false);
+  assert.equal(decays('blocks.0.0.mlp.fc1.weight', w), true);
+});
+
+test('cosine schedule with linear warm-up, and global-norm clipping', () => {
+  const s = { baseLr: 1e-3, minLr: 1e-5, warmupSteps: 10, totalSteps: 110, warmupLr: 0 };
+  assert.equal(learningRate(s, 0), 0);
+  assert.ok(Math.abs(learningRate(s, 5) - 5e-4) < 1e-12);
+  assert.ok(Math.abs(learningRate(s, 10) - 1e-3) < 1e-12);
+  assert.ok(Math.abs(learningRate(s, 60) - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-12);
+  assert.ok(Math.abs(learningRate(s, 110) - 1e-5) < 1e-12);
+  tf.setBackend('cpu');
+  const { grads, norm } = clipByGlobalNorm(new Map([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([4])]]), 1);
+  assert.ok(Math.abs(norm.dataSync()[0] - 5) < 1e-6);
+  assert.ok(Math.abs(grads.get('a')!.dataSync()[0] - 0.6) < 1e-6 && Math.abs(grads.get('b')!.dataSync()[0] - 0.8) < 1e-6);
+});
+
+test('BatchNorm with momentum 1/(k+1) keeps the running average of the batch statistics', () => {
+  tf.setBackend('cpu');
+  const bn = initBatchNorm(2);
+  const rng = new Rng(3);
+  const xs = [0, 1, 2].map(() => tf.tensor3d(Float32Array.from({ length: 4 * 5 * 2 }, () => rng.normal() * 3 + 1), [4, 5, 2]));
+  xs.forEach((x, k) => tf.tidy(() => batchNorm(bn, x, { training: true, bnMomentum: 1 / (k + 1) })));
+  const n = 20;
+  const means = xs.map((x) => tf.moments(x, [0, 1]).mean.arraySync() as number[]);
+  const vars = xs.map((x) => (tf.moments(x, [0, 1]).variance.arraySync() as number[]).map((v) => (v * n) / (n - 1)));
+  const avg = (rows: number[][], c: number) => rows.reduce((s, r) => s + r[c], 0) / rows.length;
+  const [rm, rv] = [bn.runningMean.arraySync() as number[], bn.runningVar.arraySync() as number[]];
+  for (const c of [0, 1]) {
+    assert.ok(Math.abs(rm[c] - avg(means, c)) < 1e-5, `mean ${rm[c]} vs ${avg(means, c)}`);
+    assert.ok(Math.abs(rv[c] - avg(vars, c)) < 1e-4, `var ${rv[c]} vs ${avg(vars, c)}`);
+  }
+});
+
+async function tinyData() {
+  return loadDataset('fashion-mnist', { seed: 0, limit: { train: 96, val: 32, test: 32 } });
+}
+
+test('a supernet step trains only the sampled path, and recalibration does not depend on the old statistics', async () => {
+  await initBackend({ backend: 'cpu' });
+  const data = await tinyData();
+  const space = stage1Space(TINY.model);
+  const net = createSupernet(space, 1);
+  const rng = new Rng(2);
+  const a = sampleWithin(space, rng, {});
+  const other = { ...a, blocks: a.blocks.map((g) => space.choices[0].find((c) => c.globalHeads !== g.globalHeads)!) };
+  pathParams(net, a);
+  pathParams(net, other); // create the other candidates so we can see they do not move
+  const before = new Map([...supernetVariables(net)].map(([k, v]) => [k, v.dataSync().slice()]));
+  const optimizer = createAdamW();
+  await trainLoop({ data, config: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, warmupEpochs: 0 }, optimizer, pick: () => pathModel(net, a) });
+  const trained = new Set(pathModel(net, a).variables.keys());
+  for (const [name, v] of supernetVariables(net)) {
+    const moved = v.dataSync().some((x, i) => x !== before.get(name)![i]);
+    if (v.trainable) assert.equal(moved, trained.has(name), `${name}: moved=${moved}`);
+  }
+  // Recalibration: two different starting statistics give the same recalibrated ones.
+  const params = pathParams(net, a);
+  const stats = () => params.blocks.flatMap((b) => (b.conv ? [...b.conv.norm.runningMean.dataSync(), ...b.conv.norm.runningVar.dataSync()] : []));
+  recalibrateBatchNorm(params, a, data.train, data, 2, 32);
+  const first = stats();
+  for (const b of params.blocks) b.conv?.norm.runningMean.assign(tf.fill(b.conv.norm.runningMean.shape, 7));
+  recalibrateBatchNorm(params, a, data.train, data, 2, 32);
+  assert.deepEqual(stats(), first);
+  disposeSupernet(net);
+});
+
+test('tensor count stays flat across supernet epochs (variables and optimizer state aside)', async () => {
+  await initBackend({ backend: 'cpu' });
+  const data = await tinyData();
+  const space = stage1Space(TINY.model);
+  const net = createSupernet(space, 1);
+  const optimizer = createAdamW();
+  const loose = () => tf.memory().numTensors - supernetVariables(net).size - 2 * optimizer.m.size;
+  const counts: number[] = [];
+  await trainLoop({
+    data,
+    config: { ...TRAIN_DEFAULTS, epochs: 3, batchSize: 32, warmupEpochs: 0 },
+    optimizer,
+    pick: (rng) => pathModel(net, sampleWithin(space, rng, {})),
+    hooks: { onEpoch: () => void counts.push(loose()) },
+  });
+  assert.equal(new Set(counts).size, 1, `tensors outside variables per epoch: ${counts}`);
+  disposeSupernet(net);
+});
+
+/** Runs `glit search` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
+function searchProcess(args: string[], killWhen?: string): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'search', ...args], { cwd: ROOT, env: { ...process.env, GLIT_BACKEND: 'wasm' } });
+    let [stdout, stderr, killed] = ['', '', false];
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = killWhen
+      ? setInterval(() => {
+          if (fs.existsSync(killWhen)) {
+            killed = child.kill('SIGKILL');
+            clearInterval(poll);
+          }
+        }, 20)
+      : undefined;
+    child.on('close', (code) => {
+      if (poll) clearInterval(poll);
+      resolve({ killed, code, stdout, stderr });
+    });
+  });
+}
+
+test('glit search killed with SIGKILL mid-EA and mid-supernet resumes to the same result as an uninterrupted run', { timeout: 600_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
+  const archFile = path.join(dir, 'tiny.json');
+  fs.writeFileSync(archFile, architectureToJson(TINY));
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({
+      baseline: archFile,
+      maxFlopsRatio: 1.5,
+      supernet: { epochs: 2, batchSize: 32 },
+      evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1 },
+      scoring: { valImages: 32, recalibrationBatches: 1, batchSize: 32 },
+      stage1Retrain: 2,
+      retrain: { epochs: 2, batchSize: 32 },
+    }),
+  );
+  const common = ['--preset', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
+  const whole = await searchProcess([...common, '--out', path.join(dir, 'whole')]);
+  assert.equal(whole.code, 0, whole.stderr);
+  const expected = JSON.parse(whole.stdout);
+  for (const f of ['config.json', 'best-arch.json', 'result.json', 'stage1/supernet/metrics.jsonl', 'stage1/evolution/generations.jsonl', 'stage1/evolution/evolution.json', 'stage1/result.json', 'stage2/retrain/model.safetensors', 'baseline/result.json']) {
+    assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
+  }
+
+  const out = path.join(dir, 'killed');
+  const first = await searchProcess([...common, '--out', out], path.join(out, 'stage1/evolution/evolution.json'));
+  assert.ok(first.killed, 'the first run should have been killed mid-EA');
+  const second = await searchProcess(['--out', out, '--resume', '--json'], path.join(out, 'stage2/supernet/supernet.safetensors'));
+  assert.ok(second.killed, `the resumed run should have been killed mid-supernet: ${second.stderr}`);
+  assert.match(second.stderr, /resuming the evolution search/);
+  const third = await searchProcess(['--out', out, '--resume', '--json']);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(third.stderr, /resuming the supernet after epoch 1\/2/);
+  const got = JSON.parse(third.stdout);
+  const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
+  assert.deepEqual(got.distribution, expected.distribution);
+  assert.deepEqual(strip(got.found), strip(expected.found));
+  assert.deepEqual(got.stage1.map(strip), expected.stage1.map(strip));
+  assert.deepEqual(strip(got.baseline), strip(expected.baseline));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('glit search refuses a non-empty --out without --resume, and --resume without a run', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
+  fs.writeFileSync(path.join(dir, 'x'), '');
+  let r = runGlit(['search', '--out', dir]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /is not empty: pass --resume/);
+  r = runGlit(['search', '--out', path.join(dir, 'none'), '--resume']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /config\.json does not exist/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
