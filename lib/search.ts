@@ -14,6 +14,7 @@ import type { DatasetSplits, ImageSet } from './data';
 import { evolve, randomSearch, type EvolutionState } from './evolution';
 import { appendJsonLine, writeJsonAtomic } from './files';
 import { modelCost } from './flops';
+import type { ProgressCallback } from './progress';
 import { disposeModel, initModel } from './model';
 import { createAdamW, disposeAdamW } from './optimizer';
 import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
@@ -54,13 +55,19 @@ export const budgetFor = (config: SearchConfig): Budget => ({
 /** Logs what the pipeline does, one line at a time (the CLI prints them; notebooks can collect them). */
 export type SearchLog = (line: string) => void;
 
+/** A training loop's onStep hook that reports steps within the epoch, when there is a progress callback. */
+const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCallback) =>
+  progress &&
+  ((s: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) =>
+    progress({ task: `${task} epoch ${s.epoch + 1}/${config.epochs}`, done: s.step - s.epoch * s.stepsPerEpoch, total: s.stepsPerEpoch, detail: `loss ${s.loss.toFixed(3)}` }));
+
 // --- stages --------------------------------------------------------------------------------------------------------
 
 /**
  * Trains a supernet, one uniformly sampled path (within the budget) per step, saving its state after every epoch to
  * `dir` and resuming from it. Returns the trained supernet (the caller disposes it).
  */
-export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, config: TrainConfig, budget: Budget, log: SearchLog): Promise<Supernet> {
+export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, config: TrainConfig, budget: Budget, log: SearchLog, progress?: ProgressCallback): Promise<Supernet> {
   const net = createSupernet(space, config.seed);
   const stateFile = path.join(dir, 'supernet.safetensors');
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
@@ -79,6 +86,7 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
       from,
       pick: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
       hooks: {
+        onStep: stepProgress(`${dir}: supernet`, config, progress),
         onEpoch: (end) => {
           saveTrainState(stateFile, supernetVariables(net), optimizer, end.progress);
           appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
@@ -111,6 +119,7 @@ export async function searchSupernet(
   config: SearchConfig,
   budget: Budget,
   log: SearchLog,
+  progress?: ProgressCallback,
 ): Promise<EvolutionState> {
   const stateFile = path.join(dir, `${method}.json`);
   const resumeFrom = fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as EvolutionState) : undefined;
@@ -119,7 +128,11 @@ export async function searchSupernet(
   const callbacks = {
     seed: config.seed,
     budget,
-    onEvaluation: (state: EvolutionState) => writeJsonAtomic(stateFile, state),
+    onEvaluation: (state: EvolutionState) => {
+      writeJsonAtomic(stateFile, state);
+      const done = state.history.reduce((n, g) => n + g.population.length, 0) + (state.pending ?? []).filter((c) => c.score !== null).length;
+      progress?.({ task: `${dir}: ${method}`, done, total: state.settings.evaluations });
+    },
     onGeneration: (state: EvolutionState) => {
       writeJsonAtomic(stateFile, state);
       const g = state.history[state.history.length - 1];
@@ -154,7 +167,7 @@ export interface RetrainResult {
  * Trains `arch` from scratch with the retraining recipe, saving its state after every epoch; writes arch.json,
  * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
  */
-export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog): Promise<RetrainResult> {
+export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog, progress?: ProgressCallback): Promise<RetrainResult> {
   const resultFile = path.join(dir, 'result.json');
   if (fs.existsSync(resultFile)) return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as RetrainResult;
   fs.mkdirSync(dir, { recursive: true });
@@ -172,6 +185,7 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
     from,
     pick: () => model,
     hooks: {
+      onStep: stepProgress(`${dir}: ${name}`, config, progress),
       onEpoch: async (end) => {
         saveTrainState(stateFile, model.variables, optimizer, end.progress);
         const val = await evaluate(model, data.val, data);
@@ -212,7 +226,7 @@ export interface SearchResult {
 }
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
-export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog): Promise<SearchResult> {
+export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<SearchResult> {
   const baselineArch = loadArchitecture(config.baseline);
   const model = baselineArch.model;
   const budget = budgetFor(config);
@@ -220,8 +234,8 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
 
   // Stage 1: which blocks get how many global heads.
   const space1 = stage1Space(model);
-  const net1 = await trainSupernet(at('stage1', 'supernet'), space1, data, config.supernet, budget, log);
-  const evo1 = await searchSupernet(at('stage1', 'evolution'), 'evolution', space1, net1, data, config, budget, log);
+  const net1 = await trainSupernet(at('stage1', 'supernet'), space1, data, config.supernet, budget, log, progress);
+  const evo1 = await searchSupernet(at('stage1', 'evolution'), 'evolution', space1, net1, data, config, budget, log, progress);
   disposeSupernet(net1);
   const candidates = evo1.topK.slice(0, config.stage1Retrain).map((t) => decode(space1, t.code));
   const stage1: RetrainResult[] = [];
@@ -235,13 +249,13 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
 
   // Stage 2: the low-level choices of every block, the distribution fixed.
   const space2 = stage2Space(model, distribution, config.stage2Grid);
-  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config.supernet, budget, log);
-  const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log);
+  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config.supernet, budget, log, progress);
+  const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log, progress);
   disposeSupernet(net2);
-  const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log);
+  const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log, progress);
   fs.writeFileSync(at('best-arch.json'), architectureToJson(found.arch));
 
-  const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log);
+  const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log, progress);
   const result = { distribution, stage1, found, baseline };
   writeJsonAtomic(at('result.json'), result);
   return result;

@@ -37,7 +37,7 @@ test('AdamW matches hand-computed steps: decoupled decay, bias correction, per-p
   const lr = 0.01;
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
   // Step 1 updates both; step 2 only the weight (the bias got no gradient, as in a supernet path not sampled).
-  adamWStep(opt, vars, new Map([['fc.weight', tf.tensor2d([[0.5, 0.5]])], ['fc.bias', tf.tensor1d([1])]]), lr);
+  adamWStep(opt, vars, new Map<string, tf.Tensor>([['fc.weight', tf.tensor2d([[0.5, 0.5]])], ['fc.bias', tf.tensor1d([1])]]), lr);
   adamWStep(opt, vars, new Map([['fc.weight', tf.tensor2d([[-1, 2]])]]), lr);
   const expectWeight = (p0: number, g1: number, g2: number) => {
     let p = p0 * (1 - lr * 0.1);
