@@ -205,7 +205,7 @@ export function loadCheckpoint(params: ModelParams, arch: Architecture, checkpoi
         `checkpoint ${file.source} does not fit architecture '${arch.name ?? 'unnamed'}'${stored}:`,
         ...problems.map((p) => `  ${p}`),
         ...hints(report).map((h) => `  hint: ${h}`),
-        '  fix: load it with the architecture it was saved for; to fine-tune with a different classifier pass exclude /^head\\./ with allowMissing.',
+        `  fix: load it with the architecture it was saved for${file.architecture ? ' (its metadata has it)' : ''}; to fine-tune with a different classifier, load with exclude: /^head\\./`,
       ].join('\n'),
       report,
     );

@@ -144,26 +144,22 @@ export function glu(x: tf.Tensor): tf.Tensor {
 
 /**
  * Depthwise 1-D conv over the token axis with "same" zero padding: x [B, T, D] -> [B, T, D], as PyTorch's
- * Conv1d(D, D, K, padding=K//2, groups=D) (cross-correlation). Written as K shifted slices times per-channel taps,
- * which every backend can run (wasm has no depthwise-conv gradient kernels), with a hand-written gradient so that
- * the K shifted copies are not all kept for the backward pass (that took 2.3 GB at batch 32 on the proxy model).
+ * Conv1d(D, D, K, padding=K//2, groups=D) (cross-correlation). wasm has no gradient kernels for depthwise convs, so
+ * the gradient is written with forward depthwise convs only, which every backend has (and which are fast: on wasm
+ * 4x faster than K shifted slices, on cpu 100x; measured at B 64, T 50, D 256, K 17).
  */
 export function depthwiseConv1d(p: DepthwiseConv, x: tf.Tensor3D): tf.Tensor3D {
   return tf.add(depthwiseTaps(x, p.weight as tf.Tensor2D), p.bias) as tf.Tensor3D;
 }
 
-/** y[b, t, c] = sum_k w[k, c] * x[b, t + k - K//2, c], zero outside 0..T-1. */
+/** y[b, t, c] = sum_k w[k, c] * x[b, t + k - K//2, c], zero outside 0..T-1: a depthwise conv2d over a 1 x T image. */
 function correlateTokens(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [batch, tokens, channels] = x.shape;
-    const kernelSize = w.shape[0];
-    const half = (kernelSize - 1) / 2;
-    const padded = tf.pad(x, [[0, 0], [half, half], [0, 0]]);
-    const taps = tf.unstack(w);
-    let y = tf.mul(tf.slice(padded, [0, 0, 0], [batch, tokens, channels]), taps[0]);
-    for (let k = 1; k < kernelSize; k++) y = tf.add(y, tf.mul(tf.slice(padded, [0, k, 0], [batch, tokens, channels]), taps[k]));
-    return y as tf.Tensor3D;
-  });
+  const [batch, tokens, channels] = x.shape;
+  const kernelSize = w.shape[0];
+  const half = (kernelSize - 1) / 2;
+  const image = tf.reshape(x, [batch, 1, tokens, channels]) as tf.Tensor4D;
+  const filter = tf.reshape(w, [1, kernelSize, channels, 1]) as tf.Tensor4D;
+  return tf.reshape(tf.depthwiseConv2d(image, filter, 1, [[0, 0], [0, 0], [half, half], [0, 0]]), [batch, tokens, channels]);
 }
 
 const depthwiseTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -177,10 +173,11 @@ const depthwiseTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
         const [batch, tokens, channels] = sx.shape;
         const kernelSize = sw.shape[0];
         const half = (kernelSize - 1) / 2;
-        // dx is the same correlation of dy with the taps reversed; dw[k] sums dy times x shifted by k.
+        // dx is the same correlation of dy with the taps reversed. dw[k, c] = sum over (b, t) of dy[b, t, c] times
+        // x padded and shifted by k: a depthwise conv of the padded x (as one B x (T+K-1) image) with dy as the filter.
         const dx = correlateTokens(dy as tf.Tensor3D, tf.reverse(sw, 0));
-        const padded = tf.pad(sx, [[0, 0], [half, half], [0, 0]]);
-        const dw = tf.stack(Array.from({ length: kernelSize }, (_, k) => tf.sum(tf.mul(tf.slice(padded, [0, k, 0], [batch, tokens, channels]), dy), [0, 1])));
+        const padded = tf.reshape(tf.pad(sx, [[0, 0], [half, half], [0, 0]]), [1, batch, tokens + 2 * half, channels]) as tf.Tensor4D;
+        const dw = tf.reshape(tf.depthwiseConv2d(padded, tf.reshape(dy, [batch, tokens, channels, 1]) as tf.Tensor4D, 1, 'valid'), [kernelSize, channels]);
         return [dx, dw];
       }),
   };

@@ -295,3 +295,22 @@ export function sampleWithin(space: SearchSpace, rng: Rng, budget: Budget, maxTr
       `the budget is feasible (the space spans ${millions(flops[0])}..${millions(flops[1])} FLOPs) but holds a tiny fraction of the space: widen it or raise maxTries`,
   );
 }
+
+/** The forms a space spec takes, for --help. */
+export const SPACE_SPEC_HELP = "stage1 | stage2:<G per block, e.g. 3,0,1,3,0,1>[:paper] | full | nlp-nas";
+
+/** A space from its command-line name: `stage1`, `stage2:3,0,1,3,0,1` (official grid; `:paper` for the full grid), `full`, `nlp-nas`. */
+export function spaceFromSpec(spec: string, model: ModelConfig): SearchSpace {
+  const [kind, distribution, grid] = spec.split(':');
+  if (kind === 'stage1' && distribution === undefined) return stage1Space(model);
+  if (kind === 'full' && distribution === undefined) return fullSpace(model);
+  if (kind === 'nlp-nas' && distribution === undefined) return nlpNasSpace(model);
+  if (kind === 'stage2' && distribution !== undefined && (grid === undefined || grid === 'paper' || grid === 'official')) {
+    const heads = distribution.split(',').map(Number);
+    if (heads.length !== model.depth || heads.some((g) => !Number.isInteger(g) || g < 0 || g > model.heads)) {
+      throw new Error(`space '${spec}': the distribution needs ${model.depth} integers in 0..${model.heads} (G per block), got '${distribution}'`);
+    }
+    return stage2Space(model, heads, (grid ?? 'official') as Stage2Grid);
+  }
+  throw new Error(`space '${spec}' is not a space: use ${SPACE_SPEC_HELP}`);
+}

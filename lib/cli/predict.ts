@@ -37,7 +37,7 @@ function checkInputShape(images: NpyArray, arch: Architecture, path: string): vo
   const m = arch.model;
   const expected = [m.inChannels, m.imageSize, m.imageSize];
   if (images.shape.length !== 4 || images.shape.slice(1).join() !== expected.join()) {
-    throw new UsageError(`${path} has shape (${images.shape}), but architecture '${arch.name ?? 'unnamed'}' takes (B, ${expected.join(', ')}): float32 images in NCHW order, normalised as in training`);
+    throw new Error(`${path} has shape (${images.shape.join(', ')}), but architecture '${arch.name ?? 'unnamed'}' takes (B, ${expected.join(', ')}): float32 images in NCHW order, normalised as in training`);
   }
 }
 

@@ -1,0 +1,102 @@
+// What `glit search`, `glit supernet` and `glit evolve` share: a run folder whose config.json holds the resolved
+// settings (preset + overrides), so `--resume` continues a run exactly as it was started.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeBackend, initBackend, type BackendInfo } from '../backend';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits, type SplitLimit } from '../data';
+import { writeJsonAtomic } from '../files';
+import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../scale';
+import type { SearchConfig } from '../search';
+import { numberOption, UsageError } from './command';
+
+export interface RunSettings {
+  dataset: string;
+  scale: Scale;
+  limit?: SplitLimit;
+  config: SearchConfig;
+  /** Command-specific settings (e.g. the space a supernet is trained over). */
+  extra: Record<string, string>;
+}
+
+export const RUN_OPTIONS = {
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  preset: { type: 'string' },
+  dataset: { type: 'string' },
+  limit: { type: 'string' },
+  seed: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const RUN_HELP = `  --out DIR        the run folder (required)
+  --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
+  --preset SCALE   ${SCALES.map((s) => `${s}: ${SCALE_PRESETS[s].description}`).join('\n                   ')}
+                   (default cpu)
+  --dataset SPEC   ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
+  --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the preset)
+  --seed N         (default 0)
+  --config FILE    a JSON object overriding any field of the preset's search config (see SearchConfig in
+                   lib/search.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
+  --json           print the result as JSON on stdout
+The backend comes from GLIT_BACKEND (see environment.md).`;
+
+type RunValues = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function readJson(file: string): unknown {
+  if (!fs.existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The preset with the fields of `overrides` replaced (objects such as evolution or retrain are merged one level). */
+function overrideConfig(preset: SearchConfig, overrides: unknown): SearchConfig {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new UsageError('--config must hold a JSON object');
+  const out: Record<string, unknown> = { ...preset };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in preset)) throw new UsageError(`--config: unknown field '${key}'; the fields are ${Object.keys(preset).join(', ')}`);
+    const current = (preset as unknown as Record<string, unknown>)[key];
+    out[key] = typeof current === 'object' && current !== null ? { ...current, ...(value as object) } : value;
+  }
+  return out as unknown as SearchConfig;
+}
+
+/** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
+export function resolveRun(values: RunValues, extra: Record<string, string> = {}): { out: string; run: RunSettings; resumed: boolean } {
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const out = path.resolve(values.out);
+  const configFile = path.join(out, 'config.json');
+  if (values.resume) {
+    if (!fs.existsSync(configFile)) throw new UsageError(`--resume: ${configFile} does not exist: start the run without --resume`);
+    for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${configFile}: drop --${flag}`);
+    }
+    return { out, run: JSON.parse(fs.readFileSync(configFile, 'utf8')).run as RunSettings, resumed: true };
+  }
+  if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
+  let scale: Scale;
+  try {
+    scale = parseScale(values.preset ?? 'cpu', '--preset');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const preset = SCALE_PRESETS[scale];
+  const seed = numberOption(values.seed, 'seed') ?? 0;
+  const base = values.config ? overrideConfig(preset.search, readJson(values.config)) : preset.search;
+  const withSeed = <T extends { seed: number }>(c: T): T => ({ ...c, seed });
+  const config = { ...base, seed, supernet: withSeed(base.supernet), retrain: withSeed(base.retrain) };
+  return { out, run: { dataset: values.dataset ?? DEFAULT_DATASET, scale, limit: values.limit ? parseLimit(values.limit) : preset.limit, config, extra }, resumed: false };
+}
+
+/** Starts the backend, records the settings in a new run's config.json, and loads the data; says what it does. */
+export async function openRun(command: string, out: string, run: RunSettings, resumed: boolean): Promise<{ backend: BackendInfo; data: DatasetSplits }> {
+  const backend = await initBackend();
+  console.error(`glit ${command}: ${describeBackend(backend)}`);
+  if (!resumed) writeJsonAtomic(path.join(out, 'config.json'), { command, run, backend, started: new Date().toISOString() });
+  const data = await loadDataset(run.dataset, { seed: run.config.seed, limit: run.limit });
+  console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), preset ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
+  return { backend, data };
+}
