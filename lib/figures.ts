@@ -273,8 +273,8 @@ export function histogramPanelsFigure(panels: HistogramPanel[], options: { xTitl
     })),
   };
   const data = panels.map((p, i) => {
-    const counts = new Array<number>(bins + 1).fill(0);
-    for (const v of p.values) counts[Math.min(bins, Math.floor((v - lo) / size))]++;
+    const counts = new Array<number>(bins).fill(0);
+    for (const v of p.values) counts[Math.min(bins - 1, Math.floor((v - lo) / size))]++; // the maximum closes the last bin
     layout[axisLayoutName('y', i)] = {
       domain: [1 - (i + 1) * rowHeight + 0.03, 1 - i * rowHeight - 0.02],
       ticksuffix: '%',
@@ -438,10 +438,10 @@ export function evolutionFigure(generations: GenerationRecord[], options: { titl
     ],
     layout: {
       ...title,
-      width: 800,
+      width: 850,
       height: top + 360,
       margin: { t: top },
-      xaxis: { title: { text: 'generation' }, dtick: 1, tick0: 0 },
+      xaxis: { title: { text: 'generation' }, dtick: 1, tick0: 0, zeroline: false },
       yaxis: { title: { text: `${scoreName} (%)` }, ticksuffix: '%' },
       legend: LEGEND_ON_TOP,
     },
@@ -540,7 +540,7 @@ export function architectureFigure(arch: Architecture, options: { title?: string
     layout: {
       ...title,
       barmode: 'stack',
-      width: Math.min(850, 200 + 55 * arch.blocks.length),
+      width: Math.min(850, Math.max(700, 200 + 55 * arch.blocks.length)),
       height: top + 380,
       margin: { t: top, b: 50, l: 60, r: 20 },
       yaxis: { title: { text: `heads (N = ${heads})` }, range: [0, heads * 1.55], tickvals: Array.from({ length: heads + 1 }, (_, g) => g) },
@@ -561,11 +561,10 @@ export function architectureFigure(arch: Architecture, options: { title?: string
 /** G per block of several architectures (one row each) as a heatmap, each cell labelled "G/L", one colour per G. */
 export function distributionsFigure(rows: { name: string; distribution: number[] }[], heads: number, options: { title?: string } = {}): PlotlyFigure {
   const blocks = (rows[0]?.distribution ?? []).map((_, i) => `block ${i}`);
-  // A stepped colour scale over z in [-0.5, N + 0.5]: G = 0 (all local) orange through G = N (all global) blue.
-  const colorscale = Array.from({ length: heads + 1 }, (_, g) => {
-    const color = mixColors(LOCAL_COLOR, GLOBAL_COLOR, g / heads);
-    return [[g / (heads + 1), color], [(g + 1) / (heads + 1), color]];
-  }).flat();
+  // A stepped colour scale over z in [-0.5, N + 0.5], one colour per G: all local orange, through pale mixes, to all
+  // global blue (plotly picks a legible text colour on each cell).
+  const colorOf = (g: number) => (2 * g < heads ? mixColors(LOCAL_COLOR, '#eeeeee', (2 * g) / heads) : mixColors('#eeeeee', GLOBAL_COLOR, (2 * g - heads) / heads));
+  const colorscale = Array.from({ length: heads + 1 }, (_, g) => [[g / (heads + 1), colorOf(g)], [(g + 1) / (heads + 1), colorOf(g)]]).flat();
   const { layout: title, top } = titled(options.title, 0);
   return {
     data: [
@@ -579,7 +578,6 @@ export function distributionsFigure(rows: { name: string; distribution: number[]
         colorscale,
         text: rows.map((r) => r.distribution.map((g) => `${g}/${heads - g}`)),
         texttemplate: '%{text}',
-        textfont: { color: 'white' },
         xgap: 2,
         ygap: 2,
         colorbar: { title: { text: 'G' }, tickvals: Array.from({ length: heads + 1 }, (_, g) => g), len: 1, thickness: 15 },
@@ -588,7 +586,7 @@ export function distributionsFigure(rows: { name: string; distribution: number[]
     ],
     layout: {
       ...title,
-      width: Math.min(850, 260 + 60 * blocks.length),
+      width: Math.min(850, Math.max(700, 260 + 60 * blocks.length)),
       height: top + 60 + 36 * rows.length,
       margin: { t: top, l: 150, b: 40 },
       yaxis: { autorange: 'reversed', type: 'category' },

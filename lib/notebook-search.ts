@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadArchitecture } from './arch';
 import { describeBackend, initBackend } from './backend';
-import { loadDataset, parseLimit, type DatasetSplits } from './data';
+import { loadDataset, type DatasetSplits, type SplitLimit } from './data';
 import type { EvolutionState } from './evolution';
 import { writeJsonAtomic } from './files';
 import type { NotebookParams } from './notebook';
-import type { ProgressCallback } from './progress';
-import type { RunSettings, Stage1Result } from './runs';
+import { stderrProgress, type ProgressCallback } from './progress';
+import { readSettings, type RunSettings, type Stage1Result } from './runs';
 import { SCALE_PRESETS } from './scale';
 import { budgetFor, retrain, searchSupernet, trainSupernet, type RetrainResult, type SearchConfig, type SearchLog } from './search';
 import { decode, stage1Space, type SearchSpace } from './space';
@@ -22,7 +22,7 @@ import type { TrainConfig } from './train';
 const ROOT = path.resolve(fs.realpathSync(__dirname), '..');
 
 /** Images per split for live stages at smoke scale: each stage's every step runs, in well under a minute on a CPU. */
-const SMOKE_LIMIT = 'train=128,val=64,test=64';
+const SMOKE_LIMIT: SplitLimit = { train: 128, val: 64, test: 64 };
 
 export interface NotebookSearch {
   dir: string;
@@ -60,13 +60,8 @@ function newSettings(params: NotebookParams): RunSettings {
   const preset = SCALE_PRESETS[params.scale];
   const seed = params.seed;
   const config = { ...preset.search, seed, supernet: { ...preset.search.supernet, seed }, retrain: { ...preset.search.retrain, seed } };
-  return { dataset: params.dataset, scale: params.scale, limit: params.scale === 'smoke' ? parseLimit(SMOKE_LIMIT) : preset.limit, config, extra: {} };
+  return { dataset: params.dataset, scale: params.scale, limit: params.scale === 'smoke' ? SMOKE_LIMIT : preset.limit, config, extra: {} };
 }
-
-const readSettings = (dir: string): RunSettings | null => {
-  const file = path.join(dir, 'config.json');
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { run: RunSettings }).run : null;
-};
 
 /**
  * For a live notebook: starts the backend, records a new run's settings in its config.json (as `glit search` does,
@@ -77,6 +72,16 @@ export async function openNotebookSearch(search: NotebookSearch, params: Noteboo
   console.log(describeBackend(backend));
   if (!search.resumed) writeJsonAtomic(path.join(search.dir, 'config.json'), { command: 'search', run: search.settings, backend, started: new Date().toISOString() });
   return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
+}
+
+/**
+ * The pipeline's log (a line per epoch, generation or retraining, on stdout: under the cell that runs it) and progress
+ * (within a step, on stderr every few seconds), with paths relative to the run folder.
+ */
+export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progress: ProgressCallback } {
+  const relative = (text: string) => text.split(search.dir + path.sep).join('');
+  const progress = stderrProgress();
+  return { log: (line) => console.log(relative(line)), progress: (p) => progress({ ...p, task: relative(p.task) }) };
 }
 
 /**

@@ -108,7 +108,7 @@ export function readRun(dir: string): SearchRun {
   const retrainDirs = listRanks(at('stage1', 'retrain'));
   return {
     dir,
-    settings: readJson<{ run: RunSettings }>(at('config.json'))?.run ?? null,
+    settings: readSettings(dir),
     stage1: { ...readStage(at('stage1')), retrained: retrainDirs.map(readRetraining), result: readJson<Stage1Result>(at('stage1', 'result.json')) },
     stage2: { ...readStage(at('stage2')), retrained: fs.existsSync(at('stage2', 'retrain')) ? readRetraining(at('stage2', 'retrain')) : null },
     baseline: fs.existsSync(at('baseline')) ? readRetraining(at('baseline')) : null,
@@ -116,6 +116,9 @@ export function readRun(dir: string): SearchRun {
     result: readJson<SearchResult>(at('result.json')),
   };
 }
+
+/** The settings in `dir`/config.json, or null when there is none. */
+export const readSettings = (dir: string): RunSettings | null => readJson<{ run: RunSettings }>(path.join(dir, 'config.json'))?.run ?? null;
 
 /**
  * Every evaluated candidate of an EA, in order: the completed generations, then the scored part of the generation in

@@ -1,0 +1,237 @@
+// Parity with PyTorch as the oracle: an independent reference (test/reference/glit_torch.py, run in float64) loads a
+// checkpoint written from our model (seeded, trained-looking values) and computes logits, loss, gradients and the
+// BatchNorm running statistics in train and eval mode; ours must agree to 1e-4 relative on every tensor. Then a
+// checkpoint written by PyTorch (its own init: small activations, the other regime) runs through `glit predict`.
+//
+// Backends: the tiny every-block model on cpu, wasm and webgpu (Dawn on Mesa's OpenGL ES); the 224-px DeiT-Tiny and
+// GLiT-Tiny on wasm only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { architectureToJson, presetArchitecture, type Architecture } from '../lib/arch';
+import { initBackend, releaseBackend, type BackendName } from '../lib/backend';
+import { loadCheckpoint, saveCheckpoint, toTorchLayout } from '../lib/checkpoint';
+import { disposeModel, forward, initModel, namedVariables, trainableVariables, type ModelParams } from '../lib/model';
+import { readNpy, writeNpy, type NpyArray } from '../lib/npy';
+import { Rng } from '../lib/random';
+import { readSafetensors, toFloat32, type Safetensors } from '../lib/safetensors';
+import { smoothedCrossEntropy } from '../lib/train';
+import { ROOT, runGlit, tinyArchitecture } from './helpers';
+
+const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
+const DRIVER = path.join(ROOT, 'test/reference/parity.py');
+const TOLERANCE = 1e-4;
+const SMOOTHING = 0.1; // train mode uses label smoothing, eval mode plain cross-entropy (both sides alike)
+
+let dir: string;
+before(() => {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  assert.equal(probe.status, 0, `the PyTorch reference needs ${PYTHON} with torch and numpy (npm run setup installs python3-torch; or set GLIT_REFERENCE_PYTHON): ${probe.stderr ?? probe.error}`);
+  dir = mkdtempSync(path.join(os.tmpdir(), 'glit-parity-'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  releaseBackend();
+});
+
+function reference(args: string[]): void {
+  // One OpenMP thread: two made the reference 3-9x slower on this 2-core machine. No __pycache__ in the tree.
+  const r = spawnSync(PYTHON, [DRIVER, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' } });
+  assert.equal(r.status, 0, `reference failed: ${PYTHON} ${DRIVER} ${args.join(' ')}\n${r.stderr}`);
+}
+
+/** Seeded normal images, NCHW as PyTorch takes them. */
+function images(arch: Architecture, batch: number, seed: number): NpyArray {
+  const m = arch.model;
+  const rng = new Rng(seed);
+  const shape = [batch, m.inChannels, m.imageSize, m.imageSize];
+  return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()) };
+}
+
+const nhwc = (a: NpyArray): tf.Tensor4D => tf.tidy(() => tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]));
+
+/**
+ * max |ours - ref| / max(max |ref|, floor): relative to the tensor's own scale. The floor keeps tensors that are zero
+ * in exact arithmetic (the depthwise conv bias's gradient under train-mode BatchNorm, which subtracts the batch mean)
+ * from turning float32 rounding into huge ratios.
+ */
+function relativeError(ours: Float32Array, ref: Float32Array, floor: number): number {
+  assert.equal(ours.length, ref.length);
+  let diff = 0;
+  let scale = floor;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return diff / scale;
+}
+
+interface Comparison {
+  name: string;
+  error: number;
+}
+
+/** The floor of relativeError, as a share of the largest reference value in a group (e.g. all gradients). */
+const FLOOR_FRACTION = 1e-2;
+
+/** Compares named tensors to the reference's, each relative to its own scale or the group's floor. */
+function compareGroup(ours: Map<string, Float32Array>, refs: Map<string, Float32Array>): Comparison[] {
+  assert.deepEqual([...ours.keys()].sort(), [...refs.keys()].sort(), 'ours and the reference should have the same tensors');
+  const largest = Math.max(...[...refs.values()].map((r) => r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+  return [...ours].map(([name, values]) => ({ name, error: relativeError(values, refs.get(name)!, FLOOR_FRACTION * largest) }));
+}
+
+/** A file's tensors under `prefix`, keyed by the rest of the name. */
+function group(file: Safetensors, prefix: string): Map<string, Float32Array> {
+  return new Map([...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), toFloat32(t)]));
+}
+
+/** Logits, loss and gradients (PyTorch layout) of one mode, compared to the reference's. */
+async function checkMode(params: ModelParams, arch: Architecture, x: tf.Tensor4D, y: tf.Tensor1D, mode: 'train' | 'eval', ref: Safetensors): Promise<Comparison[]> {
+  const variables = trainableVariables(params);
+  let logits: tf.Tensor2D | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    logits = tf.keep(forward(params, x, arch, { training: mode === 'train' }));
+    return smoothedCrossEntropy(logits, y, mode === 'train' ? SMOOTHING : 0);
+  }, [...variables.values()]);
+  const gradients = new Map<string, Float32Array>();
+  for (const [name, v] of variables) {
+    const g = grads[v.name];
+    assert.ok(g, `${mode}: no gradient reached ${name}`);
+    const torch = toTorchLayout(name, g, arch.model);
+    gradients.set(name, (await torch.data()) as Float32Array);
+    torch.dispose();
+  }
+  const outputs = new Map([['logits', (await logits!.data()) as Float32Array], ['loss', (await value.data()) as Float32Array]]);
+  tf.dispose([logits!, value, ...Object.values(grads)]);
+  return [
+    ...compareGroup(outputs, new Map([...group(ref, `${mode}/`)].filter(([n]) => !n.includes('/')))),
+    ...compareGroup(gradients, group(ref, `${mode}/grad/`)).map((c) => ({ ...c, name: `grad ${c.name}` })),
+  ].map((c) => ({ ...c, name: `${mode} ${c.name}` }));
+}
+
+function worst(comparisons: Comparison[]): Comparison {
+  return comparisons.reduce((a, b) => (b.error > a.error ? b : a));
+}
+
+/**
+ * Trained-looking values for every tensor: unit-variance activations, norms that are not the identity, non-zero biases
+ * and running statistics. At init biases are 0, norms the identity and pre-activations small, so slips such as
+ * swapping a norm's weight and bias, or GELU's tanh approximation, would go unseen.
+ */
+function randomize(params: ModelParams, seed: number): void {
+  const rng = new Rng(seed);
+  for (const [name, v] of namedVariables(params)) {
+    const scale = v.shape.length === 2 ? Math.sqrt(3 / v.shape[0]) : 0.5; // 2-D variables are [fan-in, ...] here
+    const offset = /(norm[12]?|net\.4)\.weight$|running_var$/.test(name) ? 1 : 0;
+    v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => offset + scale * (2 * rng.uniform() - 1)), v.shape));
+  }
+}
+
+interface Case {
+  arch: Architecture;
+  batch: number;
+  backends: BackendName[];
+}
+
+const CASES: Case[] = [
+  { arch: tinyArchitecture(), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
+  { arch: presetArchitecture('deit-tiny'), batch: 2, backends: ['wasm'] },
+  { arch: presetArchitecture('glit-tiny'), batch: 2, backends: ['wasm'] },
+];
+
+for (const { arch, batch, backends } of CASES) {
+  describe(`parity with PyTorch: ${arch.name}`, () => {
+    let work: string;
+    let ref: Safetensors;
+    let initial: Map<string, Float32Array>; // the checkpoint's tensors
+    let input: NpyArray;
+    const labels = Array.from({ length: batch }, (_, i) => (7 * i + 3) % arch.model.numClasses);
+
+    before(async () => {
+      work = path.join(dir, arch.name!);
+      mkdirSync(work);
+      await initBackend({ backend: 'wasm' });
+      const params = initModel(arch, 1);
+      randomize(params, 1);
+      await saveCheckpoint(path.join(work, 'model.safetensors'), params, arch);
+      disposeModel(params);
+      input = images(arch, batch, 3);
+      writeNpy(path.join(work, 'x.npy'), input);
+      writeFileSync(path.join(work, 'arch.json'), architectureToJson(arch));
+      const w = (f: string) => path.join(work, f);
+      reference(['check', '--arch', w('arch.json'), '--checkpoint', w('model.safetensors'), '--input', w('x.npy'), '--labels', labels.join(','), '--smoothing', String(SMOOTHING), '--out', w('ref.safetensors')]);
+      ref = readSafetensors(w('ref.safetensors'));
+      initial = group(readSafetensors(w('model.safetensors')), '');
+    });
+
+    for (const backend of backends) {
+      test(`${backend}: logits, loss, gradients and running statistics match in train and eval mode`, async (t) => {
+        await initBackend({ backend, webgpuAdapter: 'opengles' });
+        const params = initModel(arch, 2); // a different init: everything must come from the checkpoint
+        loadCheckpoint(params, arch, path.join(work, 'model.safetensors'));
+        const x = nhwc(input);
+        const y = tf.tensor1d(labels, 'int32');
+        const train = await checkMode(params, arch, x, y, 'train', ref);
+        // What the train-mode forward did to the buffers (running statistics, num_batches_tracked), as saved, against
+        // what it did in torch: the change, not the new value, so a small slip (biased variance) is not hidden under
+        // the unchanged 90%.
+        await saveCheckpoint(path.join(work, `after-${backend}.safetensors`), params, arch);
+        const saved = readSafetensors(path.join(work, `after-${backend}.safetensors`));
+        const change = (after: Float32Array, name: string) => after.map((v, i) => v - initial.get(name)![i]);
+        const refChanges = new Map([...group(ref, 'train/state/')].map(([n, v]) => [n, change(v, n)]));
+        const ourChanges = new Map([...refChanges.keys()].map((n) => [n, change(toFloat32(saved.tensors.get(n)!), n)]));
+        const state = compareGroup(ourChanges, refChanges).map((c) => ({ ...c, name: `train state change ${c.name}` }));
+        const evalMode = await checkMode(params, arch, x, y, 'eval', ref);
+        tf.dispose([x, y]);
+        disposeModel(params);
+        const modes: [string, Comparison[]][] = [['train', [...train, ...state]], ['eval', evalMode]];
+        for (const [mode, comparisons] of modes) {
+          const w = worst(comparisons);
+          t.diagnostic(`${arch.name} ${backend} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`);
+          assert.ok(w.error <= TOLERANCE, `${arch.name} on ${backend}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`);
+        }
+      });
+    }
+  });
+}
+
+describe('a checkpoint written by PyTorch', () => {
+  const arch = tinyArchitecture();
+  const w = (f: string) => path.join(dir, 'torch', f);
+  let torchLogits: NpyArray;
+
+  before(() => {
+    mkdirSync(path.join(dir, 'torch'));
+    writeNpy(w('x.npy'), images(arch, 3, 11));
+    writeFileSync(w('arch.json'), architectureToJson(arch));
+    reference(['export', '--arch', w('arch.json'), '--seed', '4', '--input', w('x.npy'), '--out', w('torch.safetensors'), '--logits', w('logits.npy')]);
+    torchLogits = readNpy(w('logits.npy'));
+  });
+
+  test('glit predict --json gives PyTorch\'s logits (architecture from the checkpoint metadata)', () => {
+    const r = runGlit(['predict', '--checkpoint', w('torch.safetensors'), '--input', w('x.npy'), '--json'], { GLIT_BACKEND: 'wasm' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /backend wasm on /);
+    const logits = Float32Array.from((JSON.parse(r.stdout).logits as number[][]).flat());
+    assert.equal(logits.length, torchLogits.data.length);
+    const error = relativeError(logits, torchLogits.data, 1e-6);
+    assert.ok(error <= TOLERANCE, `glit predict differs from PyTorch by ${error} relative`);
+  });
+
+  test('glit predict --arch prints the top class per image', () => {
+    const r = runGlit(['predict', '--arch', w('arch.json'), '--checkpoint', w('torch.safetensors'), '--input', w('x.npy')], { GLIT_BACKEND: 'cpu' });
+    assert.equal(r.status, 0, r.stderr);
+    const classes = r.stdout.trim().split('\n').slice(1).map((line) => Number(line.trim().split(/\s+/)[1]));
+    const [batch, numClasses] = torchLogits.shape;
+    const expected = Array.from({ length: batch }, (_, i) => {
+      const row = Array.from(torchLogits.data.subarray(i * numClasses, (i + 1) * numClasses));
+      return row.indexOf(Math.max(...row));
+    });
+    assert.deepEqual(classes, expected, r.stdout);
+  });
+});
