@@ -21,7 +21,7 @@ import type { TrainConfig } from './train';
 /** The repository root (realpath: notebooks reach lib/ through a symlink). */
 const ROOT = path.resolve(fs.realpathSync(__dirname), '..');
 
-/** Images per split for live stages at smoke scale: each stage's every step runs, in well under a minute on a CPU. */
+/** Images per split for live stages at smoke scale: two training steps per epoch, so every step of a stage runs in seconds. */
 const SMOKE_LIMIT: SplitLimit = { train: 128, val: 64, test: 64 };
 
 export interface NotebookSearch {
@@ -137,7 +137,7 @@ export function describeSettings(settings: RunSettings): { setting: string; valu
     { setting: 'FLOPs budget', value: `${c.maxFlopsRatio} x the baseline's: ${(budgetFor(c).maxFlops! / 1e6).toFixed(2)}M (official count)` },
     { setting: 'supernet training', value: training(c.supernet) },
     { setting: 'EA', value: `${e.generations} generations of ${e.population}: top-${e.topK} parents, ${e.mutations} mutations (p ${e.mutationProbability}), ${e.crossovers} crossovers` },
-    { setting: 'scoring a candidate', value: `val accuracy on ${c.scoring.valImages} val images after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)` },
+    { setting: 'scoring a candidate', value: `val accuracy on the first ${c.scoring.valImages} val images (at most) after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)` },
     { setting: 'stage 1 retrains', value: `the EA's best ${c.stage1Retrain}` },
     { setting: 'stage 2 grid', value: c.stage2Grid },
     { setting: 'retraining', value: training(c.retrain) },
