@@ -387,11 +387,19 @@ export function lineChartFigure(series: LineSeries[], options: { xTitle: string;
  * Training loss per epoch (the mean over the epoch's steps), with the loss of a uniform guess, ln(classes), for scale:
  * near it the model has learnt little.
  */
-export function lossCurveFigure(epochs: { epoch: number; trainLoss: number }[], options: { numClasses: number; title?: string; name?: string }): PlotlyFigure {
+export function lossCurveFigure(
+  epochs: { epoch: number; trainLoss: number }[],
+  options: { numClasses: number; title?: string; name?: string; steps?: { step: number; epoch: number; loss: number }[] },
+): PlotlyFigure {
   const x = epochs.map((e) => e.epoch);
   const chance = Math.log(options.numClasses);
+  // Steps sit on the epoch axis at their fraction of the run: step s (counted from 1) of n per epoch at s / n.
+  const steps = options.steps ?? [];
+  const perEpoch = Math.max(1, steps.filter((s) => s.epoch === 0).length);
+  const stepSeries: LineSeries[] = steps.length > 0 ? [{ name: 'train loss per step', x: steps.map((s) => s.step / perEpoch), y: steps.map((s) => s.loss) }] : [];
   return lineChartFigure(
     [
+      ...stepSeries,
       { name: options.name ?? 'train loss (mean over the epoch)', x, y: epochs.map((e) => e.trainLoss) },
       { name: `uniform guess: ln ${options.numClasses} = ${chance.toFixed(2)}`, x: [0, Math.max(1, ...x)], y: [chance, chance], dash: 'dot' },
     ],

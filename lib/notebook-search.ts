@@ -4,18 +4,12 @@
 // `glit search` on a GPU machine, say) and plot it. Reruns resume: finished parts are read back, not redone.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadArchitecture } from './arch';
 import { describeBackend, initBackend } from './backend';
 import { loadDataset, type DatasetSplits, type SplitLimit } from './data';
-import type { EvolutionState } from './evolution';
-import { writeJsonAtomic } from './files';
 import type { NotebookParams } from './notebook';
 import { stderrProgress, type ProgressCallback } from './progress';
-import { readSettings, type RunSettings, type Stage1Result } from './runs';
-import { SCALE_PRESETS } from './scale';
-import { budgetFor, retrain, searchSupernet, trainSupernet, type RetrainResult, type SearchConfig, type SearchLog } from './search';
-import { decode, stage1Space, type SearchSpace } from './space';
-import { disposeSupernet } from './supernet';
+import { presetSettings, readSettings, writeSettings, type RunSettings } from './run-settings';
+import { budgetFor, type SearchLog } from './search';
 import type { TrainConfig } from './train';
 
 /** The repository root (realpath: notebooks reach lib/ through a symlink). */
@@ -49,18 +43,7 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
   const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
   const dir = path.join(ROOT, 'runs', 'notebooks', `search-${params.scale}-seed${params.seed}-${dataset}`);
   const saved = readSettings(dir);
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? newSettings(params) };
-}
-
-/**
- * What `glit search --preset <scale> --seed <seed> --dataset <dataset>` would record (lib/cli/run-folder.ts's
- * resolveRun; that module does not compile under tslab), with a smaller data limit at smoke scale.
- */
-function newSettings(params: NotebookParams): RunSettings {
-  const preset = SCALE_PRESETS[params.scale];
-  const seed = params.seed;
-  const config = { ...preset.search, seed, supernet: { ...preset.search.supernet, seed }, retrain: { ...preset.search.retrain, seed } };
-  return { dataset: params.dataset, scale: params.scale, limit: params.scale === 'smoke' ? SMOKE_LIMIT : preset.limit, config, extra: {} };
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit: params.scale === 'smoke' ? SMOKE_LIMIT : undefined }) };
 }
 
 /**
@@ -70,7 +53,7 @@ function newSettings(params: NotebookParams): RunSettings {
 export async function openNotebookSearch(search: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> {
   const backend = await initBackend(params.backend);
   console.log(describeBackend(backend));
-  if (!search.resumed) writeJsonAtomic(path.join(search.dir, 'config.json'), { command: 'search', run: search.settings, backend, started: new Date().toISOString() });
+  if (!search.resumed) writeSettings(search.dir, 'search', search.settings, backend);
   return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
 }
 
@@ -82,45 +65,6 @@ export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progr
   const relative = (text: string) => text.split(search.dir + path.sep).join('');
   const progress = stderrProgress();
   return { log: (line) => console.log(relative(line)), progress: (p) => progress({ ...p, task: relative(p.task) }) };
-}
-
-/**
- * The end of stage 1 as hierarchicalSearch does it: retrain the EA's best `config.stage1Retrain` distributions
- * (stage1/retrain/rankN), keep the best by val accuracy (the first on a tie) and write stage1/result.json.
- */
-export async function retrainStage1(
-  out: string,
-  evolution: EvolutionState,
-  space: SearchSpace,
-  data: DatasetSplits,
-  config: SearchConfig,
-  log: SearchLog,
-  progress?: ProgressCallback,
-): Promise<Stage1Result> {
-  const retrained: RetrainResult[] = [];
-  for (const [rank, top] of evolution.topK.slice(0, config.stage1Retrain).entries()) {
-    const name = `stage1-rank${rank + 1}`;
-    retrained.push(await retrain(path.join(out, 'stage1', 'retrain', `rank${rank + 1}`), name, decode(space, top.code), data, config.retrain, log, progress));
-  }
-  const best = retrained.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
-  const result: Stage1Result = {
-    distribution: best.arch.blocks.map((g) => g.globalHeads),
-    best: best.name,
-    retrained: retrained.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })),
-  };
-  writeJsonAtomic(path.join(out, 'stage1', 'result.json'), result);
-  log(`stage 1: head distribution G per block = [${result.distribution}] (${best.name}, val ${(100 * best.valAccuracy).toFixed(2)}%)`);
-  return result;
-}
-
-/** All of stage 1 in `out` (supernet, EA, retraining), continuing whatever is there. */
-export async function runStage1(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<Stage1Result> {
-  const space = stage1Space(loadArchitecture(config.baseline).model);
-  const budget = budgetFor(config);
-  const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config.supernet, budget, log, progress);
-  const evolution = await searchSupernet(path.join(out, 'stage1', 'evolution'), 'evolution', space, net, data, config, budget, log, progress);
-  disposeSupernet(net);
-  return retrainStage1(out, evolution, space, data, config, log, progress);
 }
 
 /** The run's settings as rows of a table: what a reader needs to judge its numbers. */

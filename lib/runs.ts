@@ -1,7 +1,7 @@
 // A hierarchical-search run folder read back as plain typed data, for tables and figures. lib/search.ts writes the
 // folder (through `glit search`, or notebooks 03 and 04 calling its stages):
 //   config.json                         {command, run: RunSettings, backend, started}
-//   stage1/supernet/metrics.jsonl       one line per supernet epoch
+//   stage1/supernet/metrics.jsonl       one line per supernet epoch (steps.jsonl: one per step)
 //   stage1/evolution/evolution.json     the EA's state: every generation and evaluation (generations.jsonl repeats it)
 //   stage1/evolution/top.json           the EA's top-k with their architectures, once the EA has finished
 //   stage1/retrain/rankN/               arch.json, metrics.jsonl (one line per epoch), result.json when done
@@ -13,24 +13,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArchitecture, type Architecture } from './arch';
-import type { SplitLimit } from './data';
 import type { Evaluation, EvolutionState, GenerationRecord } from './evolution';
-import type { Scale } from './scale';
-import type { RetrainResult, SearchConfig, SearchResult } from './search';
+import { readSettings, type RunSettings } from './run-settings';
+import type { RetrainResult, SearchResult, Stage1Result } from './search';
 import type { EvalResult } from './train';
-
-/**
- * config.json's `run`: everything that decides the run (lib/cli/run-folder.ts writes it; its RunSettings type cannot be
- * imported here, as lib/cli does not compile under tslab's TypeScript 5.0).
- */
-export interface RunSettings {
-  dataset: string;
-  scale: Scale;
-  limit?: SplitLimit;
-  config: SearchConfig;
-  /** Command-specific settings; none for `glit search`. */
-  extra?: Record<string, string>;
-}
 
 export interface SupernetEpoch {
   epoch: number;
@@ -58,23 +44,23 @@ export interface Retraining {
 }
 
 /** A supernet and the EA on it: the part both stages share. */
+/** One supernet training step (steps.jsonl). */
+export interface SupernetStep {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
 export interface StageRecord {
   supernet: SupernetEpoch[];
+  /** Every step's loss; a step redone after a resume appears once, with its latest value. */
+  supernetSteps: SupernetStep[];
   /** The EA's saved state, null before its first evaluation. */
   evolution: EvolutionState | null;
   /** evolution.history: the completed generations. */
   generations: GenerationRecord[];
   /** Empty until the EA has finished. */
   top: TopCandidate[];
-}
-
-/** stage1/result.json, as hierarchicalSearch writes it. */
-export interface Stage1Result {
-  /** G (global heads) per block. */
-  distribution: number[];
-  /** The retraining it came from, e.g. 'stage1-rank2'. */
-  best: string;
-  retrained: { name: string; valAccuracy: number; flops: number; params: number }[];
 }
 
 export interface Stage1Record extends StageRecord {
@@ -117,8 +103,6 @@ export function readRun(dir: string): SearchRun {
   };
 }
 
-/** The settings in `dir`/config.json, or null when there is none. */
-export const readSettings = (dir: string): RunSettings | null => readJson<{ run: RunSettings }>(path.join(dir, 'config.json'))?.run ?? null;
 
 /**
  * Every evaluated candidate of an EA, in order: the completed generations, then the scored part of the generation in
@@ -134,6 +118,7 @@ function readStage(dir: string): StageRecord {
   const evolution = readJson<EvolutionState>(path.join(dir, 'evolution', 'evolution.json'));
   return {
     supernet: readJsonLines<SupernetEpoch>(path.join(dir, 'supernet', 'metrics.jsonl')),
+    supernetSteps: [...new Map(readJsonLines<SupernetStep>(path.join(dir, 'supernet', 'steps.jsonl')).map((s) => [s.step, s])).values()].sort((a, b) => a.step - b.step),
     evolution,
     generations: evolution?.history ?? [],
     top: readJson<TopCandidate[]>(path.join(dir, 'evolution', 'top.json')) ?? [],

@@ -79,6 +79,7 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
     log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
   }
   if (!from || from.epoch < config.epochs) {
+    const supernetProgress = stepProgress(`${dir}: supernet`, config, progress);
     await trainLoop({
       data,
       config,
@@ -86,7 +87,10 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
       from,
       pick: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
       hooks: {
-        onStep: stepProgress(`${dir}: supernet`, config, progress),
+        onStep: (s) => {
+          appendJsonLine(path.join(dir, 'steps.jsonl'), { step: s.step, epoch: s.epoch, loss: s.loss });
+          supernetProgress?.(s);
+        },
         onEpoch: (end) => {
           saveTrainState(stateFile, supernetVariables(net), optimizer, end.progress);
           appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
@@ -218,9 +222,56 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
 
 // --- the pipeline ----------------------------------------------------------------------------------------------------
 
+/** stage1/result.json: the head distribution stage 1 chose, and the retrainings it chose from. */
+export interface Stage1Result {
+  /** G (global heads) per block. */
+  distribution: number[];
+  /** The retraining it came from, e.g. 'stage1-rank2'. */
+  best: string;
+  retrained: { name: string; valAccuracy: number; flops: number; params: number }[];
+}
+
+/**
+ * The end of stage 1: retrain the EA's best `config.stage1Retrain` distributions (stage1/retrain/rankN), keep the best
+ * by val accuracy (the first on a tie) and write stage1/result.json.
+ */
+export async function retrainStage1(
+  out: string,
+  evolution: EvolutionState,
+  space: SearchSpace,
+  data: DatasetSplits,
+  config: SearchConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<Stage1Result> {
+  const retrained: RetrainResult[] = [];
+  for (const [rank, top] of evolution.topK.slice(0, config.stage1Retrain).entries()) {
+    const name = `stage1-rank${rank + 1}`;
+    retrained.push(await retrain(path.join(out, 'stage1', 'retrain', `rank${rank + 1}`), name, decode(space, top.code), data, config.retrain, log, progress));
+  }
+  const best = retrained.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
+  const result: Stage1Result = {
+    distribution: best.arch.blocks.map((g) => g.globalHeads),
+    best: best.name,
+    retrained: retrained.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })),
+  };
+  writeJsonAtomic(path.join(out, 'stage1', 'result.json'), result);
+  log(`stage 1: head distribution G per block = [${result.distribution}] (${best.name}, val ${(100 * best.valAccuracy).toFixed(2)}%)`);
+  return result;
+}
+
+/** Stage 1 in `out`: which blocks get how many global heads (supernet, EA, retraining the best few). */
+export async function stage1(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<Stage1Result> {
+  const space = stage1Space(loadArchitecture(config.baseline).model);
+  const budget = budgetFor(config);
+  const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config.supernet, budget, log, progress);
+  const evolution = await searchSupernet(path.join(out, 'stage1', 'evolution'), 'evolution', space, net, data, config, budget, log, progress);
+  disposeSupernet(net);
+  return retrainStage1(out, evolution, space, data, config, log, progress);
+}
+
 export interface SearchResult {
   distribution: number[];
-  stage1: RetrainResult[];
   found: RetrainResult;
   baseline: RetrainResult;
 }
@@ -228,27 +279,12 @@ export interface SearchResult {
 /** Runs (or resumes) the whole hierarchical search in `out`. */
 export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<SearchResult> {
   const baselineArch = loadArchitecture(config.baseline);
-  const model = baselineArch.model;
   const budget = budgetFor(config);
   const at = (...parts: string[]) => path.join(out, ...parts);
-
-  // Stage 1: which blocks get how many global heads.
-  const space1 = stage1Space(model);
-  const net1 = await trainSupernet(at('stage1', 'supernet'), space1, data, config.supernet, budget, log, progress);
-  const evo1 = await searchSupernet(at('stage1', 'evolution'), 'evolution', space1, net1, data, config, budget, log, progress);
-  disposeSupernet(net1);
-  const candidates = evo1.topK.slice(0, config.stage1Retrain).map((t) => decode(space1, t.code));
-  const stage1: RetrainResult[] = [];
-  for (const [rank, arch] of candidates.entries()) {
-    stage1.push(await retrain(at('stage1', 'retrain', `rank${rank + 1}`), `stage1-rank${rank + 1}`, arch, data, config.retrain, log));
-  }
-  const best1 = stage1.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
-  const distribution = best1.arch.blocks.map((g) => g.globalHeads);
-  writeJsonAtomic(at('stage1', 'result.json'), { distribution, best: best1.name, retrained: stage1.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })) });
-  log(`stage 1: head distribution G per block = [${distribution}] (${best1.name}, val ${(100 * best1.valAccuracy).toFixed(2)}%)`);
+  const { distribution } = await stage1(out, data, config, log, progress);
 
   // Stage 2: the low-level choices of every block, the distribution fixed.
-  const space2 = stage2Space(model, distribution, config.stage2Grid);
+  const space2 = stage2Space(baselineArch.model, distribution, config.stage2Grid);
   const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config.supernet, budget, log, progress);
   const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log, progress);
   disposeSupernet(net2);
@@ -256,7 +292,7 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
   fs.writeFileSync(at('best-arch.json'), architectureToJson(found.arch));
 
   const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log, progress);
-  const result = { distribution, stage1, found, baseline };
+  const result = { distribution, found, baseline };
   writeJsonAtomic(at('result.json'), result);
   return result;
 }

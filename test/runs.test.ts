@@ -10,8 +10,9 @@ import { architectureToJson, validateArchitecture, type Architecture } from '../
 import { initBackend } from '../lib/backend';
 import { loadDataset, type DatasetSplits } from '../lib/data';
 import type { EvolutionState } from '../lib/evolution';
-import { describeSettings, notebookSearch, runStage1 } from '../lib/notebook-search';
-import { evaluations, readRun, type RunSettings, type SearchRun } from '../lib/runs';
+import { describeSettings, notebookSearch } from '../lib/notebook-search';
+import type { RunSettings } from '../lib/run-settings';
+import { evaluations, readRun, type SearchRun } from '../lib/runs';
 import { SCALE_PRESETS } from '../lib/scale';
 import { hierarchicalSearch, type SearchConfig } from '../lib/search';
 import { ROOT } from './helpers';
@@ -76,13 +77,6 @@ test('readRun reads every part of a finished run', () => {
   assert.equal(run.stage2.retrained?.result?.name, 'glit-found');
   assert.equal(run.baseline?.result?.name, 'tiny-baseline');
   assert.deepEqual(run.bestArch?.blocks, run.result?.found.arch.blocks);
-});
-
-test("the notebooks' stage 1 (runStage1) ends where the pipeline's stage 1 does", async () => {
-  const out = path.join(dir, 'notebook');
-  const result = await runStage1(out, data, config, quiet);
-  assert.deepEqual(result, run.stage1.result);
-  assert.deepEqual(readRun(out).stage1.result, run.stage1.result);
 });
 
 test('a run in progress reads as far as it got', () => {

@@ -3,20 +3,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend';
-import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits, type SplitLimit } from '../data';
-import { writeJsonAtomic } from '../files';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits } from '../data';
 import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../scale';
-import type { SearchConfig } from '../search';
+import { overrideConfig, presetSettings, readSettings, writeSettings, type RunSettings } from '../run-settings';
 import { numberOption, UsageError } from './command';
-
-export interface RunSettings {
-  dataset: string;
-  scale: Scale;
-  limit?: SplitLimit;
-  config: SearchConfig;
-  /** Command-specific settings (e.g. the space a supernet is trained over). */
-  extra: Record<string, string>;
-}
 
 export const RUN_OPTIONS = {
   out: { type: 'string' },
@@ -29,7 +19,7 @@ export const RUN_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-export const RUN_HELP = `  --out DIR        the run folder (required)
+export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/<command>-<date>-<time>)
   --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
   --preset SCALE   ${SCALES.map((s) => `${s}: ${SCALE_PRESETS[s].description}`).join('\n                   ')}
                    (default cpu)
@@ -52,29 +42,17 @@ function readJson(file: string): unknown {
   }
 }
 
-/** The preset with the fields of `overrides` replaced (objects such as evolution or retrain are merged one level). */
-function overrideConfig(preset: SearchConfig, overrides: unknown): SearchConfig {
-  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new UsageError('--config must hold a JSON object');
-  const out: Record<string, unknown> = { ...preset };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (!(key in preset)) throw new UsageError(`--config: unknown field '${key}'; the fields are ${Object.keys(preset).join(', ')}`);
-    const current = (preset as unknown as Record<string, unknown>)[key];
-    out[key] = typeof current === 'object' && current !== null ? { ...current, ...(value as object) } : value;
-  }
-  return out as unknown as SearchConfig;
-}
-
 /** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
-export function resolveRun(values: RunValues, extra: Record<string, string> = {}): { out: string; run: RunSettings; resumed: boolean } {
-  if (!values.out) throw new UsageError('--out DIR is required');
-  const out = path.resolve(values.out);
-  const configFile = path.join(out, 'config.json');
+export function resolveRun(values: RunValues, command: string, extra?: Record<string, string>): { out: string; run: RunSettings; resumed: boolean } {
+  if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
+  const out = path.resolve(values.out ?? path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`));
   if (values.resume) {
-    if (!fs.existsSync(configFile)) throw new UsageError(`--resume: ${configFile} does not exist: start the run without --resume`);
     for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${configFile}: drop --${flag}`);
+      if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
     }
-    return { out, run: JSON.parse(fs.readFileSync(configFile, 'utf8')).run as RunSettings, resumed: true };
+    const run = readSettings(out);
+    if (!run) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
+    return { out, run, resumed: true };
   }
   if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
   let scale: Scale;
@@ -83,19 +61,22 @@ export function resolveRun(values: RunValues, extra: Record<string, string> = {}
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const preset = SCALE_PRESETS[scale];
-  const seed = numberOption(values.seed, 'seed') ?? 0;
-  const base = values.config ? overrideConfig(preset.search, readJson(values.config)) : preset.search;
-  const withSeed = <T extends { seed: number }>(c: T): T => ({ ...c, seed });
-  const config = { ...base, seed, supernet: withSeed(base.supernet), retrain: withSeed(base.retrain) };
-  return { out, run: { dataset: values.dataset ?? DEFAULT_DATASET, scale, limit: values.limit ? parseLimit(values.limit) : preset.limit, config, extra }, resumed: false };
+  const config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  const run = presetSettings(scale, {
+    dataset: values.dataset ?? DEFAULT_DATASET,
+    seed: numberOption(values.seed, 'seed') ?? 0,
+    limit: values.limit ? parseLimit(values.limit) : undefined,
+    config,
+    extra,
+  });
+  return { out, run, resumed: false };
 }
 
 /** Starts the backend, records the settings in a new run's config.json, and loads the data; says what it does. */
 export async function openRun(command: string, out: string, run: RunSettings, resumed: boolean): Promise<{ backend: BackendInfo; data: DatasetSplits }> {
   const backend = await initBackend();
   console.error(`glit ${command}: ${describeBackend(backend)}`);
-  if (!resumed) writeJsonAtomic(path.join(out, 'config.json'), { command, run, backend, started: new Date().toISOString() });
+  if (!resumed) writeSettings(out, command, run, backend);
   const data = await loadDataset(run.dataset, { seed: run.config.seed, limit: run.limit });
   console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), preset ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
   return { backend, data };

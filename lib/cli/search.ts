@@ -15,7 +15,7 @@ export const timedLog = (started: number) => (line: string) => console.error(`[$
 export const searchCommand: Command = {
   name: 'search',
   summary: 'run the hierarchical search (stage 1: head distribution, stage 2: details) and retrain the result',
-  help: `usage: npx glit search --out DIR [--preset cpu] [options]
+  help: `usage: npx glit search [--preset cpu] [--out DIR] [options]
        npx glit search --out DIR --resume
 
 Stage 1 trains a supernet over each block's global/local head distribution, searches it with the EA and retrains
@@ -26,7 +26,7 @@ and model.safetensors), baseline/, best-arch.json, result.json.
 ${RUN_HELP}`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, RUN_OPTIONS, false);
-    const { out, run, resumed } = resolveRun(values);
+    const { out, run, resumed } = resolveRun(values, 'search');
     const { backend, data } = await openRun('search', out, run, resumed);
     const started = Date.now();
     const result = await hierarchicalSearch(out, data, run.config, timedLog(started), stderrProgress());

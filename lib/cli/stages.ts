@@ -8,15 +8,16 @@ import { budgetFor, searchSupernet, trainSupernet } from '../search';
 import { decode, SPACE_SPEC_HELP, spaceFromSpec } from '../space';
 import { disposeSupernet } from '../supernet';
 import { parseCommandArgs, UsageError, type Command } from './command';
-import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS, type RunSettings } from './run-folder';
+import type { RunSettings } from '../run-settings';
+import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
 import { timedLog } from './search';
 
-const spaceOf = (run: RunSettings) => spaceFromSpec(run.extra.space, loadArchitecture(run.config.baseline).model);
+const spaceOf = (run: RunSettings) => spaceFromSpec(run.extra?.space ?? '', loadArchitecture(run.config.baseline).model);
 
 export const supernetCommand: Command = {
   name: 'supernet',
   summary: 'train a single-path one-shot supernet over a search space',
-  help: `usage: npx glit supernet --space SPACE --out DIR [--preset cpu] [options]
+  help: `usage: npx glit supernet --space SPACE [--out DIR] [--preset cpu] [options]
 
 Trains a SPOS supernet: every step samples one path uniformly (within the FLOPs budget) and trains only it. Writes
 DIR/supernet/{supernet.safetensors (state after each epoch), metrics.jsonl}. Search it with \`glit evolve --out DIR --resume\`.
@@ -25,7 +26,7 @@ ${RUN_HELP}`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { ...RUN_OPTIONS, space: { type: 'string' } }, false);
     if (!values.resume && !values.space) throw new UsageError('--space is required');
-    const { out, run, resumed } = resolveRun(values, values.space ? { space: values.space } : {});
+    const { out, run, resumed } = resolveRun(values, 'supernet', values.space ? { space: values.space } : undefined);
     const space = spaceOf(run);
     const { data } = await openRun('supernet', out, run, resumed);
     const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config.supernet, budgetFor(run.config), timedLog(Date.now()), stderrProgress());
@@ -49,8 +50,9 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
     const { values } = parseCommandArgs(argv, { out: { type: 'string' }, method: { type: 'string' }, json: { type: 'boolean' } }, false);
     const method = values.method ?? 'evolution';
     if (method !== 'evolution' && method !== 'random') throw new UsageError(`--method '${method}' is not a method: use evolution or random`);
-    const { out, run } = resolveRun({ out: values.out, resume: true });
-    if (!run.extra.space) throw new UsageError(`${out} was not made by \`glit supernet\` (its config.json names no space)`);
+    if (!values.out) throw new UsageError('--out DIR is required: a run folder made by `glit supernet`');
+    const { out, run } = resolveRun({ out: values.out, resume: true }, 'evolve');
+    if (!run.extra?.space) throw new UsageError(`${out} was not made by \`glit supernet\` (its config.json names no space)`);
     const space = spaceOf(run);
     const { data } = await openRun('evolve', out, run, true);
     const log = timedLog(Date.now());
