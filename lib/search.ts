@@ -167,13 +167,20 @@ export interface RetrainResult {
   device: string;
 }
 
+/** A finished retraining's result.json, or undefined when it has not finished. */
+export function readRetrainResult(dir: string): RetrainResult | undefined {
+  const file = path.join(dir, 'result.json');
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RetrainResult) : undefined;
+}
+
 /**
  * Trains `arch` from scratch with the retraining recipe, saving its state after every epoch; writes arch.json,
  * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
  */
 export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog, progress?: ProgressCallback): Promise<RetrainResult> {
   const resultFile = path.join(dir, 'result.json');
-  if (fs.existsSync(resultFile)) return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as RetrainResult;
+  const finished = readRetrainResult(dir);
+  if (finished) return finished;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'arch.json'), architectureToJson({ ...arch, name }));
   const started = Date.now();

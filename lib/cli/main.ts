@@ -4,11 +4,12 @@ import { backendCommand } from './backend';
 import { trainCommand } from './train';
 import { searchCommand } from './search';
 import { evolveCommand, supernetCommand } from './stages';
+import { reproduceCommand } from './reproduce';
 import { dataCommand } from './data';
 import { predictCommand } from './predict';
 import { summaryCommand } from './summary';
 
-const COMMANDS: Command[] = [backendCommand, trainCommand, supernetCommand, evolveCommand, searchCommand, summaryCommand, dataCommand, predictCommand];
+const COMMANDS: Command[] = [backendCommand, trainCommand, supernetCommand, evolveCommand, searchCommand, reproduceCommand, summaryCommand, dataCommand, predictCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,50 @@
+// `glit reproduce`: the paper's ablation tables at a chosen scale, several seeds, resumable.
+import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
+import { stderrProgress } from '../progress';
+import { reproduceTable, TABLE_SPECS, TABLES, type TableName, type TableResult } from '../reproduce';
+import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
+import { timedLog } from './search';
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function printTable(t: TableResult): void {
+  console.log(`\n${t.title}\n  claim: ${t.claim}\n  ${t.scale} scale, ${t.dataset}, seeds ${t.seeds.join(', ')}, ${t.backend} on ${t.device}`);
+  const width = Math.max(...t.rows.map((r) => r.label.length));
+  for (const r of t.rows) {
+    const first = r.runs[0];
+    console.log(`  ${r.label.padEnd(width)}  ${(first.params / 1e6).toFixed(3)}M params  ${(first.flops / 1e6).toFixed(1)}M FLOPs  test ${pct(r.meanTest)} ± ${pct(r.stdTest)}  (val ${pct(r.meanVal)})`);
+  }
+}
+
+export const reproduceCommand: Command = {
+  name: 'reproduce',
+  summary: "run the paper's ablation tables (1, 4, 5) at a chosen scale and seeds, and print them",
+  help: `usage: npx glit reproduce <${TABLES.join('|')}|all> [--seeds 1] [--preset cpu] [--out DIR] [options]
+       npx glit reproduce <table|all> --out DIR --resume      (finished rows and seeds are read back, not rerun)
+
+Every row gets the same training budget (the preset's retraining recipe; searched rows also the preset's supernet and
+EA). Writes DIR/<table>.json after each row: params, FLOPs, val/test accuracy per seed, mean and spread, wall time,
+backend, device, commit, date, scale. Tables:
+${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
+  --seeds N        seeds per row, counting up from --seed (default 1)
+${RUN_HELP}`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, { ...RUN_OPTIONS, seeds: { type: 'string' } });
+    const which = positionals[0];
+    if (positionals.length !== 1 || !(which === 'all' || (TABLES as readonly string[]).includes(which))) {
+      throw new UsageError(`name one table: ${TABLES.join(', ')} or all`);
+    }
+    const seeds = numberOption(values.seeds, 'seeds') ?? 1;
+    if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
+    const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: String(seeds) });
+    const { data } = await openRun('reproduce', out, run, resumed);
+    const log = timedLog(Date.now());
+    const tables = which === 'all' ? [...TABLES] : [which as TableName];
+    const results: TableResult[] = [];
+    for (const table of tables) {
+      results.push(await reproduceTable(table, out, data, run.config, { seeds: Number(run.extra?.seeds ?? seeds), scale: run.scale, dataset: data.name, log, progress: stderrProgress() }));
+    }
+    if (values.json) console.log(JSON.stringify(results));
+    else results.forEach(printTable);
+  },
+};
