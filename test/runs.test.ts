@@ -101,7 +101,7 @@ test('a run in progress reads as far as it got', () => {
   assert.equal(got.stage1.result, null);
   assert.equal(got.stage1.retrained[1].result, null);
   assert.equal(got.stage1.retrained[1].epochs.length, 1);
-  assert.deepEqual(got.stage2, { supernet: [], evolution: null, generations: [], top: [], retrained: null });
+  assert.deepEqual(got.stage2, { supernet: [], supernetSteps: [], evolution: null, generations: [], top: [], retrained: null });
   assert.equal(got.baseline, null);
   assert.equal(got.result, null);
   assert.equal(got.bestArch, null);
