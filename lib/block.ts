@@ -2,12 +2,15 @@
 //   x = x + DropPath(GLModule(LN1(x)));  x = x + DropPath(FFN(LN2(x)))
 // GLModule splits its input by channel: the first Cg = (C/N)*G channels go to self-attention (the G global heads),
 // the last Cl = C - Cg to the 1-D conv module (the L local heads); the outputs are concatenated [attention, conv].
+// model.localModule swaps the local heads' module for Table 6's alternatives (lib/locality.ts).
 import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type ModelConfig } from './arch';
 import {
-  batchNorm, depthwiseConv1d, dropPath, gelu, glu, initBatchNorm, initDepthwiseConv, initLinear, initNorm, initPointwiseConv,
-  layerNorm, linear, matMul, swish, type BatchNorm, type DepthwiseConv, type ForwardContext, type Linear, type Norm,
+  batchNorm, depthwiseConv1d, dropPath, gelu, glu, initBatchNorm, initDepthwiseConv, initDepthwiseConv2d, initLinear, initNorm,
+  initPointwiseConv, layerNorm, linear, matMul, swish, type BatchNorm, type DepthwiseConv, type DepthwiseConv2d, type ForwardContext,
+  type Linear, type Norm,
 } from './layers';
+import { gridDepthwise, windowMask } from './locality';
 import type { Rng } from './random';
 
 /** Global sub-module: G heads of self-attention over all tokens, head dim (C/N)*ev. */
@@ -19,7 +22,7 @@ export interface AttentionParams {
 /** Local sub-module: pointwise -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, along the token sequence. */
 export interface ConvParams {
   expand: Linear; // Cl -> 2 * E * Cl (official: attn.net.1)
-  depthwise: DepthwiseConv; // E * Cl channels, kernel K (attn.net.3.conv)
+  depthwise: DepthwiseConv | DepthwiseConv2d; // E * Cl channels, kernel K, or k x k with 'conv2d' (attn.net.3.conv)
   norm: BatchNorm; // attn.net.4
   project: Linear; // E * Cl -> Cl (attn.net.6)
 }
@@ -32,7 +35,8 @@ export interface FfnParams {
 export interface BlockParams {
   norm1: Norm;
   attention?: AttentionParams; // present when G > 0
-  conv?: ConvParams; // present when L > 0
+  conv?: ConvParams; // present when L > 0 and the local module is a conv
+  localAttention?: AttentionParams; // present when L > 0 and model.localModule is 'window-attention': Cl -> 3 * Cl, Cl -> Cl
   norm2: Norm;
   mlp: FfnParams;
 }
@@ -47,11 +51,14 @@ export function initBlock(model: ModelConfig, gene: BlockGene, rng: Rng): BlockP
     const inner = cg * gene.qkvRatio!;
     params.attention = { qkv: initLinear(cg, 3 * inner, rng), proj: initLinear(inner, cg, rng) };
   }
-  if (cl > 0) {
+  if (cl > 0 && model.localModule === 'window-attention') {
+    params.localAttention = { qkv: initLinear(cl, 3 * cl, rng), proj: initLinear(cl, cl, rng) };
+  } else if (cl > 0) {
     const inner = cl * gene.convExpansion!;
+    const initDepthwise = model.localModule === 'conv2d' ? initDepthwiseConv2d : initDepthwiseConv;
     params.conv = {
       expand: initPointwiseConv(cl, 2 * inner, rng),
-      depthwise: initDepthwiseConv(inner, gene.kernelSize!, rng),
+      depthwise: initDepthwise(inner, gene.kernelSize!, rng),
       norm: initBatchNorm(inner),
       project: initPointwiseConv(inner, cl, rng),
     };
@@ -59,32 +66,42 @@ export function initBlock(model: ModelConfig, gene: BlockGene, rng: Rng): BlockP
   return params;
 }
 
-/** Self-attention with `heads` heads: x [B, T, Cg] -> [B, T, Cg]. */
-export function attention(p: AttentionParams, x: tf.Tensor3D, heads: number): tf.Tensor3D {
+/** Self-attention with `heads` heads: x [B, T, Cg] -> [B, T, Cg]; `mask` [T, T] is added to the scores (lib/locality.ts). */
+export function attention(p: AttentionParams, x: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
   const [batch, tokens] = x.shape;
   const inner = p.proj.weight.shape[0];
   const dim = inner / heads;
   // Split q, k, v before moving heads forward: a 5-D transpose is ~50x slower than three 4-D ones on wasm.
   const [q, k, v] = tf.split(linear(p.qkv, x), 3, -1).map((t) => tf.transpose(tf.reshape(t, [batch, tokens, heads, dim]), [0, 2, 1, 3]));
-  const weights = tf.softmax(tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(dim)));
+  const scores = tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(dim));
+  const weights = tf.softmax(mask ? tf.add(scores, mask) : scores);
   const mixed = tf.reshape(tf.transpose(matMul(weights, v), [0, 2, 1, 3]), [batch, tokens, inner]);
   return linear(p.proj, mixed) as tf.Tensor3D;
 }
 
-/** The conv heads, treating tokens (CLS first, then patches row-major) as a 1-D sequence: x [B, T, Cl] -> [B, T, Cl]. */
+/**
+ * The conv heads, treating tokens (CLS first, then patches row-major) as a 1-D sequence: x [B, T, Cl] -> [B, T, Cl].
+ * A [k, k, C] depthwise weight is the 'conv2d' module: the tokens are then the patch grid, convolved in 2-D.
+ */
 export function convModule(p: ConvParams, x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
   const gated = glu(linear(p.expand, x)) as tf.Tensor3D;
-  const local = batchNorm(p.norm, depthwiseConv1d(p.depthwise, gated), ctx);
-  return linear(p.project, swish(local)) as tf.Tensor3D;
+  const mixed = p.depthwise.weight.rank === 3 ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
+  return linear(p.project, swish(batchNorm(p.norm, mixed, ctx))) as tf.Tensor3D;
+}
+
+/** The L local heads, by model.localModule: x [B, T, Cl] -> [B, T, Cl]. */
+function localModule(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+  if (!p.localAttention) return convModule(p.conv!, x, ctx);
+  return attention(p.localAttention, x, model.heads - gene.globalHeads, windowMask(x.shape[1], model.localWindow!));
 }
 
 export function globalLocalModule(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   const cg = globalChannels(model, gene);
   const cl = localChannels(model, gene);
   if (cl === 0) return attention(p.attention!, x, gene.globalHeads);
-  if (cg === 0) return convModule(p.conv!, x, ctx);
+  if (cg === 0) return localModule(p, x, model, gene, ctx);
   const [xg, xl] = tf.split(x, [cg, cl], -1) as tf.Tensor3D[];
-  return tf.concat([attention(p.attention!, xg, gene.globalHeads), convModule(p.conv!, xl, ctx)], -1);
+  return tf.concat([attention(p.attention!, xg, gene.globalHeads), localModule(p, xl, model, gene, ctx)], -1);
 }
 
 export function ffn(p: FfnParams, x: tf.Tensor, activation: ModelConfig['ffnActivation']): tf.Tensor {

@@ -18,6 +18,8 @@ import { readSafetensors, scalarValue, toFloat32, writeSafetensors, type StoredT
  */
 interface Layout {
   pattern: RegExp;
+  /** Only for our tensors of this rank, where one name has two layouts (the 1-D and 2-D depthwise conv). */
+  rank?: number;
   view: (ours: number[], model: ModelConfig) => number[];
   toTorch: number[];
 }
@@ -29,13 +31,15 @@ const LAYOUTS: Layout[] = [
   // Kernel-1 Conv1d of the conv path: ours [in, out] -> [out, in, 1].
   { pattern: /^blocks\.\d+\.0\.attn\.net\.[16]\.weight$/, view: ([i, o]) => [i, o, 1], toTorch: [1, 0, 2] },
   // Depthwise Conv1d: ours [K, channels] -> [channels, 1, K].
-  { pattern: /^blocks\.\d+\.0\.attn\.net\.3\.conv\.weight$/, view: ([k, c]) => [k, c, 1], toTorch: [1, 2, 0] },
-  // Linear: ours [in, out] -> [out, in].
-  { pattern: /^(blocks\.\d+\.0\.(attn\.(qkv|proj)|mlp\.fc[12])|head)\.weight$/, view: (s) => s, toTorch: [1, 0] },
+  { pattern: /^blocks\.\d+\.0\.attn\.net\.3\.conv\.weight$/, rank: 2, view: ([k, c]) => [k, c, 1], toTorch: [1, 2, 0] },
+  // Depthwise Conv2d ('conv2d' local module): ours [k, k, channels] -> [channels, 1, k, k].
+  { pattern: /^blocks\.\d+\.0\.attn\.net\.3\.conv\.weight$/, rank: 3, view: ([kh, kw, c]) => [kh, kw, c, 1], toTorch: [2, 3, 0, 1] },
+  // Linear (also the window-attention heads' attn.local.*): ours [in, out] -> [out, in].
+  { pattern: /^(blocks\.\d+\.0\.(attn\.(local\.)?(qkv|proj)|mlp\.fc[12])|head)\.weight$/, view: (s) => s, toTorch: [1, 0] },
 ];
 
 function layoutOf(name: string, ourShape: number[], model: ModelConfig): { view: number[]; toTorch: number[] } {
-  const row = LAYOUTS.find((l) => l.pattern.test(name));
+  const row = LAYOUTS.find((l) => l.pattern.test(name) && (l.rank === undefined || l.rank === ourShape.length));
   return row ? { view: row.view(ourShape, model), toTorch: row.toTorch } : { view: ourShape, toTorch: ourShape.map((_, i) => i) };
 }
 

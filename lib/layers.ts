@@ -23,6 +23,13 @@ export interface DepthwiseConv {
   bias: tf.Variable;
 }
 
+/** A depthwise 2-D conv on the patch grid: one k x k filter per channel. */
+export interface DepthwiseConv2d {
+  /** [k, k, channels]: PyTorch's [channels, 1, k, k] with the channel axis moved last. */
+  weight: tf.Variable;
+  bias: tf.Variable;
+}
+
 export interface BatchNorm extends Norm {
   /** Running statistics: variables so they checkpoint with the rest, but never trained. */
   runningMean: tf.Variable;
@@ -80,6 +87,12 @@ export const initDepthwiseConv = (channels: number, kernelSize: number, rng: Rng
   bias: uniformVariable([channels], kernelSize, rng),
 });
 
+/** PyTorch's default Conv2d init: fan-in k*k per channel of a depthwise conv. */
+export const initDepthwiseConv2d = (channels: number, kernelSize: number, rng: Rng): DepthwiseConv2d => ({
+  weight: uniformVariable([kernelSize, kernelSize, channels], kernelSize * kernelSize, rng),
+  bias: uniformVariable([channels], kernelSize * kernelSize, rng),
+});
+
 export const initNorm = (channels: number): Norm => ({ weight: constantVariable([channels], 1), bias: constantVariable([channels], 0) });
 
 export const initBatchNorm = (channels: number): BatchNorm => ({
@@ -98,22 +111,42 @@ export function swapLastAxes(t: tf.Tensor): tf.Tensor {
   return tf.transpose(t, perm);
 }
 
-// On wasm a BatchMatMul with a transposed operand runs ~9x slower than a plain one, while an explicit Transpose is
-// cheap (measured on a 1600x96x384 product: 53 ms vs 6 ms, transpose 0.4 ms). Autodiff of a plain product needs
-// transposed products, so the gradient transposes explicitly.
-const plainMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+// On wasm tfjs runs a BatchMatMul through XNNPACK's GEMM only for a single pair of plain (untransposed) matrices; a
+// transposed operand or a batch of pairs falls back to a scalar loop. Measured: a 1600x96x384 product 53 ms
+// transposed vs 6 ms plain (an explicit Transpose costs 0.4 ms); the attention products [192, 50, 32] x [192, 32, 50]
+// 15 ms as a batch vs 4 ms as one depthwise conv (below), transposes included. Autodiff of a product needs
+// transposed products, so the gradient is written with these products too.
+
+/** a [g, m, k] (or [g, k, m] with transposeA) times b [g, k, n] (or [g, n, k]), on wasm's XNNPACK paths. */
+function wasmProduct(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  const lead = a.shape.slice(0, -2);
+  const pairs = lead.reduce((n, d) => n * d, 1);
+  if (pairs === 1 || b.shape.slice(0, -2).join() !== lead.join()) {
+    return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  }
+  const [m, k] = transposeA ? a.shape.slice(-2).reverse() : a.shape.slice(-2);
+  const n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
+  // Pair i as channel i of a depthwise conv with channel multiplier n: the image is its m x k left matrix, the filter a
+  // 1 x k row with n outputs (its right matrix), which XNNPACK runs as one grouped GEMM.
+  const image = tf.reshape(tf.transpose(tf.reshape(a, [pairs, ...a.shape.slice(-2)]), transposeA ? [2, 1, 0] : [1, 2, 0]), [1, m, k, pairs]);
+  const filter = tf.reshape(tf.transpose(tf.reshape(b, [pairs, ...b.shape.slice(-2)]), transposeB ? [2, 0, 1] : [1, 0, 2]), [1, k, pairs, n]);
+  const out = tf.depthwiseConv2d(image as tf.Tensor4D, filter as tf.Tensor4D, 1, 'valid'); // [1, m, 1, pairs * n]
+  return tf.reshape(tf.transpose(tf.reshape(out, [m, pairs, n]), [1, 0, 2]), [...lead, m, n]);
+}
+
+const wasmMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy, swapLastAxes(sb)), tf.matMul(swapLastAxes(sa), dy)],
+    value: wasmProduct(a, b),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [wasmProduct(dy, sb, false, true), wasmProduct(sa, dy, true, false)],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** a [..., m, k] x b [..., k, n] (either transposed first when asked), the fastest way the running backend allows. */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
-  return plainMatMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  return wasmMatMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }
 
 /** x [..., in] -> [..., out]. */
@@ -182,6 +215,47 @@ const depthwiseTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
       }),
   };
 }) as (x: tf.Tensor3D, w: tf.Tensor2D) => tf.Tensor3D;
+
+/**
+ * Depthwise 2-D conv with "same" zero padding: x [B, H, W, C] -> [B, H, W, C], as PyTorch's
+ * Conv2d(C, C, k, padding=k//2, groups=C). The gradient uses depthwiseConv1d's trick (forward depthwise convs only),
+ * generalised to two spatial axes; the 1-D conv is this one on a 1 x T grid.
+ */
+export function depthwiseConv2d(p: DepthwiseConv2d, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.add(gridTaps(x, p.weight as tf.Tensor3D), p.bias) as tf.Tensor4D;
+}
+
+/** y[b, i, j, c] = sum over (u, v) of w[u, v, c] * x[b, i + u - kh//2, j + v - kw//2, c], zero outside the grid. */
+function correlateGrid(x: tf.Tensor4D, w: tf.Tensor3D): tf.Tensor4D {
+  const [kh, kw, channels] = w.shape;
+  const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
+  return tf.depthwiseConv2d(x, tf.reshape(w, [kh, kw, channels, 1]) as tf.Tensor4D, 1, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+}
+
+const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor4D, tf.Tensor3D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: correlateGrid(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor3D];
+        const [batch, height, width, channels] = sx.shape;
+        const [kh, kw] = sw.shape;
+        const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
+        const dx = correlateGrid(dy as tf.Tensor4D, tf.reverse(sw, [0, 1]));
+        // dw[u, v, c] = sum over (b, i, j) of dy[b, i, j, c] * xpadded[b, i + u, j + v, c]: one valid depthwise conv with
+        // the padded images stacked vertically as the input and dy stacked likewise as the filter, each sample's rows
+        // followed by kh - 1 zero rows so that no tap pairs rows of two samples (with kh = 1, depthwiseConv1d's form).
+        const paddedHeight = height + kh - 1;
+        const image = tf.reshape(tf.pad(sx, [[0, 0], [ph, ph], [pw, pw], [0, 0]]), [1, batch * paddedHeight, width + kw - 1, channels]) as tf.Tensor4D;
+        const spaced = tf.reshape(tf.pad(dy, [[0, 0], [0, kh - 1], [0, 0], [0, 0]]), [batch * paddedHeight, width, channels, 1]);
+        const filter = tf.slice(spaced, [0, 0, 0, 0], [batch * paddedHeight - (kh - 1), width, channels, 1]) as tf.Tensor4D;
+        const dw = tf.reshape(tf.depthwiseConv2d(image, filter, 1, 'valid'), [kh, kw, channels]);
+        return [dx, dw];
+      }),
+  };
+}) as (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D;
 
 /**
  * BatchNorm1d over (batch, tokens) per channel. Training normalises with the batch statistics and updates the running

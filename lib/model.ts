@@ -1,5 +1,6 @@
 // The whole image transformer: DeiT's stem (patch embedding, CLS token, position embedding), the GL blocks, the final
-// LayerNorm and a linear classifier on the CLS token. forward() is a function of (params, images, architecture).
+// LayerNorm and a linear classifier on the CLS token, or, without a CLS token (model.classToken false), on the average
+// of the patch tokens. forward() is a function of (params, images, architecture).
 import * as tf from '@tensorflow/tfjs';
 import { tokenCount, type Architecture } from './arch';
 import { block, initBlock, type BlockParams } from './block';
@@ -7,8 +8,8 @@ import { constantVariable, initLinear, initNorm, layerNorm, linear, normalVariab
 import { Rng } from './random';
 
 export interface ModelParams {
-  clsToken: tf.Variable; // [1, 1, C]
-  posEmbed: tf.Variable; // [1, T, C]
+  clsToken?: tf.Variable; // [1, 1, C]; absent when model.classToken is false
+  posEmbed: tf.Variable; // [1, T, C]: CLS (when there is one), then the patches
   /** The patch-P stride-P conv as a linear map of flattened patches: weight [P*P*inChannels, C] in (row, col, channel) order. */
   patchEmbed: Linear;
   blocks: BlockParams[];
@@ -31,7 +32,7 @@ export function initModel(arch: Architecture, seed: number): ModelParams {
   const rng = new Rng(seed);
   const patchFanIn = m.patchSize * m.patchSize * m.inChannels;
   return {
-    clsToken: normalVariable([1, 1, m.width], 0.02, rng),
+    ...(m.classToken ? { clsToken: normalVariable([1, 1, m.width], 0.02, rng) } : {}),
     posEmbed: normalVariable([1, tokenCount(m), m.width], 0.02, rng),
     patchEmbed: { weight: uniformVariable([patchFanIn, m.width], patchFanIn, rng), bias: uniformVariable([m.width], patchFanIn, rng) },
     blocks: arch.blocks.map((gene) => initBlock(m, gene, rng)),
@@ -57,15 +58,16 @@ export function forward(params: ModelParams, images: tf.Tensor4D, arch: Architec
   }
   const batch = images.shape[0];
   const patches = patchify(params.patchEmbed, images, m.patchSize);
-  const cls = tf.tile(params.clsToken, [batch, 1, 1]);
-  let x = tf.add(tf.concat([cls, patches], 1), params.posEmbed) as tf.Tensor3D;
+  const tokens = m.classToken ? tf.concat([tf.tile(params.clsToken!, [batch, 1, 1]), patches], 1) : patches;
+  let x = tf.add(tokens, params.posEmbed) as tf.Tensor3D;
   const rate = options.dropPath ?? 0;
   arch.blocks.forEach((gene, i) => {
     const dropPath = m.depth > 1 ? (rate * i) / (m.depth - 1) : rate;
     x = block(params.blocks[i], x, m, gene, { training: options.training, dropPath, rng: options.rng, bnMomentum: options.bnMomentum });
   });
-  const clsOut = tf.squeeze(tf.slice(layerNorm(params.norm, x), [0, 0, 0], [batch, 1, m.width]), [1]);
-  return linear(params.head, clsOut) as tf.Tensor2D;
+  const features = layerNorm(params.norm, x);
+  const pooled = m.classToken ? tf.squeeze(tf.slice(features, [0, 0, 0], [batch, 1, m.width]), [1]) : tf.mean(features, 1);
+  return linear(params.head, pooled) as tf.Tensor2D;
 }
 
 /** Every variable of the model under its official PyTorch state-dict name, in state-dict order. */
@@ -75,7 +77,7 @@ export function namedVariables(params: ModelParams): Map<string, tf.Variable> {
     out.set(`${prefix}.weight`, p.weight);
     out.set(`${prefix}.bias`, p.bias);
   };
-  out.set('cls_token', params.clsToken);
+  if (params.clsToken) out.set('cls_token', params.clsToken);
   out.set('pos_embed', params.posEmbed);
   pair('patch_embed.proj', params.patchEmbed);
   params.blocks.forEach((b, i) => {
@@ -84,6 +86,10 @@ export function namedVariables(params: ModelParams): Map<string, tf.Variable> {
     if (b.attention) {
       pair(`${at}.attn.qkv`, b.attention.qkv);
       pair(`${at}.attn.proj`, b.attention.proj);
+    }
+    if (b.localAttention) {
+      pair(`${at}.attn.local.qkv`, b.localAttention.qkv);
+      pair(`${at}.attn.local.proj`, b.localAttention.proj);
     }
     if (b.conv) {
       pair(`${at}.attn.net.1`, b.conv.expand);

@@ -1,7 +1,7 @@
 // Search spaces as plain data: a base model config plus, per block, the list of candidate genes. Sampling, mutation,
 // crossover and encoding are pure functions of a space and a seeded Rng, so the evolutionary search can store and
 // resume its state as JSON. Spec sections 2 and 3.
-import { canonicalGene, gridSize, scaleKernel, validateArchitecture, type Architecture, type BlockGene, type ModelConfig } from './arch';
+import { canonicalGene, localKernel, validateArchitecture, type Architecture, type BlockGene, type ModelConfig } from './arch';
 import { modelCost, type Cost } from './flops';
 import type { Rng } from './random';
 
@@ -18,7 +18,7 @@ export interface SearchSpace {
 export const QKV_RATIOS = [0.5, 1, 2];
 /** E: conv expansion. */
 export const CONV_EXPANSIONS = [1, 2, 4];
-/** K: conv kernel over tokens, for the paper's 14x14 patch grid; scaled to the model's grid with scaleKernel. */
+/** K: conv kernel over tokens, for the paper's 14x14 patch grid; made the model's with localKernel (scaled, or 2-D). */
 export const KERNEL_SIZES = [17, 31, 45];
 /** r: FFN ratio. */
 export const FFN_RATIOS = [2, 4, 6];
@@ -65,11 +65,11 @@ export function defineSpace(name: string, model: ModelConfig, choices: BlockGene
 
 const product = <A, B>(as: readonly A[], bs: readonly B[]): [A, B][] => as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
 const headCounts = (model: ModelConfig): number[] => Array.from({ length: model.heads + 1 }, (_, g) => g);
-const kernels = (model: ModelConfig): number[] => KERNEL_SIZES.map((k) => scaleKernel(k, gridSize(model)));
+const kernels = (model: ModelConfig): number[] => KERNEL_SIZES.map((k) => localKernel(model, k));
 
 /** Stage 1: block m chooses its number of global heads G in 0..N; the low-level choices are fixed. */
 export function stage1Space(model: ModelConfig, fixed: LowLevelChoice = STAGE1_FIXED): SearchSpace {
-  const kernelSize = scaleKernel(fixed.kernelSize, gridSize(model));
+  const kernelSize = localKernel(model, fixed.kernelSize);
   const genes = headCounts(model).map((globalHeads): BlockGene => ({ ...fixed, globalHeads, kernelSize }));
   return defineSpace('stage1', model, Array.from({ length: model.depth }, () => genes));
 }
@@ -99,7 +99,7 @@ function officialGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
   if (globalHeads === 0) {
     return product(kernels(model), CONV_EXPANSIONS).map(([kernelSize, convExpansion]) => ({ globalHeads, qkvRatio: null, convExpansion, kernelSize, ffnRatio: f.localFfnRatio }));
   }
-  const kernelSize = scaleKernel(f.mixedKernelSize, gridSize(model));
+  const kernelSize = localKernel(model, f.mixedKernelSize);
   return product(CONV_EXPANSIONS, FFN_RATIOS).map(([convExpansion, ffnRatio]) => ({ globalHeads, qkvRatio: f.mixedQkvRatio, convExpansion, kernelSize, ffnRatio }));
 }
 
@@ -117,6 +117,16 @@ export function stage2Space(model: ModelConfig, distribution: number[], grid: St
   });
   const genes = grid === 'official' ? officialGenes : paperGenes;
   return defineSpace(`stage2-${grid}[${distribution.join(',')}]`, model, distribution.map((g) => genes(model, g)));
+}
+
+/**
+ * Table 1's rows: the same head distribution, G global heads and N - G local ones, in every block, with fixed
+ * low-level choices (kernel at the 14x14 grid; stage 1's by default: G = N with them is the DeiT-style baseline).
+ */
+export function uniformArchitecture(model: ModelConfig, globalHeads: number, lowLevel: LowLevelChoice = STAGE1_FIXED): Architecture {
+  const gene: BlockGene = { ...lowLevel, globalHeads, kernelSize: localKernel(model, lowLevel.kernelSize) };
+  const name = `uniform-${globalHeads}-${model.heads - globalHeads}`;
+  return validateArchitecture({ name, model, blocks: Array.from({ length: model.depth }, () => gene) }, `uniformArchitecture(G = ${globalHeads})`);
 }
 
 /** The flat space for SPOS on the whole space (Table 5): every G with every applicable low-level value. */
@@ -144,7 +154,7 @@ const geneKey = (g: BlockGene): string => `${g.globalHeads}/${field(g.qkvRatio)}
  */
 export const archKey = (arch: Architecture): string => arch.blocks.map((g) => geneKey(canonicalGene(arch.model, g))).join(' ');
 
-const MODEL_FIELDS = ['imageSize', 'inChannels', 'patchSize', 'width', 'heads', 'depth', 'numClasses', 'ffnActivation'] as const;
+const MODEL_FIELDS = ['imageSize', 'inChannels', 'patchSize', 'width', 'heads', 'depth', 'numClasses', 'ffnActivation', 'localModule', 'localWindow', 'classToken'] as const;
 
 /** The index of each block's gene among the space's choices; errors name the block that is not in the space. */
 export function encode(space: SearchSpace, arch: Architecture): number[] {

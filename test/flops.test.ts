@@ -23,7 +23,7 @@ const repoRoot = join(__dirname, '..');
 /** 8x8 grey images, patch 4 (T = 5 tokens), width 6, 3 heads of 2 channels: one block of each kind, small enough to count by hand. */
 const TINY_BY_HAND: Architecture = {
   name: 'by-hand',
-  model: { imageSize: 8, inChannels: 1, patchSize: 4, width: 6, heads: 3, depth: 3, numClasses: 2, ffnActivation: 'gelu' },
+  model: { imageSize: 8, inChannels: 1, patchSize: 4, width: 6, heads: 3, depth: 3, numClasses: 2, ffnActivation: 'gelu', localModule: 'conv1d', localWindow: null, classToken: true },
   blocks: [
     { globalHeads: 0, qkvRatio: null, convExpansion: 2, kernelSize: 3, ffnRatio: 1 },
     { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: 3, ffnRatio: 2 },
@@ -219,10 +219,10 @@ test('canonicalGene nulls the fields a head distribution does not use', () => {
   assert.deepEqual(canonicalGene(model, { globalHeads: 2, ...full }), { globalHeads: 2, ...full });
 });
 
-test('validateArchitecture canonicalizes genes, defaults the activation and names the bad field', () => {
+test('validateArchitecture canonicalizes genes, defaults the activation and the Table 6 fields, and names the bad field', () => {
   const { model, blocks } = TINY_BY_HAND;
-  const { ffnActivation: _, ...withoutActivation } = model;
-  const loose = { model: withoutActivation, blocks: [{ ...blocks[0], qkvRatio: 1 }, blocks[1], { ...blocks[2], kernelSize: 9 }] };
+  const { ffnActivation: _, localModule: __, localWindow: ___, classToken: ____, ...withoutDefaults } = model;
+  const loose = { model: withoutDefaults, blocks: [{ ...blocks[0], qkvRatio: 1 }, blocks[1], { ...blocks[2], kernelSize: 9 }] };
   assert.deepEqual(validateArchitecture(loose), { model, blocks });
   assert.throws(() => validateArchitecture({ ...loose, blocks: [blocks[0], { ...blocks[1], qkvRatio: null }, blocks[2]] }, 'x.json'), {
     name: 'ArchitectureError',

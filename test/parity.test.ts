@@ -3,8 +3,9 @@
 // BatchNorm running statistics in train and eval mode; ours must agree to 1e-4 relative on every tensor. Then a
 // checkpoint written by PyTorch (its own init: small activations, the other regime) runs through `glit predict`.
 //
-// Backends: the tiny every-block model on cpu, wasm and webgpu (Dawn on Mesa's OpenGL ES); the 224-px DeiT-Tiny and
-// GLiT-Tiny on wasm only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
+// Backends: the tiny every-block model, and its Table 6 variants (window-attention and conv2d local heads, the latter
+// without a CLS token), on cpu, wasm and webgpu (Dawn on Mesa's OpenGL ES); the 224-px DeiT-Tiny and GLiT-Tiny on wasm
+// only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { architectureToJson, presetArchitecture, type Architecture } from '../lib/arch';
+import { architectureToJson, presetArchitecture, validateArchitecture, type Architecture } from '../lib/arch';
 import { initBackend, releaseBackend, type BackendName } from '../lib/backend';
 import { loadCheckpoint, saveCheckpoint, toTorchLayout } from '../lib/checkpoint';
 import { disposeModel, forward, initModel, namedVariables, trainableVariables, type ModelParams } from '../lib/model';
@@ -138,8 +139,19 @@ interface Case {
   backends: BackendName[];
 }
 
+/** The tiny model's three blocks with another local module (Table 6): every kind of block, one tiny model per variant. */
+function tinyVariant(name: string, model: Partial<Architecture['model']>, kernelSize?: number): Architecture {
+  const tiny = tinyArchitecture();
+  const blocks = tiny.blocks.map((b) => (b.kernelSize === null || kernelSize === undefined ? b : { ...b, kernelSize }));
+  return validateArchitecture({ name, model: { ...tiny.model, ...model }, blocks });
+}
+
 const CASES: Case[] = [
   { arch: tinyArchitecture(), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
+  // 17 tokens, window 5: CLS and the first patches see the sequence's edge, the others a full window.
+  { arch: tinyVariant('tiny-window-attention', { localModule: 'window-attention', localWindow: 5 }), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
+  // A 4x4 grid with 3x3 kernels: edges padded in both directions; no CLS token, the head pools the patch tokens.
+  { arch: tinyVariant('tiny-conv2d', { localModule: 'conv2d', classToken: false }, 3), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
   { arch: presetArchitecture('deit-tiny'), batch: 2, backends: ['wasm'] },
   { arch: presetArchitecture('glit-tiny'), batch: 2, backends: ['wasm'] },
 ];

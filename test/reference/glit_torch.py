@@ -6,6 +6,11 @@ pointwise(2EC) -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, and con
 Module attributes are laid out as in the official code so that state_dict() names match its checkpoints:
 cls_token, pos_embed, patch_embed.proj, blocks.{i}.0.{norm1, attn.qkv, attn.proj, attn.net.{1,3.conv,4,6}, norm2,
 mlp.fc1, mlp.fc2}, norm, head. Architectures are the JSON of lib/arch.ts.
+
+Table 6's local modules (spec section 5; model.localModule, no official code): 'window-attention' makes the L local
+heads self-attention of head dim C/N under a band mask |query - key| <= w // 2 over the token sequence (CLS first),
+as a child `attn.local` with its own qkv and proj; 'conv2d' makes net.3 a depthwise k x k Conv2d on the patch grid.
+model.classToken false: no cls_token, and the classifier reads the mean of the normed patch tokens.
 """
 import math
 
@@ -44,13 +49,55 @@ class Depthwise(nn.Module):
         return self.conv(x)
 
 
+class GridDepthwise(nn.Module):
+    """The 'conv2d' module's net.3: (B, C, T) with T a square grid in row-major order -> k x k depthwise conv -> (B, C, T)."""
+
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+
+    def forward(self, x):
+        b, c, t = x.shape
+        side = math.isqrt(t)
+        return self.conv(x.reshape(b, c, side, side)).flatten(2)
+
+
 class Swish(nn.Module):
     def forward(self, x):
         return x * torch.sigmoid(x)
 
 
+def attend(qkv, proj, x, heads, window=None):
+    """Multi-head self-attention; with `window`, query i sees only keys j with |i - j| <= window // 2."""
+    b, t, _ = x.shape
+    inner = proj.in_features
+    dim = inner // heads
+    # qkv features are (3, heads, dim): q of every head, then k, then v.
+    q, k, v = qkv(x).view(b, t, 3, heads, dim).permute(2, 0, 3, 1, 4)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dim)
+    if window is not None:
+        i = torch.arange(t)
+        scores = scores.masked_fill((i[:, None] - i[None, :]).abs() > window // 2, float('-inf'))
+    mixed = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(b, t, inner)
+    return proj(mixed)
+
+
+class WindowAttention(nn.Module):
+    """The 'window-attention' local heads: `heads` heads of dim width // heads over a window of tokens."""
+
+    def __init__(self, width, heads, window):
+        super().__init__()
+        self.heads = heads
+        self.window = window
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        return attend(self.qkv, self.proj, x, self.heads, self.window)
+
+
 class GlobalLocal(nn.Module):
-    def __init__(self, width, heads, gene):
+    def __init__(self, width, heads, gene, local_module='conv1d', window=None):
         super().__init__()
         self.global_heads = gene['globalHeads']
         self.cg = width // heads * self.global_heads
@@ -59,35 +106,30 @@ class GlobalLocal(nn.Module):
             inner = round(self.cg * gene['qkvRatio'])
             self.qkv = nn.Linear(self.cg, 3 * inner)
             self.proj = nn.Linear(inner, self.cg)
-        if self.cl > 0:
+        self.local = None
+        self.net = None
+        if self.cl > 0 and local_module == 'window-attention':
+            self.local = WindowAttention(self.cl, heads - self.global_heads, window)
+        elif self.cl > 0:
             inner = self.cl * gene['convExpansion']
+            depthwise = GridDepthwise if local_module == 'conv2d' else Depthwise
             self.net = nn.Sequential(
                 TokensToChannels(),                                  # 0
                 nn.Conv1d(self.cl, 2 * inner, 1),                    # 1
                 GatedLinearUnit(),                                   # 2
-                Depthwise(inner, gene['kernelSize']),                # 3
+                depthwise(inner, gene['kernelSize']),                # 3
                 nn.BatchNorm1d(inner, eps=1e-5, momentum=0.1),       # 4
                 Swish(),                                             # 5
                 nn.Conv1d(inner, self.cl, 1),                        # 6
                 ChannelsToTokens(),                                  # 7
             )
 
-    def attend(self, x):
-        b, t, _ = x.shape
-        inner = self.proj.in_features
-        dim = inner // self.global_heads
-        # qkv features are (3, heads, dim): q of every head, then k, then v.
-        q, k, v = self.qkv(x).view(b, t, 3, self.global_heads, dim).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dim), dim=-1)
-        mixed = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, inner)
-        return self.proj(mixed)
-
     def forward(self, x):
         parts = []
         if self.cg > 0:
-            parts.append(self.attend(x[..., :self.cg]))
+            parts.append(attend(self.qkv, self.proj, x[..., :self.cg], self.global_heads))
         if self.cl > 0:
-            parts.append(self.net(x[..., self.cg:]))
+            parts.append((self.net if self.local is None else self.local)(x[..., self.cg:]))
         return torch.cat(parts, dim=-1)
 
 
@@ -107,7 +149,7 @@ class Block(nn.Module):
         super().__init__()
         c = model['width']
         self.norm1 = nn.LayerNorm(c, eps=1e-6)
-        self.attn = GlobalLocal(c, model['heads'], gene)
+        self.attn = GlobalLocal(c, model['heads'], gene, model.get('localModule', 'conv1d'), model.get('localWindow'))
         self.norm2 = nn.LayerNorm(c, eps=1e-6)
         self.mlp = Mlp(c, round(c * gene['ffnRatio']), model.get('ffnActivation', 'gelu'))
 
@@ -129,8 +171,10 @@ class GLiT(nn.Module):
     def __init__(self, arch):
         super().__init__()
         m = arch['model']
-        tokens = (m['imageSize'] // m['patchSize']) ** 2 + 1
-        self.cls_token = nn.Parameter(torch.randn(1, 1, m['width']) * 0.02)
+        self.class_token = m.get('classToken', True)
+        tokens = (m['imageSize'] // m['patchSize']) ** 2 + (1 if self.class_token else 0)
+        if self.class_token:
+            self.cls_token = nn.Parameter(torch.randn(1, 1, m['width']) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, tokens, m['width']) * 0.02)
         self.patch_embed = PatchEmbed(m['inChannels'], m['width'], m['patchSize'])
         # One-element ModuleLists: the official code keeps each block as the chosen entry of a candidate list.
@@ -140,7 +184,10 @@ class GLiT(nn.Module):
 
     def forward(self, images):
         x = self.patch_embed(images)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        if self.class_token:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.pos_embed
         for (blk,) in self.blocks:
             x = blk(x)
-        return self.head(self.norm(x)[:, 0])
+        x = self.norm(x)
+        return self.head(x[:, 0] if self.class_token else x.mean(dim=1))
