@@ -3,16 +3,17 @@
 // read back on a rerun, so a long reproduction can be stopped and continued. Spec section 5.
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { loadArchitecture, type Architecture } from './arch';
+import { gridSize, loadArchitecture, scaleKernel, withLocalModule, type Architecture } from './arch';
 import { backendInfo } from './backend';
 import type { DatasetSplits } from './data';
 import { writeJsonAtomic } from './files';
 import type { ProgressCallback } from './progress';
 import { budgetFor, hierarchicalSearch, readRetrainResult, retrain, searchSupernet, stage1, trainSupernet, type RetrainResult, type SearchConfig, type SearchLog } from './search';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from './space';
+import { PAPER_WINDOWS } from './locality';
 import { disposeSupernet } from './supernet';
 
-export const TABLES = ['table1', 'table4', 'table5'] as const;
+export const TABLES = ['table1', 'table4', 'table5', 'table6'] as const;
 export type TableName = (typeof TABLES)[number];
 
 /** What one row needs to produce its architecture and retrain it, for one seed, in its own folder. */
@@ -78,6 +79,22 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       },
       { id: 'nlp-nas', label: 'NLP-NAS space', run: (c) => searchedRow(c, nlpNasSpace(baselineModel(c.config)), 'evolution', 'nlp-nas-best') },
       { id: 'glit', label: 'GLiT space (hierarchical)', run: async (c) => (await hierarchical(c)).found },
+    ],
+  },
+  table6: {
+    title: 'Table 6: the local module of the local heads (G = 1 global, L = 2 local heads in every block)',
+    claim: 'the 1-D conv heads beat self-attention restricted to a local window (14, 28, 49 of 196 tokens) and a 2-D conv module (no CLS token, average-pooling head)',
+    rows: [
+      ...PAPER_WINDOWS.map((w) => ({
+        id: `window-${w}`,
+        label: `window attention, ${w} of 196 tokens`,
+        run: (c: RowContext) => {
+          const base = uniformArchitecture(baselineModel(c.config), 1);
+          return fixedRow(c, withLocalModule(base, 'window-attention', scaleKernel(w, gridSize(base.model))));
+        },
+      })),
+      { id: 'conv2d', label: '2-D conv (no CLS, GAP head)', run: (c) => fixedRow(c, withLocalModule(uniformArchitecture(baselineModel(c.config), 1), 'conv2d')) },
+      { id: 'conv1d', label: '1-D conv heads (GLiT)', run: (c) => fixedRow(c, uniformArchitecture(baselineModel(c.config), 1)) },
     ],
   },
   table5: {
