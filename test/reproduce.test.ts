@@ -1,0 +1,37 @@
+// `glit reproduce all` at smoke scale, as CI runs it: every table's results JSON, then a rerun that reads back every
+// finished row instead of training again.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { TABLE_SPECS, TABLES, type TableResult } from '../lib/reproduce';
+import { runGlit } from './helpers';
+
+test('glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back', { timeout: 900_000 }, () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'glit-reproduce-')), 'run');
+  const args = ['reproduce', 'all', '--json', '--out', out];
+  const first = runGlit([...args, '--preset', 'smoke', '--limit', 'train=128,val=64,test=64'], { GLIT_BACKEND: 'wasm' }, 900_000);
+  assert.equal(first.status, 0, first.stderr);
+  const results = JSON.parse(first.stdout) as TableResult[];
+  assert.deepEqual(results.map((t) => t.table), [...TABLES]);
+  for (const t of results) {
+    const saved = JSON.parse(fs.readFileSync(path.join(out, `${t.table}.json`), 'utf8')) as TableResult;
+    assert.deepEqual(saved.rows.map((r) => r.id), TABLE_SPECS[t.table].rows.map((r) => r.id));
+    for (const r of saved.rows) {
+      assert.equal(r.runs.length, 1);
+      assert.ok(r.runs[0].params > 0 && r.runs[0].flops > 0 && r.meanTest >= 0 && r.meanTest <= 1, JSON.stringify(r));
+    }
+    assert.equal(saved.backend, 'wasm');
+    assert.equal(saved.scale, 'smoke');
+  }
+  // Tables 4 and 5 share one hierarchical search: their GLiT rows are the same run.
+  const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
+  assert.deepEqual(row('table4', 'glit').runs, row('table5', 'hierarchical').runs);
+
+  const again = runGlit([...args, '--resume'], { GLIT_BACKEND: 'wasm' }, 300_000);
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /epoch 1\/1, train loss/, 'a rerun should train nothing');
+  const strip = (ts: TableResult[]) => ts.map((t) => ({ ...t, date: '', rows: t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) })) }));
+  assert.deepEqual(strip(JSON.parse(again.stdout)), strip(results));
+});
