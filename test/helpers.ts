@@ -20,6 +20,18 @@ export function tinyArchitecture(overrides: Partial<Architecture['model']> = {})
   });
 }
 
+/** For the 28x28 grey datasets: patch 7 (16 patches + CLS), width 12, 3 heads, 2 attention blocks (search tests). */
+export function tinyBaseline(): Architecture {
+  return validateArchitecture({
+    name: 'tiny-baseline',
+    model: { imageSize: 28, inChannels: 1, patchSize: 7, width: 12, heads: 3, depth: 2, numClasses: 10 },
+    blocks: [
+      { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
+      { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
+    ],
+  });
+}
+
 /** A batch of normal noise images [n, size, size, channels] with labels 0..classes-1 in turn. */
 export function seededBatch(n: number, size: number, channels: number, classes: number, seed = 5): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const rng = new Rng(seed);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { architectureToJson, validateArchitecture, type Architecture } from '../lib/arch';
+import { architectureToJson } from '../lib/arch';
 import { initBackend } from '../lib/backend';
 import { loadDataset, type DatasetSplits } from '../lib/data';
 import type { EvolutionState } from '../lib/evolution';
@@ -15,17 +15,9 @@ import type { RunSettings } from '../lib/run-settings';
 import { evaluations, readRun, type SearchRun } from '../lib/runs';
 import { SCALE_PRESETS } from '../lib/scale';
 import { hierarchicalSearch, type SearchConfig } from '../lib/search';
-import { ROOT } from './helpers';
+import { ROOT, tinyBaseline } from './helpers';
 
-/** 28x28 grey images, patch 7 (16 patches + CLS), width 12, 3 heads, 2 blocks. */
-const TINY: Architecture = validateArchitecture({
-  name: 'tiny-baseline',
-  model: { imageSize: 28, inChannels: 1, patchSize: 7, width: 12, heads: 3, depth: 2, numClasses: 10 },
-  blocks: [
-    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
-    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
-  ],
-});
+const TINY = tinyBaseline();
 
 const quiet = () => {};
 let dir: string;

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { architectureToJson, validateArchitecture, type Architecture } from '../lib/arch';
+import { architectureToJson } from '../lib/arch';
 import { initBackend } from '../lib/backend';
 import { loadDataset } from '../lib/data';
 import { batchNorm, initBatchNorm } from '../lib/layers';
@@ -16,17 +16,9 @@ import { Rng } from '../lib/random';
 import { sampleWithin, stage1Space } from '../lib/space';
 import { createSupernet, disposeSupernet, pathModel, pathParams, recalibrateBatchNorm, supernetVariables } from '../lib/supernet';
 import { TRAIN_DEFAULTS, trainLoop } from '../lib/train';
-import { ROOT, runGlit } from './helpers';
+import { ROOT, runGlit, tinyBaseline } from './helpers';
 
-/** 28x28 grey images, patch 7 (16 patches + CLS), width 12, 3 heads, 2 blocks: the smallest model the data fits. */
-const TINY: Architecture = validateArchitecture({
-  name: 'tiny-baseline',
-  model: { imageSize: 28, inChannels: 1, patchSize: 7, width: 12, heads: 3, depth: 2, numClasses: 10 },
-  blocks: [
-    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
-    { globalHeads: 3, qkvRatio: 1, ffnRatio: 2 },
-  ],
-});
+const TINY = tinyBaseline();
 
 test('AdamW matches hand-computed steps: decoupled decay, bias correction, per-parameter step counts', () => {
   tf.setBackend('cpu');
