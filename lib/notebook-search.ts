@@ -13,9 +13,9 @@ import { budgetFor, type SearchLog } from './search';
 import type { TrainConfig } from './train';
 
 /** The repository root (realpath: notebooks reach lib/ through a symlink). */
-const ROOT = path.resolve(fs.realpathSync(__dirname), '..');
+export const ROOT = path.resolve(fs.realpathSync(__dirname), '..');
 
-/** Images per split for live stages at smoke scale: two training steps per epoch, so every step of a stage runs in seconds. */
+/** Images per split for live runs at smoke scale: two training steps per epoch, so every step of a stage runs in seconds. */
 const SMOKE_LIMIT: SplitLimit = { train: 128, val: 64, test: 64 };
 
 export interface NotebookSearch {
@@ -40,20 +40,29 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
     if (!settings) throw new Error(`GLIT_RUN=${given}: ${dir} has no config.json, so it is not a run folder of \`glit search\``);
     return { dir, live: false, resumed: true, settings };
   }
+  return liveRun('search', params);
+}
+
+/**
+ * A live notebook run folder, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>: continued from its config.json, or
+ * new with the scale's preset (the smaller data limit at smoke scale).
+ */
+export function liveRun(command: string, params: NotebookParams, extra?: Record<string, string>): NotebookSearch {
   const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
-  const dir = path.join(ROOT, 'runs', 'notebooks', `search-${params.scale}-seed${params.seed}-${dataset}`);
+  const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}`);
   const saved = readSettings(dir);
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit: params.scale === 'smoke' ? SMOKE_LIMIT : undefined }) };
+  const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, extra }) };
 }
 
 /**
  * For a live notebook: starts the backend, records a new run's settings in its config.json (as `glit search` does,
  * so the CLI can resume the folder) and loads the data.
  */
-export async function openNotebookSearch(search: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> {
+export async function openNotebookSearch(search: NotebookSearch, params: NotebookParams, command = 'search'): Promise<DatasetSplits> {
   const backend = await initBackend(params.backend);
   console.log(describeBackend(backend));
-  if (!search.resumed) writeSettings(search.dir, 'search', search.settings, backend);
+  if (!search.resumed) writeSettings(search.dir, command, search.settings, backend);
   return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
 }
 

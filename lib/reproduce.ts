@@ -27,13 +27,13 @@ interface RowContext {
   progress?: ProgressCallback;
 }
 
-interface RowSpec {
+export interface RowSpec {
   id: string;
   label: string;
   run: (c: RowContext) => Promise<RetrainResult>;
 }
 
-interface TableSpec {
+export interface TableSpec {
   title: string;
   /** The paper's claim this table tests. */
   claim: string;

@@ -22,7 +22,7 @@ test('bench --smoke --json: one parseable line per case, ours against PyTorch an
   for (const l of lines) {
     assert.equal(l.backend, 'wasm');
     assert.equal(typeof l.device, 'string');
-    for (const key of ['img_per_s', 'ref_img_per_s', 'ratio', 'peak_mem_mb']) assert.ok(l[key] > 0, `${l.case}: ${key} = ${l[key]}`);
+    for (const key of ['img_per_s', 'ref_img_per_s', 'ratio', 'img_per_cpu_s', 'ref_img_per_cpu_s', 'cpu_ratio', 'peak_mem_mb']) assert.ok(l[key] > 0, `${l.case}: ${key} = ${l[key]}`);
     assert.ok(Math.abs(l.ratio - l.ref_img_per_s / l.img_per_s) <= 0.01 * l.ratio, `${l.case}: ratio is reference over ours`);
   }
   const [model, switching] = lines;
