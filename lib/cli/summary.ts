@@ -33,6 +33,8 @@ function table(arch: Architecture, cost: ModelCost): string {
   return [
     `${arch.name ?? 'architecture'}: ${model.imageSize}x${model.imageSize}x${model.inChannels}, patch ${model.patchSize} (${tokenCount(model)} tokens), ` +
       `width ${model.width}, ${model.heads} heads, ${model.depth} blocks, ${model.numClasses} classes`,
+    `local heads: ${model.localModule === 'window-attention' ? `attention in a window of ${model.localWindow} tokens` : model.localModule === 'conv2d' ? 'k x k depthwise conv on the patch grid (K is k)' : '1-D conv over the token sequence'}; ` +
+      `${model.classToken ? 'CLS token head' : 'no CLS token, average-pooling head'}; FFN ${model.ffnActivation}`,
     '',
     ...lines,
     '',
