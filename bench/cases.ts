@@ -36,6 +36,13 @@ const same = (plan: StepPlan) => ({ cpu: plan, gpu: plan });
 /** The training recipe both sides run (lib/train.ts trainStep; bench/torch_bench.py): DeiT's, without stochastic depth. */
 export const BENCH_TRAIN = { lr: 1e-3, weightDecay: 0.05, labelSmoothing: 0.1, clipNorm: 1, dropPath: 0 };
 
+/** The two proxy models are timed alike, so their ratios compare. */
+const PROXY_PLAN: BenchCase['plan'] = {
+  smoke: same({ batch: 8, warmup: 1, windows: 2, steps: 1 }),
+  quick: { cpu: { batch: 64, warmup: 2, windows: 3, steps: 2 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 5 } },
+  full: { cpu: { batch: 64, warmup: 3, windows: 5, steps: 4 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 10 } },
+};
+
 export const CASES: BenchCase[] = [
   {
     id: 'glit-tiny-path-224',
@@ -53,22 +60,14 @@ export const CASES: BenchCase[] = [
     summary: 'glit-proxy (GLiT-Tiny\'s first six blocks), 28x28x1, 10 classes',
     kind: 'fixed',
     preset: 'glit-proxy',
-    plan: {
-      smoke: same({ batch: 8, warmup: 1, windows: 2, steps: 1 }),
-      quick: { cpu: { batch: 64, warmup: 2, windows: 3, steps: 2 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 5 } },
-      full: { cpu: { batch: 64, warmup: 3, windows: 5, steps: 4 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 10 } },
-    },
+    plan: PROXY_PLAN,
   },
   {
     id: 'deit-proxy-28',
     summary: 'deit-proxy (all-attention baseline), 28x28x1, 10 classes',
     kind: 'fixed',
     preset: 'deit-proxy',
-    plan: {
-      smoke: same({ batch: 8, warmup: 1, windows: 2, steps: 1 }),
-      quick: { cpu: { batch: 64, warmup: 2, windows: 3, steps: 2 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 5 } },
-      full: { cpu: { batch: 64, warmup: 3, windows: 5, steps: 4 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 10 } },
-    },
+    plan: PROXY_PLAN,
   },
   {
     id: 'path-switch-28',
