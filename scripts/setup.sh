@@ -22,4 +22,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >/dev/null
 fi
-echo "setup: ready (node $(node -v), $(npx tsc -v))" >&2
+echo "setup: ready (node $(node -v), TypeScript $(node node_modules/typescript/bin/tsc -v | cut -d' ' -f2))" >&2
