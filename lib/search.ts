@@ -188,7 +188,7 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
   const model = fixedModel(params, arch);
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
   const stateFile = path.join(dir, 'train.safetensors');
-  const from = peekTrainState(stateFile) ? loadTrainState(stateFile, model.variables, optimizer).progress : undefined;
+  const from = fs.existsSync(stateFile) ? loadTrainState(stateFile, model.variables, optimizer).progress : undefined;
   await trainLoop({
     data,
     config,
