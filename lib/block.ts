@@ -14,31 +14,32 @@ import { gridDepthwise, windowMask } from './locality';
 import type { Rng } from './random';
 
 /** Global sub-module: G heads of self-attention over all tokens, head dim (C/N)*ev. */
-export interface AttentionParams {
-  qkv: Linear; // Cg -> 3 * Cg * ev, laid out (3, heads, headDim): all q, then all k, then all v
-  proj: Linear; // Cg * ev -> Cg
+export interface AttentionParams<W extends tf.Tensor = tf.Variable> {
+  qkv: Linear<W>; // Cg -> 3 * Cg * ev, laid out (3, heads, headDim): all q, then all k, then all v
+  proj: Linear<W>; // Cg * ev -> Cg
 }
 
 /** Local sub-module: pointwise -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, along the token sequence. */
-export interface ConvParams {
-  expand: Linear; // Cl -> 2 * E * Cl (official: attn.net.1)
-  depthwise: DepthwiseConv | DepthwiseConv2d; // E * Cl channels, kernel K, or k x k with 'conv2d' (attn.net.3.conv)
+export interface ConvParams<W extends tf.Tensor = tf.Variable> {
+  expand: Linear<W>; // Cl -> 2 * E * Cl (official: attn.net.1)
+  depthwise: DepthwiseConv<W> | DepthwiseConv2d<W>; // E * Cl channels, kernel K, or k x k with 'conv2d' (attn.net.3.conv)
   norm: BatchNorm; // attn.net.4
-  project: Linear; // E * Cl -> Cl (attn.net.6)
+  project: Linear<W>; // E * Cl -> Cl (attn.net.6)
 }
 
-export interface FfnParams {
-  fc1: Linear; // C -> r * C
-  fc2: Linear; // r * C -> C
+export interface FfnParams<W extends tf.Tensor = tf.Variable> {
+  fc1: Linear<W>; // C -> r * C
+  fc2: Linear<W>; // r * C -> C
 }
 
-export interface BlockParams {
-  norm1: Norm;
-  attention?: AttentionParams; // present when G > 0
-  conv?: ConvParams; // present when L > 0 and the local module is a conv
-  localAttention?: AttentionParams; // present when L > 0 and model.localModule is 'window-attention': Cl -> 3 * Cl, Cl -> Cl
-  norm2: Norm;
-  mlp: FfnParams;
+/** W: see lib/layers.ts (tf.Tensor: a path's slices of a weight-sharing supernet). */
+export interface BlockParams<W extends tf.Tensor = tf.Variable> {
+  norm1: Norm<W>;
+  attention?: AttentionParams<W>; // present when G > 0
+  conv?: ConvParams<W>; // present when L > 0 and the local module is a conv
+  localAttention?: AttentionParams<W>; // present when L > 0 and model.localModule is 'window-attention': Cl -> 3 * Cl, Cl -> Cl
+  norm2: Norm<W>;
+  mlp: FfnParams<W>;
 }
 
 export function initBlock(model: ModelConfig, gene: BlockGene, rng: Rng): BlockParams {
@@ -67,7 +68,7 @@ export function initBlock(model: ModelConfig, gene: BlockGene, rng: Rng): BlockP
 }
 
 /** Self-attention with `heads` heads: x [B, T, Cg] -> [B, T, Cg]; `mask` [T, T] is added to the scores (lib/locality.ts). */
-export function attention(p: AttentionParams, x: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+export function attention(p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
   const [batch, tokens] = x.shape;
   const inner = p.proj.weight.shape[0];
   const dim = inner / heads;
@@ -83,19 +84,19 @@ export function attention(p: AttentionParams, x: tf.Tensor3D, heads: number, mas
  * The conv heads, treating tokens (CLS first, then patches row-major) as a 1-D sequence: x [B, T, Cl] -> [B, T, Cl].
  * A [k, k, C] depthwise weight is the 'conv2d' module: the tokens are then the patch grid, convolved in 2-D.
  */
-export function convModule(p: ConvParams, x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
+export function convModule(p: ConvParams<tf.Tensor>, x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
   const gated = glu(linear(p.expand, x)) as tf.Tensor3D;
   const mixed = p.depthwise.weight.rank === 3 ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
   return linear(p.project, swish(batchNorm(p.norm, mixed, ctx))) as tf.Tensor3D;
 }
 
 /** The L local heads, by model.localModule: x [B, T, Cl] -> [B, T, Cl]. */
-function localModule(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+function localModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   if (!p.localAttention) return convModule(p.conv!, x, ctx);
   return attention(p.localAttention, x, model.heads - gene.globalHeads, windowMask(x.shape[1], model.localWindow!));
 }
 
-export function globalLocalModule(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   const cg = globalChannels(model, gene);
   const cl = localChannels(model, gene);
   if (cl === 0) return attention(p.attention!, x, gene.globalHeads);
@@ -104,13 +105,13 @@ export function globalLocalModule(p: BlockParams, x: tf.Tensor3D, model: ModelCo
   return tf.concat([attention(p.attention!, xg, gene.globalHeads), localModule(p, xl, model, gene, ctx)], -1);
 }
 
-export function ffn(p: FfnParams, x: tf.Tensor, activation: ModelConfig['ffnActivation']): tf.Tensor {
+export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConfig['ffnActivation']): tf.Tensor {
   const hidden = linear(p.fc1, x);
   return linear(p.fc2, activation === 'gelu' ? gelu(hidden) : swish(hidden));
 }
 
 /** One pre-norm GL block: x [B, T, C] -> [B, T, C]. */
-export function block(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+export function block(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   const h = tf.add(x, dropPath(globalLocalModule(p, layerNorm(p.norm1, x) as tf.Tensor3D, model, gene, ctx), ctx));
   return tf.add(h, dropPath(ffn(p.mlp, layerNorm(p.norm2, h), model.ffnActivation), ctx)) as tf.Tensor3D;
 }

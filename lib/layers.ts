@@ -5,31 +5,34 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from './random';
 
-export interface Linear {
+// W is tf.Variable for weights a model owns; layers read any tf.Tensor, so a supernet that shares weights by slicing
+// (lib/slicing.ts) passes slices of its variables.
+export interface Linear<W extends tf.Tensor = tf.Variable> {
   /** [in, out]: PyTorch's weight transposed. */
-  weight: tf.Variable;
-  bias: tf.Variable;
+  weight: W;
+  bias: W;
 }
 
-export interface Norm {
-  weight: tf.Variable;
-  bias: tf.Variable;
+export interface Norm<W extends tf.Tensor = tf.Variable> {
+  weight: W;
+  bias: W;
 }
 
 /** A depthwise 1-D conv over tokens: one K-tap filter per channel. */
-export interface DepthwiseConv {
+export interface DepthwiseConv<W extends tf.Tensor = tf.Variable> {
   /** [K, channels]: PyTorch's [channels, 1, K] transposed. */
-  weight: tf.Variable;
-  bias: tf.Variable;
+  weight: W;
+  bias: W;
 }
 
 /** A depthwise 2-D conv on the patch grid: one k x k filter per channel. */
-export interface DepthwiseConv2d {
+export interface DepthwiseConv2d<W extends tf.Tensor = tf.Variable> {
   /** [k, k, channels]: PyTorch's [channels, 1, k, k] with the channel axis moved last. */
-  weight: tf.Variable;
-  bias: tf.Variable;
+  weight: W;
+  bias: W;
 }
 
+/** Always variables: its running statistics are assigned during training. */
 export interface BatchNorm extends Norm {
   /** Running statistics: variables so they checkpoint with the rest, but never trained. */
   runningMean: tf.Variable;
@@ -150,7 +153,7 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
 }
 
 /** x [..., in] -> [..., out]. */
-export function linear(p: Linear, x: tf.Tensor): tf.Tensor {
+export function linear(p: Linear<tf.Tensor>, x: tf.Tensor): tf.Tensor {
   const [inFeatures, outFeatures] = p.weight.shape;
   const lead = x.shape.slice(0, -1);
   const y = tf.add(matMul(tf.reshape(x, [-1, inFeatures]), p.weight), p.bias);
@@ -158,7 +161,7 @@ export function linear(p: Linear, x: tf.Tensor): tf.Tensor {
 }
 
 /** LayerNorm over the last axis (eps 1e-6 as in DeiT). */
-export function layerNorm(p: Norm, x: tf.Tensor, eps = 1e-6): tf.Tensor {
+export function layerNorm(p: Norm<tf.Tensor>, x: tf.Tensor, eps = 1e-6): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.weight), p.bias);
 }
@@ -179,7 +182,7 @@ export function glu(x: tf.Tensor): tf.Tensor {
  * Depthwise 1-D conv over the token axis with "same" zero padding: x [B, T, D] -> [B, T, D], as PyTorch's
  * Conv1d(D, D, K, padding=K//2, groups=D) (cross-correlation): the 2-D one below on a 1 x T grid.
  */
-export function depthwiseConv1d(p: DepthwiseConv, x: tf.Tensor3D): tf.Tensor3D {
+export function depthwiseConv1d(p: DepthwiseConv<tf.Tensor>, x: tf.Tensor3D): tf.Tensor3D {
   const [batch, tokens, channels] = x.shape;
   const [kernelSize] = p.weight.shape;
   const taps = gridTaps(tf.reshape(x, [batch, 1, tokens, channels]) as tf.Tensor4D, tf.reshape(p.weight, [1, kernelSize, channels]) as tf.Tensor3D);
@@ -192,7 +195,7 @@ export function depthwiseConv1d(p: DepthwiseConv, x: tf.Tensor3D): tf.Tensor3D {
  * written with forward depthwise convs only, which every backend has (and which are fast: for the 1-D conv on wasm 4x
  * faster than K shifted slices, on cpu 100x; measured at B 64, T 50, D 256, K 17).
  */
-export function depthwiseConv2d(p: DepthwiseConv2d, x: tf.Tensor4D): tf.Tensor4D {
+export function depthwiseConv2d(p: DepthwiseConv2d<tf.Tensor>, x: tf.Tensor4D): tf.Tensor4D {
   return tf.add(gridTaps(x, p.weight as tf.Tensor3D), p.bias) as tf.Tensor4D;
 }
 

@@ -21,7 +21,7 @@ export function windowMask(tokens: number, window: number): tf.Tensor2D {
 }
 
 /** The 2-D module's depthwise conv on tokens [B, T, C] that are a square patch grid in row-major order (no CLS). */
-export function gridDepthwise(p: DepthwiseConv2d, x: tf.Tensor3D): tf.Tensor3D {
+export function gridDepthwise(p: DepthwiseConv2d<tf.Tensor>, x: tf.Tensor3D): tf.Tensor3D {
   const [batch, tokens, channels] = x.shape;
   const side = Math.round(Math.sqrt(tokens));
   if (side * side !== tokens) throw new Error(`gridDepthwise: ${tokens} tokens are not a square patch grid (a CLS token has no place on it)`);

@@ -7,12 +7,13 @@ import { block, initBlock, type BlockParams } from './block';
 import { constantVariable, initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Linear, type Norm } from './layers';
 import { Rng } from './random';
 
-export interface ModelParams {
+/** W: the blocks' weights (see BlockParams); the stem and head are always the model's own variables. */
+export interface ModelParams<W extends tf.Tensor = tf.Variable> {
   clsToken?: tf.Variable; // [1, 1, C]; absent when model.classToken is false
   posEmbed: tf.Variable; // [1, T, C]: CLS (when there is one), then the patches
   /** The patch-P stride-P conv as a linear map of flattened patches: weight [P*P*inChannels, C] in (row, col, channel) order. */
   patchEmbed: Linear;
-  blocks: BlockParams[];
+  blocks: BlockParams<W>[];
   norm: Norm;
   head: Linear;
 }
@@ -51,7 +52,7 @@ export function patchify(p: Linear, images: tf.Tensor4D, patchSize: number): tf.
 }
 
 /** Logits [B, numClasses] for images [B, H, W, channels] (NHWC, normalised). */
-export function forward(params: ModelParams, images: tf.Tensor4D, arch: Architecture, options: ForwardOptions): tf.Tensor2D {
+export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arch: Architecture, options: ForwardOptions): tf.Tensor2D {
   const m = arch.model;
   if (images.shape[1] !== m.imageSize || images.shape[2] !== m.imageSize || images.shape[3] !== m.inChannels) {
     throw new Error(`forward: images of shape [${images.shape}] do not fit the model (expected [B, ${m.imageSize}, ${m.imageSize}, ${m.inChannels}], NHWC)`);
