@@ -3,8 +3,8 @@
 // of the patch tokens. forward() is a function of (params, images, architecture).
 import * as tf from '@tensorflow/tfjs';
 import { tokenCount, type Architecture } from './arch';
-import { block, initBlock, type BlockParams } from './block';
-import { constantVariable, initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Linear, type Norm } from './layers';
+import { block, initBlock, type BlockParams, type ConvParams } from './block';
+import { initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type BatchNorm, type Linear, type Norm } from './layers';
 import { Rng } from './random';
 
 /** W: the blocks' weights (see BlockParams); the stem and head are always the model's own variables. */
@@ -38,7 +38,7 @@ export function initModel(arch: Architecture, seed: number): ModelParams {
     patchEmbed: { weight: uniformVariable([patchFanIn, m.width], patchFanIn, rng), bias: uniformVariable([m.width], patchFanIn, rng) },
     blocks: arch.blocks.map((gene) => initBlock(m, gene, rng)),
     norm: initNorm(m.width),
-    head: { ...initLinear(m.width, m.numClasses, rng), bias: constantVariable([m.numClasses], 0) },
+    head: initLinear(m.width, m.numClasses, rng), // bias 0, as DeiT
   };
 }
 
@@ -74,39 +74,49 @@ export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arc
 /** Every variable of the model under its official PyTorch state-dict name, in state-dict order. */
 export function namedVariables(params: ModelParams): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
-  const pair = (prefix: string, p: { weight: tf.Variable; bias: tf.Variable }) => {
-    out.set(`${prefix}.weight`, p.weight);
-    out.set(`${prefix}.bias`, p.bias);
-  };
   if (params.clsToken) out.set('cls_token', params.clsToken);
   out.set('pos_embed', params.posEmbed);
-  pair('patch_embed.proj', params.patchEmbed);
-  params.blocks.forEach((b, i) => {
-    const at = `blocks.${i}.0`;
-    pair(`${at}.norm1`, b.norm1);
-    if (b.attention) {
-      pair(`${at}.attn.qkv`, b.attention.qkv);
-      pair(`${at}.attn.proj`, b.attention.proj);
-    }
-    if (b.localAttention) {
-      pair(`${at}.attn.local.qkv`, b.localAttention.qkv);
-      pair(`${at}.attn.local.proj`, b.localAttention.proj);
-    }
-    if (b.conv) {
-      pair(`${at}.attn.net.1`, b.conv.expand);
-      pair(`${at}.attn.net.3.conv`, b.conv.depthwise);
-      pair(`${at}.attn.net.4`, b.conv.norm);
-      out.set(`${at}.attn.net.4.running_mean`, b.conv.norm.runningMean);
-      out.set(`${at}.attn.net.4.running_var`, b.conv.norm.runningVar);
-      pair(`${at}.attn.net.6`, b.conv.project);
-    }
-    pair(`${at}.norm2`, b.norm2);
-    pair(`${at}.mlp.fc1`, b.mlp.fc1);
-    pair(`${at}.mlp.fc2`, b.mlp.fc2);
-  });
-  pair('norm', params.norm);
-  pair('head', params.head);
+  addPair(out, 'patch_embed.proj', params.patchEmbed);
+  params.blocks.forEach((b, i) => addBlockVariables(out, `blocks.${i}.0`, b));
+  addPair(out, 'norm', params.norm);
+  addPair(out, 'head', params.head);
   return out;
+}
+
+/** A block's weights, whose conv path may lack its BatchNorm (a slicing supernet keeps those per choice). */
+export type BlockWeights = Omit<BlockParams, 'conv'> & { conv?: Omit<ConvParams, 'norm'> & { norm?: BatchNorm } };
+
+/** Adds a block's variables under `at` (`${at}.attn.qkv.weight`, ...), in state-dict order. */
+export function addBlockVariables(out: Map<string, tf.Variable>, at: string, b: BlockWeights): void {
+  addPair(out, `${at}.norm1`, b.norm1);
+  if (b.attention) {
+    addPair(out, `${at}.attn.qkv`, b.attention.qkv);
+    addPair(out, `${at}.attn.proj`, b.attention.proj);
+  }
+  if (b.localAttention) {
+    addPair(out, `${at}.attn.local.qkv`, b.localAttention.qkv);
+    addPair(out, `${at}.attn.local.proj`, b.localAttention.proj);
+  }
+  if (b.conv) {
+    addPair(out, `${at}.attn.net.1`, b.conv.expand);
+    addPair(out, `${at}.attn.net.3.conv`, b.conv.depthwise);
+    if (b.conv.norm) addBatchNorm(out, `${at}.attn.net.4`, b.conv.norm);
+    addPair(out, `${at}.attn.net.6`, b.conv.project);
+  }
+  addPair(out, `${at}.norm2`, b.norm2);
+  addPair(out, `${at}.mlp.fc1`, b.mlp.fc1);
+  addPair(out, `${at}.mlp.fc2`, b.mlp.fc2);
+}
+
+export function addBatchNorm(out: Map<string, tf.Variable>, prefix: string, bn: BatchNorm): void {
+  addPair(out, prefix, bn);
+  out.set(`${prefix}.running_mean`, bn.runningMean);
+  out.set(`${prefix}.running_var`, bn.runningVar);
+}
+
+function addPair(out: Map<string, tf.Variable>, prefix: string, p: { weight: tf.Variable; bias: tf.Variable }): void {
+  out.set(`${prefix}.weight`, p.weight);
+  out.set(`${prefix}.bias`, p.bias);
 }
 
 /** Trainable variables only (BatchNorm running statistics are not). */

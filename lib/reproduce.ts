@@ -46,7 +46,7 @@ export interface TableSpec {
  */
 async function searchedRow(c: RowContext, space: SearchSpace, supernetDir: string, method: 'evolution' | 'random', name: string): Promise<RetrainResult> {
   const budget = budgetFor(c.config);
-  const net = await trainSupernet(supernetDir, space, c.data, c.config.supernet, budget, c.log, c.progress);
+  const net = await trainSupernet(supernetDir, space, c.data, c.config, budget, c.log, c.progress);
   const state = await searchSupernet(path.join(c.dir, method), method, space, net, c.data, c.config, budget, c.log, c.progress);
   disposeSupernet(net);
   return retrain(path.join(c.dir, 'retrain'), name, decode(space, state.topK[0].code), c.data, c.config.retrain, c.log, c.progress);

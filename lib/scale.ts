@@ -17,7 +17,7 @@ export interface ScalePreset {
   search: SearchConfig;
 }
 
-const SEARCH_BASE = { baseline: 'deit-proxy', maxFlopsRatio: 1.1, stage2Grid: 'official' as const, seed: 0 };
+const SEARCH_BASE = { baseline: 'deit-proxy', maxFlopsRatio: 1.1, stage2Grid: 'official' as const, weightSharing: 'separate' as const, seed: 0 };
 
 export const SCALE_PRESETS: Record<Scale, ScalePreset> = {
   smoke: {

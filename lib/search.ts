@@ -18,7 +18,7 @@ import type { ProgressCallback } from './progress';
 import { disposeModel, initModel } from './model';
 import { createAdamW, disposeAdamW } from './optimizer';
 import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet } from './supernet';
+import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from './train';
 import { loadTrainState, peekTrainState, saveTrainState } from './trainstate';
 
@@ -37,6 +37,9 @@ export interface SearchConfig {
    * heads, depth, image size...), and it is retrained for comparison. */
   baseline: string;
   supernet: TrainConfig;
+  /** How the supernet's candidates hold weights: 'separate' (each its own; SPOS, the official pattern) or 'sliced'
+   * (slices of one largest set per block; AutoFormer). See lib/supernet.ts. */
+  weightSharing: WeightSharing;
   evolution: EvolutionConfig;
   /** Candidates are scored on at most this many val images, after BN recalibration on this many training batches. */
   scoring: { valImages: number; recalibrationBatches: number; batchSize: number };
@@ -64,11 +67,13 @@ const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCall
 // --- stages --------------------------------------------------------------------------------------------------------
 
 /**
- * Trains a supernet, one uniformly sampled path (within the budget) per step, saving its state after every epoch to
- * `dir` and resuming from it. Returns the trained supernet (the caller disposes it).
+ * Trains a supernet (search.supernet's recipe, search.weightSharing's weights), one uniformly sampled path (within the
+ * budget) per step, saving its state after every epoch to `dir` and resuming from it. Returns the trained supernet
+ * (the caller disposes it).
  */
-export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, config: TrainConfig, budget: Budget, log: SearchLog, progress?: ProgressCallback): Promise<Supernet> {
-  const net = createSupernet(space, config.seed);
+export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, search: SearchConfig, budget: Budget, log: SearchLog, progress?: ProgressCallback): Promise<Supernet> {
+  const config = search.supernet;
+  const net = createSupernet(space, config.seed, search.weightSharing);
   const stateFile = path.join(dir, 'supernet.safetensors');
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
   const saved = peekTrainState(stateFile);
@@ -271,7 +276,7 @@ export async function retrainStage1(
 export async function stage1(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<Stage1Result> {
   const space = stage1Space(loadArchitecture(config.baseline).model);
   const budget = budgetFor(config);
-  const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config.supernet, budget, log, progress);
+  const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config, budget, log, progress);
   const evolution = await searchSupernet(path.join(out, 'stage1', 'evolution'), 'evolution', space, net, data, config, budget, log, progress);
   disposeSupernet(net);
   return retrainStage1(out, evolution, space, data, config, log, progress);
@@ -292,7 +297,7 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
 
   // Stage 2: the low-level choices of every block, the distribution fixed.
   const space2 = stage2Space(baselineArch.model, distribution, config.stage2Grid);
-  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config.supernet, budget, log, progress);
+  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config, budget, log, progress);
   const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log, progress);
   disposeSupernet(net2);
   const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log, progress);

@@ -1,34 +1,53 @@
-// The single-path one-shot (SPOS) supernet: one shared stem and head, and per block a set of candidate blocks, each
-// with its own weights (the pattern the official code suggests). A training step samples one path and trains only it;
-// the evolutionary search scores paths after recalibrating their BatchNorm statistics.
-//
-// Candidate blocks are created on first use, from a seed derived from (supernet seed, block, gene): the weights do not
-// depend on the order paths were sampled in, and a space with hundreds of candidates per block costs memory only for
-// the ones training reached.
+// The single-path one-shot (SPOS) supernet: one shared stem and head, and per block a set of candidate blocks. A
+// training step samples one path and trains only it; the evolutionary search scores paths after recalibrating their
+// BatchNorm statistics. Candidates get their weights one of two ways (SearchConfig.weightSharing):
+//   'separate'  each candidate its own weights (the pattern the official code suggests), created on first use from a
+//               seed derived from (supernet seed, block, choice): the weights do not depend on the order paths were
+//               sampled in, and a space with hundreds of candidates per block costs memory only for those reached;
+//   'sliced'    per block one set of the largest weights, of which every candidate takes slices (lib/slicing.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture } from './arch';
 import { initBlock, type BlockParams } from './block';
 import type { ImageSet } from './data';
 import { batches } from './batches';
-import { forward, initModel, namedVariables, type ModelParams } from './model';
+import type { BatchNorm } from './layers';
+import { addBatchNorm, addBlockVariables, forward, initModel, namedVariables, type ModelParams } from './model';
 import { Rng } from './random';
+import { convNorm, convShapeKey, initSlicedBlock, sliceBlock, type SlicedBlock } from './slicing';
 import { encode, type SearchSpace } from './space';
 import { evaluate, type Trainable } from './train';
+
+export type WeightSharing = 'separate' | 'sliced';
+export const WEIGHT_SHARINGS: readonly WeightSharing[] = ['separate', 'sliced'];
 
 export interface Supernet {
   space: SearchSpace;
   seed: number;
+  sharing: WeightSharing;
   /** Stem, final norm and head, shared by every path (its `blocks` is empty). */
   shared: ModelParams;
   /**
-   * Per block: candidate weights by choice index (into space.choices[block]), created on first use. Variables are
-   * named `blocks.{block}.c{choice}.…` in checkpoints and the optimizer.
+   * 'separate': per block, candidate weights by choice index (into space.choices[block]), created on first use. Their
+   * variables are named `blocks.{block}.c{choice}.…` in checkpoints and the optimizer.
    */
   candidates: Map<number, BlockParams>[];
+  /**
+   * 'sliced': per block, the largest weights, named `blocks.{block}.…` (official names after the block index), and
+   * the BatchNorms of its conv shapes, `blocks.{block}.attn.net.4.{g1e2k17}.…`.
+   */
+  sliced: SlicedBlock[];
 }
 
-export function createSupernet(space: SearchSpace, seed: number): Supernet {
-  return { space, seed, shared: initModel({ model: space.model, blocks: [] }, seed), candidates: space.choices.map(() => new Map()) };
+export function createSupernet(space: SearchSpace, seed: number, sharing: WeightSharing = 'separate'): Supernet {
+  if (!WEIGHT_SHARINGS.includes(sharing)) throw new Error(`weight sharing '${sharing}' is not one: use ${WEIGHT_SHARINGS.join(' or ')}`);
+  return {
+    space,
+    seed,
+    sharing,
+    shared: initModel({ model: space.model, blocks: [] }, seed),
+    candidates: space.choices.map(() => new Map()),
+    sliced: sharing === 'sliced' ? space.choices.map((genes, i) => initSlicedBlock(space.model, genes, new Rng(seed).fork(`block ${i} sliced`))) : [],
+  };
 }
 
 function candidate(net: Supernet, index: number, choice: number): BlockParams {
@@ -41,55 +60,92 @@ function candidate(net: Supernet, index: number, choice: number): BlockParams {
   return params;
 }
 
-/** The path's weights as an ordinary model (views of the supernet's variables, not copies). */
-export function pathParams(net: Supernet, arch: Architecture): ModelParams {
-  return { ...net.shared, blocks: encode(net.space, arch).map((choice, i) => candidate(net, i, choice)) };
+/**
+ * The path's weights as an ordinary model: views of the supernet's variables ('separate'), or slices of them
+ * ('sliced': new tensors, so call this inside tf.tidy or the gradient closure that uses them).
+ */
+export function pathParams(net: Supernet, arch: Architecture): ModelParams<tf.Tensor> {
+  const code = encode(net.space, arch);
+  const blocks = code.map((choice, i) => (net.sharing === 'sliced' ? sliceBlock(net.sliced[i], net.space.model, net.space.choices[i][choice]) : candidate(net, i, choice)));
+  return { ...net.shared, blocks };
 }
 
-/** Renames official names (`blocks.3.0.mlp…`) to the supernet's (`blocks.3.c7.mlp…`) for the given choices. */
-function supernetNames(code: number[], variables: Map<string, tf.Variable>): Map<string, tf.Variable> {
-  const out = new Map<string, tf.Variable>();
-  for (const [name, v] of variables) {
-    const m = /^blocks\.(\d+)\.0\.(.*)$/.exec(name);
-    out.set(m ? `blocks.${m[1]}.c${code[Number(m[1])]}.${m[2]}` : name, v);
+/** The variables a path reads, under supernet names: the optimizer keeps its state per candidate (or per shared block). */
+function pathVariables(net: Supernet, arch: Architecture): Map<string, tf.Variable> {
+  const code = encode(net.space, arch);
+  if (net.sharing === 'separate') {
+    const out = new Map<string, tf.Variable>();
+    for (const [name, v] of namedVariables({ ...net.shared, blocks: code.map((choice, i) => candidate(net, i, choice)) })) {
+      const m = /^blocks\.(\d+)\.0\.(.*)$/.exec(name);
+      out.set(m ? `blocks.${m[1]}.c${code[Number(m[1])]}.${m[2]}` : name, v);
+    }
+    return out;
   }
+  const out = new Map(namedVariables(net.shared));
+  code.forEach((choice, i) => {
+    addBlockVariables(out, `blocks.${i}`, net.sliced[i].weights);
+    const gene = net.space.choices[i][choice];
+    const norm = convNorm(net.sliced[i], net.space.model, gene);
+    if (norm) addBatchNorm(out, slicedNormName(i, convShapeKey(gene)), norm);
+  });
   return out;
 }
 
-/** One path as a Trainable: its variables carry supernet names, so the optimizer keeps per-candidate state. */
+const slicedNormName = (index: number, convShape: string) => `blocks.${index}.attn.net.4.${convShape}`;
+
+/** One path as a Trainable: its trainable variables under supernet names, and its logits. */
 export function pathModel(net: Supernet, arch: Architecture): Trainable {
-  const params = pathParams(net, arch);
-  const variables = new Map([...supernetNames(encode(net.space, arch), namedVariables(params))].filter(([, v]) => v.trainable));
-  return { variables, logits: (x, options) => forward(params, x, arch, options) };
+  const variables = new Map([...pathVariables(net, arch)].filter(([, v]) => v.trainable));
+  return { variables, logits: (x, options) => forward(pathParams(net, arch), x, arch, options) };
+}
+
+/** The BatchNorms a path uses (those recalibration resets). */
+function pathBatchNorms(net: Supernet, arch: Architecture): BatchNorm[] {
+  return encode(net.space, arch).flatMap((choice, i) => {
+    const norm = net.sharing === 'sliced' ? convNorm(net.sliced[i], net.space.model, net.space.choices[i][choice]) : candidate(net, i, choice).conv?.norm;
+    return norm ? [norm] : [];
+  });
 }
 
 /** Every variable the supernet has created so far (BatchNorm statistics included), under supernet names. */
 export function supernetVariables(net: Supernet): Map<string, tf.Variable> {
   const out = new Map(namedVariables(net.shared));
   net.candidates.forEach((byChoice, i) => {
-    for (const [choice, block] of byChoice) {
-      for (const [name, v] of namedVariables({ ...net.shared, blocks: [block] })) {
-        if (name.startsWith('blocks.0.0.')) out.set(`blocks.${i}.c${choice}.${name.slice('blocks.0.0.'.length)}`, v);
-      }
-    }
+    for (const [choice, block] of byChoice) addBlockVariables(out, `blocks.${i}.c${choice}`, block);
+  });
+  net.sliced.forEach((block, i) => {
+    addBlockVariables(out, `blocks.${i}`, block.weights);
+    for (const [key, norm] of block.norms) addBatchNorm(out, slicedNormName(i, key), norm);
   });
   return out;
 }
 
-/** Creates the candidates named in a saved state (`blocks.{i}.c{choice}.…`) so their variables can be loaded. */
+/** Creates the candidates (or conv-shape BatchNorms) named in a saved state so their variables can be loaded. */
 export function materialise(net: Supernet, names: Iterable<string>): void {
+  const { space } = net;
   for (const name of names) {
-    const m = /^blocks\.(\d+)\.c(\d+)\./.exec(name);
-    if (!m) continue;
-    const [index, choice] = [Number(m[1]), Number(m[2])];
-    if (!net.space.choices[index]?.[choice]) throw new Error(`saved supernet names block ${index} choice ${choice}, which the ${net.space.name} space does not have`);
-    candidate(net, index, choice);
+    const separate = /^blocks\.(\d+)\.c(\d+)\./.exec(name);
+    const sliced = /^blocks\.(\d+)\.attn\.net\.4\.(g\d+e[\d.]+k\d+)\./.exec(name);
+    if (separate && net.sharing === 'separate') {
+      const [index, choice] = [Number(separate[1]), Number(separate[2])];
+      if (!space.choices[index]?.[choice]) throw new Error(`saved supernet names block ${index} choice ${choice}, which the ${space.name} space does not have`);
+      candidate(net, index, choice);
+    } else if (sliced && net.sharing === 'sliced') {
+      const index = Number(sliced[1]);
+      const gene = space.choices[index]?.find((g) => g.convExpansion !== null && convShapeKey(g) === sliced[2]);
+      if (!gene) throw new Error(`saved supernet names block ${index}'s conv shape ${sliced[2]}, which the ${space.name} space does not have`);
+      convNorm(net.sliced[index], space.model, gene);
+    } else if (separate || sliced) {
+      throw new Error(`saved supernet variable '${name}' belongs to a supernet with ${separate ? 'separate' : 'sliced'} weights, not ${net.sharing} ones`);
+    }
   }
 }
 
 export function disposeSupernet(net: Supernet): void {
   for (const v of supernetVariables(net).values()) v.dispose();
   net.candidates.forEach((m) => m.clear());
+  net.sliced.forEach((b) => b.norms.clear());
+  net.sliced = [];
 }
 
 /**
@@ -97,11 +153,10 @@ export function disposeSupernet(net: Supernet): void {
  * inside other paths, so they do not describe this path. Reset them and average the batch statistics of a few
  * training batches through this path (running average: momentum 1/(k+1) at batch k), without touching any weight.
  */
-export function recalibrateBatchNorm(params: ModelParams, arch: Architecture, set: ImageSet, norm: { mean: number[]; std: number[] }, count: number, batchSize: number): void {
-  for (const b of params.blocks) {
-    if (!b.conv) continue;
-    b.conv.norm.runningMean.assign(tf.zerosLike(b.conv.norm.runningMean));
-    b.conv.norm.runningVar.assign(tf.onesLike(b.conv.norm.runningVar));
+export function recalibrateBatchNorm(net: Supernet, arch: Architecture, set: ImageSet, norm: { mean: number[]; std: number[] }, count: number, batchSize: number): void {
+  for (const bn of pathBatchNorms(net, arch)) {
+    bn.runningMean.assign(tf.zerosLike(bn.runningMean));
+    bn.runningVar.assign(tf.onesLike(bn.runningVar));
   }
   let k = 0;
   for (const { x, y } of batches(set, { batchSize, mean: norm.mean, std: norm.std })) {
@@ -110,7 +165,7 @@ export function recalibrateBatchNorm(params: ModelParams, arch: Architecture, se
       break;
     }
     tf.tidy(() => {
-      forward(params, x, arch, { training: true, bnMomentum: 1 / (k + 1) });
+      forward(pathParams(net, arch), x, arch, { training: true, bnMomentum: 1 / (k + 1) });
     });
     tf.dispose([x, y]);
     k++;
@@ -124,7 +179,6 @@ export async function scorePath(
   data: { train: ImageSet; val: ImageSet; mean: number[]; std: number[] },
   options: { recalibrationBatches: number; batchSize: number },
 ): Promise<number> {
-  const params = pathParams(net, arch);
-  recalibrateBatchNorm(params, arch, data.train, data, options.recalibrationBatches, options.batchSize);
-  return (await evaluate({ logits: (x, o) => forward(params, x, arch, o) }, data.val, data)).accuracy;
+  recalibrateBatchNorm(net, arch, data.train, data, options.recalibrationBatches, options.batchSize);
+  return (await evaluate(pathModel(net, arch), data.val, data)).accuracy;
 }

@@ -106,10 +106,10 @@ test('a supernet step trains only the sampled path, and recalibration does not d
   // Recalibration: two different starting statistics give the same recalibrated ones.
   const params = pathParams(net, a);
   const stats = () => params.blocks.flatMap((b) => (b.conv ? [...b.conv.norm.runningMean.dataSync(), ...b.conv.norm.runningVar.dataSync()] : []));
-  recalibrateBatchNorm(params, a, data.train, data, 2, 32);
+  recalibrateBatchNorm(net, a, data.train, data, 2, 32);
   const first = stats();
   for (const b of params.blocks) b.conv?.norm.runningMean.assign(tf.fill(b.conv.norm.runningMean.shape, 7));
-  recalibrateBatchNorm(params, a, data.train, data, 2, 32);
+  recalibrateBatchNorm(net, a, data.train, data, 2, 32);
   assert.deepEqual(stats(), first);
   disposeSupernet(net);
 });

@@ -7,6 +7,7 @@ import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type Datas
 import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../scale';
 import { overrideConfig, presetSettings, readSettings, writeSettings, type RunSettings } from '../run-settings';
 import { numberOption, UsageError } from './command';
+import { WEIGHT_SHARINGS, type WeightSharing } from '../supernet';
 
 export const RUN_OPTIONS = {
   out: { type: 'string' },
@@ -16,6 +17,7 @@ export const RUN_OPTIONS = {
   limit: { type: 'string' },
   seed: { type: 'string' },
   config: { type: 'string' },
+  'weight-sharing': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -28,6 +30,9 @@ export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/
   --seed N         (default 0)
   --config FILE    a JSON object overriding any field of the preset's search config (see SearchConfig in
                    lib/search.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
+  --weight-sharing separate|sliced
+                   the supernets' weights: each candidate its own (SPOS, default) or slices of one largest set
+                   per block (AutoFormer); sets weightSharing of the search config
   --json           print the result as JSON on stdout
 The backend comes from GLIT_BACKEND (see environment.md).`;
 
@@ -47,7 +52,7 @@ export function resolveRun(values: RunValues, command: string, extra?: Record<st
   if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
   const out = path.resolve(values.out ?? path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`));
   if (values.resume) {
-    for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config'] as const) {
+    for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
     }
     const run = readSettings(out);
@@ -61,7 +66,12 @@ export function resolveRun(values: RunValues, command: string, extra?: Record<st
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  let config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  const sharing = values['weight-sharing'];
+  if (sharing !== undefined) {
+    if (!(WEIGHT_SHARINGS as readonly string[]).includes(sharing)) throw new UsageError(`--weight-sharing '${sharing}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
+    config = { ...(config ?? SCALE_PRESETS[scale].search), weightSharing: sharing as WeightSharing };
+  }
   const run = presetSettings(scale, {
     dataset: values.dataset ?? DEFAULT_DATASET,
     seed: numberOption(values.seed, 'seed') ?? 0,

@@ -29,7 +29,7 @@ ${RUN_HELP}`,
     const { out, run, resumed } = resolveRun(values, 'supernet', values.space ? { space: values.space } : undefined);
     const space = spaceOf(run);
     const { data } = await openRun('supernet', out, run, resumed);
-    const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config.supernet, budgetFor(run.config), timedLog(Date.now()), stderrProgress());
+    const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config, budgetFor(run.config), timedLog(Date.now()), stderrProgress());
     disposeSupernet(net);
     if (values.json) console.log(JSON.stringify({ out, space: space.name }));
   },
@@ -57,7 +57,7 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
     const { data } = await openRun('evolve', out, run, true);
     const log = timedLog(Date.now());
     const budget = budgetFor(run.config);
-    const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config.supernet, budget, log, stderrProgress());
+    const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config, budget, log, stderrProgress());
     const state = await searchSupernet(path.join(out, method), method, space, net, data, run.config, budget, log, stderrProgress());
     disposeSupernet(net);
     const best = { ...decode(space, state.topK[0].code), name: `${method}-best` };
