@@ -152,11 +152,36 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
   return wasmMatMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }
 
+// XNNPACK packs a product's right matrix (its "weights") on every call with a new right matrix, at ~6 ns a float: a
+// [3200, 384] right matrix costs ~7 ms to pack, about as much as the product itself. So the weight gradient packs the
+// smaller of input and output gradient, and gets the bias gradient from the same product through a column (or row)
+// of ones: measured [3200, 96] -> [3200, 384]: 13 ms against 19 ms for xᵀ dy plus a column sum.
+const wasmLinear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x, b: w, bias: b }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const [rows, inFeatures] = sx.shape;
+      const outFeatures = sw.shape[1];
+      const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(sw));
+      if (outFeatures > inFeatures) {
+        const g = tf.matMul(tf.transpose(dy), tf.concat([sx, tf.ones([rows, 1])], 1)); // [out, in + 1]
+        return [dx, tf.transpose(tf.slice(g, [0, 0], [outFeatures, inFeatures])), tf.reshape(tf.slice(g, [0, inFeatures], [outFeatures, 1]), [outFeatures])];
+      }
+      const g = tf.matMul(tf.concat([tf.transpose(sx), tf.ones([1, rows])], 0), dy as tf.Tensor2D); // [in + 1, out]
+      return [dx, tf.slice(g, [0, 0], [inFeatures, outFeatures]), tf.reshape(tf.slice(g, [inFeatures, 0], [1, outFeatures]), [outFeatures])];
+    },
+  };
+}) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
 /** x [..., in] -> [..., out]. */
 export function linear(p: Linear<tf.Tensor>, x: tf.Tensor): tf.Tensor {
   const [inFeatures, outFeatures] = p.weight.shape;
   const lead = x.shape.slice(0, -1);
-  const y = tf.add(matMul(tf.reshape(x, [-1, inFeatures]), p.weight), p.bias);
+  const rows = tf.reshape(x, [-1, inFeatures]);
+  const y = tf.getBackend() === 'wasm' ? wasmLinear(rows, p.weight, p.bias) : tf.add(tf.matMul(rows, p.weight), p.bias);
   return tf.reshape(y, [...lead, outFeatures]);
 }
 
