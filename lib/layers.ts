@@ -5,32 +5,22 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from './random';
 
-// W is tf.Variable for weights a model owns; layers read any tf.Tensor, so a supernet that shares weights by slicing
-// (lib/slicing.ts) passes slices of its variables.
-export interface Linear<W extends tf.Tensor = tf.Variable> {
-  /** [in, out]: PyTorch's weight transposed. */
+/**
+ * A weight and a bias. W is tf.Variable for weights a model owns; layers read any tf.Tensor, so a supernet that shares
+ * weights by slicing (lib/slicing.ts) passes slices of its variables.
+ */
+export interface Affine<W extends tf.Tensor = tf.Variable> {
   weight: W;
   bias: W;
 }
 
-export interface Norm<W extends tf.Tensor = tf.Variable> {
-  weight: W;
-  bias: W;
-}
-
-/** A depthwise 1-D conv over tokens: one K-tap filter per channel. */
-export interface DepthwiseConv<W extends tf.Tensor = tf.Variable> {
-  /** [K, channels]: PyTorch's [channels, 1, K] transposed. */
-  weight: W;
-  bias: W;
-}
-
-/** A depthwise 2-D conv on the patch grid: one k x k filter per channel. */
-export interface DepthwiseConv2d<W extends tf.Tensor = tf.Variable> {
-  /** [k, k, channels]: PyTorch's [channels, 1, k, k] with the channel axis moved last. */
-  weight: W;
-  bias: W;
-}
+/** weight [in, out]: PyTorch's weight transposed. */
+export type Linear<W extends tf.Tensor = tf.Variable> = Affine<W>;
+export type Norm<W extends tf.Tensor = tf.Variable> = Affine<W>;
+/** A depthwise 1-D conv over tokens, one K-tap filter per channel: weight [K, channels], PyTorch's [channels, 1, K] transposed. */
+export type DepthwiseConv<W extends tf.Tensor = tf.Variable> = Affine<W>;
+/** A depthwise 2-D conv on the patch grid, one k x k filter per channel: weight [k, k, channels], PyTorch's [channels, 1, k, k] with the channel axis moved last. */
+export type DepthwiseConv2d<W extends tf.Tensor = tf.Variable> = Affine<W>;
 
 /** Always variables: its running statistics are assigned during training. */
 export interface BatchNorm extends Norm {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { tokenCount, type Architecture } from './arch';
 import { block, initBlock, type BlockParams, type ConvParams } from './block';
-import { initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type BatchNorm, type Linear, type Norm } from './layers';
+import { initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Affine, type BatchNorm, type Linear, type Norm } from './layers';
 import { Rng } from './random';
 
 /** W: the blocks' weights (see BlockParams); the stem and head are always the model's own variables. */
@@ -114,7 +114,7 @@ export function addBatchNorm(out: Map<string, tf.Variable>, prefix: string, bn: 
   out.set(`${prefix}.running_var`, bn.runningVar);
 }
 
-function addPair(out: Map<string, tf.Variable>, prefix: string, p: { weight: tf.Variable; bias: tf.Variable }): void {
+function addPair(out: Map<string, tf.Variable>, prefix: string, p: Affine): void {
   out.set(`${prefix}.weight`, p.weight);
   out.set(`${prefix}.bias`, p.bias);
 }
