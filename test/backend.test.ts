@@ -78,10 +78,12 @@ for (const backend of ['tensorflow', 'webgpu', 'wasm', 'cpu']) {
   });
 }
 
-test('GLIT_WEBGPU_ADAPTER=opengles runs webgpu on Mesa and says so', () => {
-  const r = runGlit(['backend', '--json'], { GLIT_BACKEND: 'webgpu', GLIT_WEBGPU_ADAPTER: 'opengles' });
+test('GLIT_WEBGPU_ADAPTER=opengles runs webgpu on Mesa and says so, with the Dawn options of GLIT_DAWN_TOGGLES', () => {
+  const toggles = 'disable-dawn-features=lazy_clear_resource_on_first_use';
+  const r = runGlit(['backend', '--json'], { GLIT_BACKEND: 'webgpu', GLIT_WEBGPU_ADAPTER: 'opengles', GLIT_DAWN_TOGGLES: toggles });
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   assert.equal(info.backend, 'webgpu');
-  assert.match(info.device, /OpenGL ES/);
+  assert.match(info.device, /OpenGL ES, CPU; disable-dawn-features=lazy_clear_resource_on_first_use/);
+  assert.throws(() => optionsFromEnv({ GLIT_DAWN_TOGGLES: 'lazy_clear_resource_on_first_use' }), /not a Dawn option: give name=value pairs/);
 });
