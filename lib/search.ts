@@ -20,7 +20,7 @@ import { createAdamW, disposeAdamW } from './optimizer';
 import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
 import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from './train';
-import { loadTrainState, peekTrainState, saveTrainState } from './trainstate';
+import { loadTrainState, saveTrainState } from './trainstate';
 
 export interface EvolutionConfig {
   generations: number;
@@ -76,11 +76,13 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
   const net = createSupernet(space, config.seed, search.weightSharing);
   const stateFile = path.join(dir, 'supernet.safetensors');
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
-  const saved = peekTrainState(stateFile);
   let from;
-  if (saved) {
-    materialise(net, saved.names);
-    from = loadTrainState(stateFile, supernetVariables(net), optimizer).progress;
+  if (fs.existsSync(stateFile)) {
+    const variablesFor = (names: string[]) => {
+      materialise(net, names);
+      return supernetVariables(net);
+    };
+    from = loadTrainState(stateFile, variablesFor, optimizer).progress;
     log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
   }
   if (!from || from.epoch < config.epochs) {

@@ -1,7 +1,6 @@
 // Resumable training state: every variable (model or supernet, BatchNorm statistics included), the AdamW moments and
 // step counts, and where the loop stands, in one safetensors file written atomically. Unlike lib/checkpoint.ts (weights
 // in PyTorch's names and layouts, for interchange), this stores tfjs layouts as they are: it is read back only here.
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { AdamWState } from './optimizer';
 import { readSafetensors, toFloat32, writeSafetensors, type Safetensors, type TensorToWrite } from './safetensors';
@@ -29,20 +28,19 @@ export function saveTrainState(file: string, variables: Map<string, tf.Variable>
   });
 }
 
-/** Reads only the bookkeeping (progress, extra, names) of a saved state, or undefined when there is none. */
-export function peekTrainState(file: string): SavedTrainState | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  return bookkeeping(readSafetensors(file));
-}
-
-/** Loads a saved state into `variables` (which must hold every saved name) and `optimizer`; returns the bookkeeping. */
-export function loadTrainState(file: string, variables: Map<string, tf.Variable>, optimizer: AdamWState): SavedTrainState {
+/**
+ * Loads a saved state into `variables` (which must hold every saved name; a function gets the saved names first, so a
+ * supernet can create the candidates they name) and `optimizer`; returns the bookkeeping.
+ */
+export function loadTrainState(file: string, variables: Map<string, tf.Variable> | ((names: string[]) => Map<string, tf.Variable>), optimizer: AdamWState): SavedTrainState {
   const st = readSafetensors(file);
+  const saved = bookkeeping(st);
+  const targets = typeof variables === 'function' ? variables(saved.names) : variables;
   const problems: string[] = [];
   for (const [name, stored] of st.tensors) {
     const moment = name.startsWith(MOMENT.m) ? 'm' : name.startsWith(MOMENT.v) ? 'v' : undefined;
     const key = moment ? name.slice(MOMENT[moment].length) : name;
-    const target = variables.get(key);
+    const target = targets.get(key);
     if (!target) {
       problems.push(`'${key}' is in the file but not in the model`);
       continue;
@@ -63,7 +61,7 @@ export function loadTrainState(file: string, variables: Map<string, tf.Variable>
   }
   if (problems.length > 0) throw new Error(`${file} does not match this run (was it made with other settings?):\n  ${problems.join('\n  ')}`);
   optimizer.steps = new Map(Object.entries(JSON.parse(st.metadata.optimizerSteps ?? '{}')).map(([k, v]) => [k, Number(v)]));
-  return bookkeeping(st);
+  return saved;
 }
 
 function bookkeeping(st: Safetensors): SavedTrainState {
