@@ -181,8 +181,35 @@ export function layerNorm(p: Norm<tf.Tensor>, x: tf.Tensor, eps = 1e-6): tf.Tens
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.weight), p.bias);
 }
 
+// tfjs-wasm's Erf and Exp (which Erf's gradient uses) are scalar loops, ~6 and ~9 ms on [64, 50, 384], while its
+// elementwise arithmetic, Step and Elu run vectorized in 0.2-1.3 ms. So wasm's GELU computes the normal tail
+// Phi(-|x|) with Abramowitz & Stegun's 7.1.26 (|error| < 1.5e-7, what tfjs's Erf computes too), exp(-x^2 / 2) as
+// elu(-x^2 / 2) + 1, and has its own gradient Phi(x) + x phi(x): one GELU's forward and backward 21 -> 9 ms.
+const TAIL_P = 0.3275911 * Math.SQRT1_2;
+const TAIL_A = [0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429].map((a) => a / 2);
+
+const wasmGelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const [cdf, density] = tf.tidy(() => {
+    const t = tf.div(1, tf.add(tf.mul(tf.abs(x), TAIL_P), 1));
+    let poly = tf.mul(t, TAIL_A[4]);
+    for (let i = 3; i >= 0; i--) poly = tf.mul(tf.add(poly, TAIL_A[i]), t);
+    const gauss = tf.add(tf.elu(tf.mul(tf.square(x), -0.5)), 1);
+    const tail = tf.mul(poly, gauss); // Phi(-|x|)
+    const positive = tf.step(x);
+    // Phi(x): 1 - tail for x > 0, tail for x <= 0.
+    return [tf.add(positive, tf.mul(tail, tf.sub(1, tf.mul(positive, 2)))), tf.mul(gauss, 1 / Math.sqrt(2 * Math.PI))];
+  });
+  save([x, cdf, density]);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, [sx, sc, sd]: tf.Tensor[]) => tf.mul(dy, tf.add(sc, tf.mul(sx, sd))),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
 /** Exact GELU, x * Phi(x), as PyTorch's nn.GELU() (not the tanh approximation). */
-export const gelu = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+export const gelu = (x: tf.Tensor): tf.Tensor =>
+  tf.getBackend() === 'wasm' ? wasmGelu(x) : tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 
 /** Swish / SiLU: x * sigmoid(x). */
 export const swish = (x: tf.Tensor): tf.Tensor => tf.mul(x, tf.sigmoid(x));
