@@ -48,3 +48,9 @@ export function readSettings(dir: string): RunSettings | null {
 export function writeSettings(dir: string, command: string, run: RunSettings, backend: BackendInfo): void {
   writeJsonAtomic(configFile(dir), { command, run, backend, started: new Date().toISOString() });
 }
+
+/** Replaces the command-specific settings of an existing run (e.g. more seeds for `glit reproduce --resume`). */
+export function updateExtra(dir: string, extra: Record<string, string>): void {
+  const saved = JSON.parse(fs.readFileSync(configFile(dir), 'utf8'));
+  writeJsonAtomic(configFile(dir), { ...saved, run: { ...saved.run, extra: { ...saved.run.extra, ...extra } } });
+}

@@ -32,6 +32,19 @@ test('glit reproduce all --preset smoke writes every table, and a rerun reads th
   const again = runGlit([...args, '--resume'], { GLIT_BACKEND: 'wasm' }, 300_000);
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /epoch 1\/1, train loss/, 'a rerun should train nothing');
-  const strip = (ts: TableResult[]) => ts.map((t) => ({ ...t, date: '', rows: t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) })) }));
+  const strip = (ts: TableResult[]) => ts.map((t) => ({ ...t, date: '', commit: '', rows: t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) })) }));
   assert.deepEqual(strip(JSON.parse(again.stdout)), strip(results));
+
+  // More seeds for a finished run: seed 0 is read back, seed 1 trained; fewer seeds than the run has are refused.
+  const more = runGlit(['reproduce', 'table1', '--json', '--out', out, '--resume', '--seeds', '2'], { GLIT_BACKEND: 'wasm' }, 300_000);
+  assert.equal(more.status, 0, more.stderr);
+  const [table1] = strip(JSON.parse(more.stdout));
+  const before = strip(results).find((t) => t.table === 'table1')!;
+  for (const [i, r] of table1.rows.entries()) {
+    assert.deepEqual(r.runs.map((x) => x.seed), [0, 1]);
+    assert.deepEqual(r.runs[0], before.rows[i].runs[0]);
+  }
+  const fewer = runGlit(['reproduce', 'table1', '--out', out, '--resume', '--seeds', '1'], { GLIT_BACKEND: 'wasm' });
+  assert.notEqual(fewer.status, 0);
+  assert.match(fewer.stderr, /runs 2 seeds; a resumed run can add seeds, not drop them/);
 });

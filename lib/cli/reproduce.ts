@@ -3,6 +3,7 @@ import { numberOption, parseCommandArgs, UsageError, type Command } from './comm
 import { stderrProgress } from '../progress';
 import { reproduceTable, TABLE_SPECS, TABLES, type TableName, type TableResult } from '../reproduce';
 import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
+import { updateExtra } from '../run-settings';
 import { timedLog } from './search';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -26,7 +27,8 @@ Every row gets the same training budget (the preset's retraining recipe; searche
 EA). Writes DIR/<table>.json after each row: params, FLOPs, val/test accuracy per seed, mean and spread, wall time,
 backend, device, commit, date, scale. Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
-  --seeds N        seeds per row, counting up from --seed (default 1)
+  --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
+                   has adds them (the finished seeds are read back)
 ${RUN_HELP}`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { ...RUN_OPTIONS, seeds: { type: 'string' } });
@@ -34,15 +36,21 @@ ${RUN_HELP}`,
     if (positionals.length !== 1 || !(which === 'all' || (TABLES as readonly string[]).includes(which))) {
       throw new UsageError(`name one table: ${TABLES.join(', ')} or all`);
     }
-    const seeds = numberOption(values.seeds, 'seeds') ?? 1;
-    if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
-    const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: String(seeds) });
+    const seedsFlag = numberOption(values.seeds, 'seeds');
+    if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
+    const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: String(seedsFlag ?? 1) });
+    let seeds = Number(run.extra?.seeds ?? 1);
+    if (resumed && seedsFlag !== undefined && seedsFlag !== seeds) {
+      if (seedsFlag < seeds) throw new UsageError(`--seeds ${seedsFlag}: ${out} runs ${seeds} seeds; a resumed run can add seeds, not drop them`);
+      seeds = seedsFlag;
+      updateExtra(out, { seeds: String(seeds) });
+    }
     const { data } = await openRun('reproduce', out, run, resumed);
     const log = timedLog(Date.now());
     const tables = which === 'all' ? [...TABLES] : [which as TableName];
     const results: TableResult[] = [];
     for (const table of tables) {
-      results.push(await reproduceTable(table, out, data, run.config, { seeds: Number(run.extra?.seeds ?? seeds), scale: run.scale, dataset: data.name, log, progress: stderrProgress() }));
+      results.push(await reproduceTable(table, out, data, run.config, { seeds, scale: run.scale, dataset: data.name, log, progress: stderrProgress() }));
     }
     if (values.json) console.log(JSON.stringify(results));
     else results.forEach(printTable);
