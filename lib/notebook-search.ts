@@ -9,6 +9,7 @@ import { loadDataset, type DatasetSplits, type SplitLimit } from './data';
 import type { NotebookParams } from './notebook';
 import { stderrProgress, type ProgressCallback } from './progress';
 import { presetSettings, readSettings, writeSettings, type RunSettings } from './run-settings';
+import { SCALE_PRESETS } from './scale';
 import { budgetFor, type SearchLog } from './search';
 import type { TrainConfig } from './train';
 
@@ -44,15 +45,17 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
 }
 
 /**
- * A live notebook run folder, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>: continued from its config.json, or
- * new with the scale's preset (the smaller data limit at smoke scale).
+ * A live notebook run folder, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>[-sliced]: continued from its
+ * config.json, or new with the scale's preset (the smaller data limit at smoke scale) and GLIT_WEIGHT_SHARING.
  */
 export function liveRun(command: string, params: NotebookParams, extra?: Record<string, string>): NotebookSearch {
   const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
-  const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}`);
+  const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
+  const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`);
   const saved = readSettings(dir);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, extra }) };
+  const config = { ...SCALE_PRESETS[params.scale].search, weightSharing: params.weightSharing };
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, extra }) };
 }
 
 /**
@@ -89,6 +92,7 @@ export function describeSettings(settings: RunSettings): { setting: string; valu
     { setting: 'baseline (model config, budget, comparison)', value: c.baseline },
     { setting: 'FLOPs budget', value: `${c.maxFlopsRatio} x the baseline's: ${(budgetFor(c).maxFlops! / 1e6).toFixed(2)}M (official count)` },
     { setting: 'supernet training', value: training(c.supernet) },
+    { setting: 'supernet weights (GLIT_WEIGHT_SHARING)', value: c.weightSharing === 'sliced' ? 'sliced: slices of one largest set per block' : 'separate: each candidate its own' },
     { setting: 'EA', value: `${e.generations} generations of ${e.population}: top-${e.topK} parents, ${e.mutations} mutations (p ${e.mutationProbability}), ${e.crossovers} crossovers` },
     { setting: 'scoring a candidate', value: `val accuracy on the first ${c.scoring.valImages} val images (at most) after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)` },
     { setting: 'stage 1 retrains', value: `the EA's best ${c.stage1Retrain}` },

@@ -3,6 +3,7 @@
 // without editing cells. Unset variables take the defaults below; a value that is not allowed is an error, not a guess.
 import { optionsFromEnv, type BackendOptions } from './backend';
 import { parseScale, type Scale } from './scale';
+import { WEIGHT_SHARINGS, type WeightSharing } from './supernet';
 
 
 export interface NotebookParams {
@@ -12,8 +13,10 @@ export interface NotebookParams {
   dataset: string;
   /** GLIT_SEED: the seed every random choice in the notebook derives from, default 0. */
   seed: number;
-  /** GLIT_BACKEND and GLIT_WEBGPU_ADAPTER, read by lib/backend.ts (default auto). */
+  /** GLIT_BACKEND, GLIT_WEBGPU_ADAPTER and GLIT_DAWN_TOGGLES, read by lib/backend.ts (default auto). */
   backend: BackendOptions;
+  /** GLIT_WEIGHT_SHARING: the search notebooks' supernets, separate (default) or sliced (lib/supernet.ts). */
+  weightSharing: WeightSharing;
 }
 
 export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookParams {
@@ -21,7 +24,9 @@ export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookPa
   const seedText = setting(env, 'GLIT_SEED', '0');
   const seed = Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
-  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env) };
+  const weightSharing = setting(env, 'GLIT_WEIGHT_SHARING', 'separate');
+  if (!(WEIGHT_SHARINGS as readonly string[]).includes(weightSharing)) throw new Error(`GLIT_WEIGHT_SHARING='${weightSharing}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
+  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env), weightSharing: weightSharing as WeightSharing };
 }
 
 /** A variable's trimmed value, or the default when it is unset or blank. */

@@ -10,6 +10,7 @@ import { architectureToJson } from '../lib/arch';
 import { initBackend } from '../lib/backend';
 import { loadDataset, type DatasetSplits } from '../lib/data';
 import type { EvolutionState } from '../lib/evolution';
+import { notebookParams } from '../lib/notebook';
 import { describeSettings, notebookSearch } from '../lib/notebook-search';
 import type { RunSettings } from '../lib/run-settings';
 import { evaluations, readRun, type SearchRun } from '../lib/runs';
@@ -109,10 +110,15 @@ test('readRun says what is wrong with a folder that is not a run', () => {
 });
 
 test('notebooks run live in runs/notebooks/ by default, and only read the folder GLIT_RUN names', () => {
-  const params = { scale: 'smoke' as const, dataset: 'fashion-mnist', seed: 3, backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const } };
+  const params = { scale: 'smoke' as const, dataset: 'fashion-mnist', seed: 3, backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const }, weightSharing: 'separate' as const };
   const own = notebookSearch(params, {});
   assert.equal(own.dir, path.join(ROOT, 'runs', 'notebooks', 'search-smoke-seed3-fashion-mnist'));
   assert.equal(own.live, true);
+  assert.equal(own.settings.config.weightSharing, 'separate');
+  assert.equal(notebookParams({ GLIT_WEIGHT_SHARING: 'sliced' }).weightSharing, 'sliced');
+  assert.throws(() => notebookParams({ GLIT_WEIGHT_SHARING: 'shared' }), /GLIT_WEIGHT_SHARING='shared' is not one of separate, sliced/);
+  const sliced = notebookSearch({ ...params, weightSharing: 'sliced' }, {});
+  assert.deepEqual([sliced.dir, sliced.settings.config.weightSharing], [`${own.dir}-sliced`, 'sliced']);
   assert.equal(own.settings.config.seed, 3);
   assert.equal(own.settings.config.retrain.seed, 3);
   assert.ok(own.settings.limit && own.settings.limit.train! < SCALE_PRESETS.smoke.limit!.train!, 'smoke notebooks use a smaller data limit than the preset');
