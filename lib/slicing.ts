@@ -10,7 +10,8 @@
 //   window attention            the last Cl rows/columns of its qkv sections and proj
 //   FFN                         fc1's first r*C columns, fc2's first r*C rows; LayerNorms whole
 // BatchNorm is not sliced: as in slimmable networks, each conv shape (G, E, K) has its own, whose statistics describe
-// that shape alone.
+// that shape alone. The optimizer steps a sliced tensor whole, as PyTorch's AdamW does for AutoFormer: outside the
+// slice the gradient is zero, but weight decay and the Adam moments still move those weights.
 import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type ModelConfig } from './arch';
 import type { BlockParams } from './block';
