@@ -353,20 +353,51 @@ const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D;
 
+// Training-mode BatchNorm on wasm, written out like LayerNorm above; the statistics reduce a transposed copy, as wasm
+// reduces the last axis fastest (tfjs transposes for every reduction over leading axes). `track` gets the batch
+// statistics for the running ones.
+const wasmBatchNorm = (track: (mean: tf.Tensor, variance: tf.Tensor) => void, eps: number) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [normed, rstd] = tf.tidy(() => {
+      const columns = tf.transpose(x);
+      const mean = tf.mean(columns, -1);
+      const variance = tf.mean(tf.square(tf.sub(columns, tf.expandDims(mean, 1))), -1);
+      track(mean, variance);
+      const rstd = tf.div(1, tf.sqrt(tf.add(variance, eps)));
+      return [tf.mul(tf.sub(x, mean), rstd), rstd];
+    });
+    save([normed, rstd, w]);
+    return {
+      value: tf.add(tf.mul(normed, w), b),
+      gradFunc: (dy: tf.Tensor, [sn, sr, sw]: tf.Tensor[]) => {
+        const rows = sn.shape[0];
+        const db = tf.sum(dy, 0);
+        const dw = tf.sum(tf.mul(dy, sn), 0);
+        const dx = tf.mul(tf.mul(sw, sr), tf.sub(dy, tf.add(tf.div(db, rows), tf.mul(sn, tf.div(dw, rows)))));
+        return [dx, dw, db];
+      },
+    };
+  }) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
 /**
  * BatchNorm1d over (batch, tokens) per channel. Training normalises with the batch statistics and updates the running
  * ones as PyTorch does (momentum 0.1, unbiased variance in the running estimate); eval uses the running ones.
  */
 export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps = 1e-5): tf.Tensor3D {
   const momentum = ctx.bnMomentum ?? 0.1;
+  const n = x.shape[0] * x.shape[1];
+  const track = (mean: tf.Tensor, variance: tf.Tensor) => {
+    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
+    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))));
+    p.batchesTracked += 1;
+  };
+  if (ctx.training && tf.getBackend() === 'wasm') return tf.reshape(wasmBatchNorm(track, eps)(tf.reshape(x, [n, -1]), p.weight, p.bias), x.shape);
   let mean: tf.Tensor;
   let variance: tf.Tensor;
   if (ctx.training) {
     ({ mean, variance } = tf.moments(x, [0, 1]));
-    const n = x.shape[0] * x.shape[1];
-    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))));
-    p.batchesTracked += 1;
+    track(mean, variance);
   } else {
     mean = p.runningMean;
     variance = p.runningVar;
