@@ -127,19 +127,28 @@ function wasmProduct(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB 
   return tf.reshape(tf.transpose(tf.reshape(out, [m, pairs, n]), [1, 0, 2]), [...lead, m, n]);
 }
 
-const wasmMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: wasmProduct(a, b),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [wasmProduct(dy, sb, false, true), wasmProduct(sa, dy, true, false)],
-  };
-}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+// [transposeA][transposeB]: a transposed operand folds into the layout change wasmProduct makes anyway, here and in
+// the gradient's products.
+const wasmMatMuls = [false, true].map((transposeA) =>
+  [false, true].map((transposeB) =>
+    tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      save([a, b]);
+      return {
+        value: wasmProduct(a, b, transposeA, transposeB),
+        gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) =>
+          transposeA
+            ? [wasmProduct(sb, dy, transposeB, true), transposeB ? wasmProduct(dy, sa, true, true) : wasmProduct(sa, dy, false, false)]
+            : [wasmProduct(dy, sb, false, !transposeB), transposeB ? wasmProduct(dy, sa, true, false) : wasmProduct(sa, dy, true, false)],
+      };
+    }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  ),
+);
 
 /** a [..., m, k] x b [..., k, n] (either transposed first when asked), the fastest way the running backend allows. */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
-  return wasmMatMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  return wasmMatMuls[Number(transposeA)][Number(transposeB)](a, b);
 }
 
 // XNNPACK packs a product's right matrix (its "weights") on every call with a new right matrix, at ~6 ns a float: a
@@ -209,13 +218,14 @@ export function layerNorm(p: Norm<tf.Tensor>, x: tf.Tensor, eps = 1e-6): tf.Tens
 // tfjs-wasm's Erf and Exp (which Erf's gradient uses) are scalar loops, ~6 and ~9 ms on [64, 50, 384], while its
 // elementwise arithmetic, Step and Elu run vectorized in 0.2-1.3 ms. So wasm's GELU computes the normal tail
 // Phi(-|x|) with Abramowitz & Stegun's 7.1.26 (|error| < 1.5e-7, what tfjs's Erf computes too), exp(-x^2 / 2) as
-// elu(-x^2 / 2) + 1, and has its own gradient Phi(x) + x phi(x): one GELU's forward and backward 21 -> 9 ms.
+// elu(-x^2 / 2) + 1, and saves its own gradient Phi(x) + x phi(x): forward and backward on [64, 50, 384] of normal
+// values 41 -> 26 ms.
 const TAIL_P = 0.3275911 * Math.SQRT1_2;
 const TAIL_A = [0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429].map((a) => a / 2);
 
 const wasmGelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const [cdf, density] = tf.tidy(() => {
+  const [cdf, slope] = tf.tidy(() => {
     const t = tf.div(1, tf.add(tf.mul(tf.abs(x), TAIL_P), 1));
     let poly = tf.mul(t, TAIL_A[4]);
     for (let i = 3; i >= 0; i--) poly = tf.mul(tf.add(poly, TAIL_A[i]), t);
@@ -223,13 +233,11 @@ const wasmGelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const tail = tf.mul(poly, gauss); // Phi(-|x|)
     const positive = tf.step(x);
     // Phi(x): 1 - tail for x > 0, tail for x <= 0.
-    return [tf.add(positive, tf.mul(tail, tf.sub(1, tf.mul(positive, 2)))), tf.mul(gauss, 1 / Math.sqrt(2 * Math.PI))];
+    const cdf = tf.add(positive, tf.mul(tail, tf.sub(1, tf.mul(positive, 2))));
+    return [cdf, tf.add(cdf, tf.mul(x, tf.mul(gauss, 1 / Math.sqrt(2 * Math.PI))))];
   });
-  save([x, cdf, density]);
-  return {
-    value: tf.mul(x, cdf),
-    gradFunc: (dy: tf.Tensor, [sx, sc, sd]: tf.Tensor[]) => tf.mul(dy, tf.add(sc, tf.mul(sx, sd))),
-  };
+  save([slope]);
+  return { value: tf.mul(x, cdf), gradFunc: (dy: tf.Tensor, [ss]: tf.Tensor[]) => tf.mul(dy, ss) };
 }) as (x: tf.Tensor) => tf.Tensor;
 
 /** Exact GELU, x * Phi(x), as PyTorch's nn.GELU() (not the tanh approximation). */
@@ -301,32 +309,6 @@ function correlateGrid(x: tf.Tensor4D, w: tf.Tensor3D): tf.Tensor4D {
     .reduce((a, b) => tf.add(a, b)) as tf.Tensor4D;
 }
 
-/**
- * dw[0, v, c] = sum over (b, j) of dy[b, 0, j, c] * xpadded[b, 0, j + v, c] for a 1 x kw filter on wasm: one valid
- * depthwise conv whose channels are the (sample, channel) pairs, the padded sequence its image and dy its filter, in
- * pieces of 25 taps (the fast count, see FAST_TAPS), then a sum over samples. On [64, 1, 50, 256], 17 taps: 22 -> 7 ms
- * against the one-channel-per-channel conv with a 3,200-tap filter below.
- */
-function rowFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kw: number): tf.Tensor3D {
-  const [batch, , width, channels] = x.shape;
-  const pw = (kw - 1) / 2;
-  const span = Math.ceil(width / 25) * 25;
-  const image = tf.transpose(tf.reshape(tf.pad(x, [[0, 0], [0, 0], [pw, pw + span - width], [0, 0]]), [batch, span + kw - 1, channels]), [1, 0, 2]);
-  const filter = tf.transpose(tf.reshape(tf.pad(dy, [[0, 0], [0, 0], [0, span - width], [0, 0]]), [batch, span, channels]), [1, 0, 2]);
-  const pairs = batch * channels;
-  let dw: tf.Tensor | null = null;
-  for (let start = 0; start < span; start += 25) {
-    const piece = tf.depthwiseConv2d(
-      tf.reshape(tf.slice(image, [start, 0, 0], [24 + kw, batch, channels]), [1, 1, 24 + kw, pairs]) as tf.Tensor4D,
-      tf.reshape(tf.slice(filter, [start, 0, 0], [25, batch, channels]), [1, 25, pairs, 1]) as tf.Tensor4D,
-      1,
-      'valid',
-    );
-    dw = dw ? tf.add(dw, piece) : piece;
-  }
-  return tf.reshape(tf.sum(tf.reshape(dw!, [kw, batch, channels]), 1), [1, kw, channels]);
-}
-
 const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, w, save] = args as [tf.Tensor4D, tf.Tensor3D, tf.GradSaveFunc];
   save([x, w]);
@@ -339,7 +321,6 @@ const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
         const [kh, kw] = sw.shape;
         const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
         const dx = correlateGrid(dy as tf.Tensor4D, tf.reverse(sw, [0, 1]));
-        if (tf.getBackend() === 'wasm' && kh === 1) return [dx, rowFilterGradient(sx, dy as tf.Tensor4D, kw)];
         // dw[u, v, c] = sum over (b, i, j) of dy[b, i, j, c] * xpadded[b, i + u, j + v, c]: one valid depthwise conv with
         // the padded images stacked vertically as the input and dy stacked likewise as the filter, each sample's rows
         // followed by kh - 1 zero rows so that no tap pairs rows of two samples.
