@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from './wasm-kernels';
 
 export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -116,6 +117,8 @@ async function start(name: BackendName, options: BackendOptions, auto = false): 
       return startWebgpu(options.webgpuAdapter ?? 'default', options.dawnOptions ?? [], auto);
     case 'wasm':
       await setBackendOrThrow('wasm', 'the WebAssembly module did not initialise', 'reinstall @tensorflow/tfjs-backend-wasm (npm ci)');
+      // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (lib/wasm-kernels.ts).
+      registerWasmKernels();
       return { backend: 'wasm', device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread)` };
     case 'cpu':
       await setBackendOrThrow('cpu', 'tfjs-backend-cpu did not initialise', 'reinstall @tensorflow/tfjs (npm ci)');
