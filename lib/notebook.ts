@@ -3,7 +3,7 @@
 // without editing cells. Unset variables take the defaults below; a value that is not allowed is an error, not a guess.
 import { optionsFromEnv, type BackendOptions } from './backend';
 import { parseScale, type Scale } from './scale';
-import { WEIGHT_SHARINGS, type WeightSharing } from './supernet';
+import { parseWeightSharing, type WeightSharing } from './supernet';
 
 
 export interface NotebookParams {
@@ -24,9 +24,8 @@ export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookPa
   const seedText = setting(env, 'GLIT_SEED', '0');
   const seed = Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
-  const weightSharing = setting(env, 'GLIT_WEIGHT_SHARING', 'separate');
-  if (!(WEIGHT_SHARINGS as readonly string[]).includes(weightSharing)) throw new Error(`GLIT_WEIGHT_SHARING='${weightSharing}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
-  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env), weightSharing: weightSharing as WeightSharing };
+  const weightSharing = parseWeightSharing(setting(env, 'GLIT_WEIGHT_SHARING', 'separate'), 'GLIT_WEIGHT_SHARING');
+  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env), weightSharing };
 }
 
 /** A variable's trimmed value, or the default when it is unset or blank. */

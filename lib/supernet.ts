@@ -20,6 +20,12 @@ import { evaluate, type Trainable } from './train';
 export type WeightSharing = 'separate' | 'sliced';
 export const WEIGHT_SHARINGS: readonly WeightSharing[] = ['separate', 'sliced'];
 
+/** `value` as a WeightSharing, or an error naming `source` (a flag, an environment variable, a config field). */
+export function parseWeightSharing(value: string, source: string): WeightSharing {
+  if (!(WEIGHT_SHARINGS as readonly string[]).includes(value)) throw new Error(`${source}='${value}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
+  return value as WeightSharing;
+}
+
 export interface Supernet {
   space: SearchSpace;
   seed: number;
@@ -39,11 +45,10 @@ export interface Supernet {
 }
 
 export function createSupernet(space: SearchSpace, seed: number, sharing: WeightSharing = 'separate'): Supernet {
-  if (!WEIGHT_SHARINGS.includes(sharing)) throw new Error(`weight sharing '${sharing}' is not one: use ${WEIGHT_SHARINGS.join(' or ')}`);
   return {
     space,
     seed,
-    sharing,
+    sharing: parseWeightSharing(sharing, 'weightSharing'), // from a config file: checked here, where it is used
     shared: initModel({ model: space.model, blocks: [] }, seed),
     candidates: space.choices.map(() => new Map()),
     sliced: sharing === 'sliced' ? space.choices.map((genes, i) => initSlicedBlock(space.model, genes, new Rng(seed).fork(`block ${i} sliced`))) : [],

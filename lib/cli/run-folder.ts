@@ -7,7 +7,7 @@ import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type Datas
 import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../scale';
 import { overrideConfig, presetSettings, readSettings, writeSettings, type RunSettings } from '../run-settings';
 import { numberOption, UsageError } from './command';
-import { WEIGHT_SHARINGS, type WeightSharing } from '../supernet';
+import { parseWeightSharing, type WeightSharing } from '../supernet';
 
 export const RUN_OPTIONS = {
   out: { type: 'string' },
@@ -61,17 +61,16 @@ export function resolveRun(values: RunValues, command: string, extra?: Record<st
   }
   if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
   let scale: Scale;
+  let sharing: WeightSharing | undefined;
   try {
     scale = parseScale(values.preset ?? 'cpu', '--preset');
+    const flag = values['weight-sharing'];
+    sharing = flag === undefined ? undefined : parseWeightSharing(flag, '--weight-sharing');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   let config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
-  const sharing = values['weight-sharing'];
-  if (sharing !== undefined) {
-    if (!(WEIGHT_SHARINGS as readonly string[]).includes(sharing)) throw new UsageError(`--weight-sharing '${sharing}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
-    config = { ...(config ?? SCALE_PRESETS[scale].search), weightSharing: sharing as WeightSharing };
-  }
+  if (sharing) config = { ...(config ?? SCALE_PRESETS[scale].search), weightSharing: sharing };
   const run = presetSettings(scale, {
     dataset: values.dataset ?? DEFAULT_DATASET,
     seed: numberOption(values.seed, 'seed') ?? 0,
