@@ -71,13 +71,16 @@ export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arc
   return linear(params.head, pooled) as tf.Tensor2D;
 }
 
-/** Every variable of the model under its official PyTorch state-dict name, in state-dict order. */
-export function namedVariables(params: ModelParams): Map<string, tf.Variable> {
+/**
+ * Every variable of the model under its official PyTorch state-dict name, in state-dict order. `blockPrefix` names
+ * block i's variables (official: `blocks.{i}.0`; a supernet path: its candidates' names).
+ */
+export function namedVariables(params: ModelParams, blockPrefix = (i: number) => `blocks.${i}.0`): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   if (params.clsToken) out.set('cls_token', params.clsToken);
   out.set('pos_embed', params.posEmbed);
   addPair(out, 'patch_embed.proj', params.patchEmbed);
-  params.blocks.forEach((b, i) => addBlockVariables(out, `blocks.${i}.0`, b));
+  params.blocks.forEach((b, i) => addBlockVariables(out, blockPrefix(i), b));
   addPair(out, 'norm', params.norm);
   addPair(out, 'head', params.head);
   return out;

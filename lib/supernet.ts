@@ -75,16 +75,15 @@ export function pathParams(net: Supernet, arch: Architecture): ModelParams<tf.Te
   return { ...net.shared, blocks };
 }
 
+// Supernet variable names: a separate candidate's, and a sliced block's BatchNorm of one conv shape.
+const candidateName = (index: number, choice: number) => `blocks.${index}.c${choice}`;
+const slicedNormName = (index: number, convShape: string) => `blocks.${index}.attn.net.4.${convShape}`;
+
 /** The variables a path reads, under supernet names: the optimizer keeps its state per candidate (or per shared block). */
 function pathVariables(net: Supernet, arch: Architecture): Map<string, tf.Variable> {
   const code = encode(net.space, arch);
   if (net.sharing === 'separate') {
-    const out = new Map<string, tf.Variable>();
-    for (const [name, v] of namedVariables({ ...net.shared, blocks: code.map((choice, i) => candidate(net, i, choice)) })) {
-      const m = /^blocks\.(\d+)\.0\.(.*)$/.exec(name);
-      out.set(m ? `blocks.${m[1]}.c${code[Number(m[1])]}.${m[2]}` : name, v);
-    }
-    return out;
+    return namedVariables({ ...net.shared, blocks: code.map((choice, i) => candidate(net, i, choice)) }, (i) => candidateName(i, code[i]));
   }
   const out = new Map(namedVariables(net.shared));
   code.forEach((choice, i) => {
@@ -95,8 +94,6 @@ function pathVariables(net: Supernet, arch: Architecture): Map<string, tf.Variab
   });
   return out;
 }
-
-const slicedNormName = (index: number, convShape: string) => `blocks.${index}.attn.net.4.${convShape}`;
 
 /** One path as a Trainable: its trainable variables under supernet names, and its logits. */
 export function pathModel(net: Supernet, arch: Architecture): Trainable {
@@ -116,7 +113,7 @@ function pathBatchNorms(net: Supernet, arch: Architecture): BatchNorm[] {
 export function supernetVariables(net: Supernet): Map<string, tf.Variable> {
   const out = new Map(namedVariables(net.shared));
   net.candidates.forEach((byChoice, i) => {
-    for (const [choice, block] of byChoice) addBlockVariables(out, `blocks.${i}.c${choice}`, block);
+    for (const [choice, block] of byChoice) addBlockVariables(out, candidateName(i, choice), block);
   });
   net.sliced.forEach((block, i) => {
     addBlockVariables(out, `blocks.${i}`, block.weights);
