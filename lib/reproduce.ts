@@ -52,7 +52,9 @@ async function searchedRow(c: RowContext, space: SearchSpace, supernetDir: strin
   return retrain(path.join(c.dir, 'retrain'), name, decode(space, state.topK[0].code), c.data, c.config.retrain, c.log, c.progress);
 }
 
-const withSharing = (c: RowContext, weightSharing: WeightSharing): RowContext => ({ ...c, config: { ...c.config, weightSharing } });
+/** A searched row on the flat full space: rows with the same weight sharing search one supernet (in `shared/`). */
+const fullSpaceRow = (c: RowContext, weightSharing: WeightSharing, method: 'evolution' | 'random', name: string) =>
+  searchedRow({ ...c, config: { ...c.config, weightSharing } }, fullSpace(baselineModel(c.config)), path.join(c.shared, weightSharing === 'separate' ? 'full-supernet' : 'full-supernet-sliced'), method, name);
 const baselineModel = (config: SearchConfig) => loadArchitecture(config.baseline).model;
 const fixedRow = (c: RowContext, arch: Architecture) => retrain(c.dir, arch.name ?? 'fixed', arch, c.data, c.config.retrain, c.log, c.progress);
 const hierarchical = (c: RowContext) => hierarchicalSearch(path.join(c.shared, 'hierarchical'), c.data, c.config, c.log, c.progress);
@@ -107,11 +109,11 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     rows: [
       // Random search and SPOS's EA score candidates on the same supernet over the flat space (separate weights per
       // candidate, as SPOS), with the same number of evaluations: the rows differ only in how candidates are proposed.
-      { id: 'random', label: 'random search (full space)', run: (c) => searchedRow(withSharing(c, 'separate'), fullSpace(baselineModel(c.config)), path.join(c.shared, 'full-supernet'), 'random', 'random-best') },
-      { id: 'spos', label: 'SPOS (full space)', run: (c) => searchedRow(withSharing(c, 'separate'), fullSpace(baselineModel(c.config)), path.join(c.shared, 'full-supernet'), 'evolution', 'spos-best') },
+      { id: 'random', label: 'random search (full space)', run: (c) => fullSpaceRow(c, 'separate', 'random', 'random-best') },
+      { id: 'spos', label: 'SPOS (full space)', run: (c) => fullSpaceRow(c, 'separate', 'evolution', 'spos-best') },
       // Not in the paper: SPOS with AutoFormer's weight sharing by slicing, where the flat space's 100s of candidates
-      // per block share one set of weights instead of each being trained a few times.
-      { id: 'spos-sliced', label: 'SPOS, sliced weights (full space)', run: (c) => searchedRow(withSharing(c, 'sliced'), fullSpace(baselineModel(c.config)), path.join(c.shared, 'full-supernet-sliced'), 'evolution', 'spos-sliced-best') },
+      // per block share one set of weights instead of each getting only the few steps that sample it.
+      { id: 'spos-sliced', label: 'SPOS, sliced weights (full space)', run: (c) => fullSpaceRow(c, 'sliced', 'evolution', 'spos-sliced-best') },
       { id: 'hierarchical', label: 'hierarchical (GLiT)', run: async (c) => (await hierarchical(c)).found },
     ],
   },
