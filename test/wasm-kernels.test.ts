@@ -128,3 +128,22 @@ test('the wasm kernels copy inside the heap: no read of their input into JavaScr
   }
   assert.equal(reads, 0);
 });
+
+test('Identity on wasm shares the buffer: a clone outlives its source, and the memory goes with the last of them', async () => {
+  await initBackend({ backend: 'wasm' });
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const ids = backend.numDataIds();
+  const x = tf.tensor([1.5, -2, 3], [3]);
+  const y = tf.clone(x);
+  assert.equal(backend.numDataIds(), ids + 1, 'the clone holds no buffer of its own');
+  x.dispose();
+  assert.deepEqual(Array.from(await y.data()), [1.5, -2, 3]);
+  y.dispose();
+  assert.equal(backend.numDataIds(), ids, 'the buffer is freed with the last reference');
+  // A gradient saves its inputs by cloning them; the result must not change.
+  const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.square(t), tf.sin(t)));
+  const grad = tf.tidy(() => Array.from(tf.grad(f)(tf.tensor([0.5, -1, 2])).dataSync()));
+  await initBackend({ backend: 'cpu' });
+  const expected = tf.tidy(() => Array.from(tf.grad(f)(tf.tensor([0.5, -1, 2])).dataSync()));
+  grad.forEach((g, i) => assert.ok(Math.abs(g - expected[i]) < 1e-6, `gradient ${i}: ${g} vs ${expected[i]}`));
+});
