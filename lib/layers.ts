@@ -343,6 +343,37 @@ function correlateGrid(x: tf.Tensor4D, w: tf.Tensor3D): tf.Tensor4D {
     .reduce((a, b) => tf.add(a, b)) as tf.Tensor4D;
 }
 
+/**
+ * The filter gradient dw[u, v, c] = sum over (b, i, j) of dy[b, i, j, c] * padded[b, i + u, j + v, c], for dy
+ * [B, H, W, C] and the input padded by (kh - 1, kw - 1). Off wasm, one valid depthwise conv: the padded images stacked
+ * vertically as its input and dy stacked likewise as its filter, each sample's rows followed by kh - 1 zero rows so
+ * that no tap pairs rows of two samples.
+ */
+function filterGradient(padded: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number): tf.Tensor3D {
+  const [batch, height, width, channels] = dy.shape;
+  if (tf.getBackend() === 'wasm') return tapSums(padded, dy, kh, kw);
+  const paddedHeight = height + kh - 1;
+  const image = tf.reshape(padded, [1, batch * paddedHeight, width + kw - 1, channels]) as tf.Tensor4D;
+  // (A 1-row filter needs no spacing, so it skips the pad and the slice.)
+  const rows = batch * paddedHeight - (kh - 1);
+  const spaced = kh === 1 ? dy : tf.slice(tf.reshape(tf.pad(dy, [[0, 0], [0, kh - 1], [0, 0], [0, 0]]), [batch * paddedHeight, width, channels]), 0, rows);
+  const filter = tf.reshape(spaced, [rows, width, channels, 1]) as tf.Tensor4D;
+  return tf.reshape(tf.depthwiseConv2d(image, filter, 1, 'valid'), [kh, kw, channels]);
+}
+
+// XNNPACK runs that conv, with its thousands of filter taps and a handful of outputs, at ~0.5 GFLOP/s. On wasm one
+// product and column sum per tap is 1.3-3.6x faster (e.g. 64x50 tokens, 256 channels, 17 taps: 18.3 -> 8.1 ms).
+function tapSums(padded: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number): tf.Tensor3D {
+  const [batch, height, width, channels] = dy.shape;
+  const taps: tf.Tensor[] = [];
+  for (let u = 0; u < kh; u++) {
+    for (let v = 0; v < kw; v++) {
+      taps.push(tf.tidy(() => columnSums(tf.reshape(tf.mul(tf.slice(padded, [0, u, v, 0], [batch, height, width, channels]), dy), [-1, channels]))));
+    }
+  }
+  return tf.reshape(tf.stack(taps), [kh, kw, channels]);
+}
+
 const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, w, save] = args as [tf.Tensor4D, tf.Tensor3D, tf.GradSaveFunc];
   save([x, w]);
@@ -351,21 +382,10 @@ const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
         const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor3D];
-        const [batch, height, width, channels] = sx.shape;
         const [kh, kw] = sw.shape;
         const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
-        const dx = correlateGrid(dy as tf.Tensor4D, tf.reverse(sw, [0, 1]));
-        // dw[u, v, c] = sum over (b, i, j) of dy[b, i, j, c] * xpadded[b, i + u, j + v, c]: one valid depthwise conv with
-        // the padded images stacked vertically as the input and dy stacked likewise as the filter, each sample's rows
-        // followed by kh - 1 zero rows so that no tap pairs rows of two samples.
-        const paddedHeight = height + kh - 1;
-        const image = tf.reshape(tf.pad(sx, [[0, 0], [ph, ph], [pw, pw], [0, 0]]), [1, batch * paddedHeight, width + kw - 1, channels]) as tf.Tensor4D;
-        // (A 1-row filter needs no spacing, so it skips the pad and the slice.)
-        const rows = batch * paddedHeight - (kh - 1);
-        const spaced = kh === 1 ? dy : tf.slice(tf.reshape(tf.pad(dy, [[0, 0], [0, kh - 1], [0, 0], [0, 0]]), [batch * paddedHeight, width, channels]), 0, rows);
-        const filter = tf.reshape(spaced, [rows, width, channels, 1]) as tf.Tensor4D;
-        const dw = tf.reshape(tf.depthwiseConv2d(image, filter, 1, 'valid'), [kh, kw, channels]);
-        return [dx, dw];
+        const padded = tf.pad(sx, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+        return [correlateGrid(dy as tf.Tensor4D, tf.reverse(sw, [0, 1])), filterGradient(padded, dy as tf.Tensor4D, kh, kw)];
       }),
   };
 }) as (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D;
