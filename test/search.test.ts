@@ -133,6 +133,26 @@ test('tensor count stays flat across supernet epochs (variables and optimizer st
   disposeSupernet(net);
 });
 
+test('trainLoop reports every step in order, and stops a diverging run at the step that diverged without leaking tensors', async () => {
+  await initBackend({ backend: 'cpu' });
+  const data = await tinyData(); // 96 training images: 3 steps an epoch at batch 32
+  const space = stage1Space(TINY.model);
+  const net = createSupernet(space, 1);
+  const path = pathModel(net, sampleWithin(space, new Rng(2), {}));
+  const config = { ...TRAIN_DEFAULTS, epochs: 2, batchSize: 32, warmupEpochs: 0 };
+  const steps: number[] = [];
+  await trainLoop({ data, config, optimizer: createAdamW(), pick: () => path, hooks: { onStep: ({ step }) => void steps.push(step) } });
+  assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
+  // From step 4 (the second of epoch 2) on, the logits are NaN.
+  let calls = 0;
+  const diverging = { ...path, logits: (x: tf.Tensor4D, options: Parameters<typeof path.logits>[1]) => tf.mul(path.logits(x, options), ++calls > 4 ? NaN : 1) as tf.Tensor2D };
+  const optimizer = createAdamW();
+  const before = tf.memory().numTensors;
+  await assert.rejects(trainLoop({ data, config, optimizer, pick: () => diverging }), /training diverged at epoch 2, step 4: loss NaN/);
+  assert.equal(tf.memory().numTensors - before, 2 * optimizer.m.size, 'only the optimizer state is left');
+  disposeSupernet(net);
+});
+
 /** Runs `glit search` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
 function searchProcess(args: string[], killWhen?: string): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
