@@ -1,6 +1,6 @@
-// lib/wasm-kernels.ts: the wasm Slice, SplitV and Unpack that copy inside the heap give the cpu backend's results bit
-// for bit, on random shapes, begins and sizes of ranks 1-5 (zero-size and whole slices included), in float32, int32
-// and bool, and tf.split's gradient; and they no longer read their input out of the heap.
+// lib/wasm-kernels.ts: the wasm Slice, SplitV, Unpack and Concat that copy inside the heap give the cpu backend's
+// results bit for bit, on random shapes, begins and sizes of ranks 1-5 (zero-size and whole slices included), in
+// float32, int32 and bool, and tf.split's gradient; they no longer read their input out of the heap; Identity shares.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -93,6 +93,22 @@ test('tf.split and tf.unstack on wasm equal cpu bit for bit', async () => {
   });
   await assertSameOnWasm('splits', () => cases.flatMap((c) => tf.split(tensor(c), c.split, c.axis)));
   await assertSameOnWasm('unstacks', () => cases.flatMap((c) => [0, c.shape.length - 1].flatMap((axis) => tf.unstack(tensor(c), axis))));
+});
+
+test('tf.concat on wasm equals cpu bit for bit: every axis of ranks 1-4, zero-size inputs included', async () => {
+  const rng = new Rng(5);
+  const cases = Array.from({ length: 60 }, (_, i) => {
+    const rank = 1 + (i % 4);
+    const axis = rng.int(rank);
+    const base = Array.from({ length: rank }, () => 1 + rng.int(5));
+    const dtype = DTYPES[i % DTYPES.length];
+    return Array.from({ length: 1 + rng.int(3) }, () => {
+      const shape = base.map((d, a) => (a === axis ? rng.int(4) : d));
+      return { shape, dtype, axis, data: values(rng, shape.reduce((p, d) => p * d, 1), dtype) };
+    });
+  });
+  assert.ok(cases.some((c) => c.some((t) => t.shape.includes(0))), 'zero-size inputs are drawn');
+  await assertSameOnWasm('concats', () => cases.map((c) => tf.concat(c.map(tensor), c[0].axis)));
 });
 
 test("gradients through tf.split on wasm equal cpu's", async () => {
