@@ -121,8 +121,8 @@ function groupedProduct(image: tf.Tensor, filter: tf.Tensor): tf.Tensor {
 const keysLast = (t: tf.Tensor): tf.Tensor => tf.transpose(tf.transpose(t, [1, 0, 2]), [2, 0, 1]);
 
 // Attention on wasm, forward and backward, as grouped products over the B*H (batch, head) pairs in token-major layouts:
-// q, k and v as [T, B*H, D] are already the right matrices of the products over tokens, so a step needs 12 three-axis
-// transposes where autodiff of the batched form needed 26, most of them four-axis.
+// q, k and v as [T, B*H, D] are already the right matrices of the products over tokens, so forward and backward need
+// 14 transposes, 12 of them three-axis, where autodiff of the batched form needed 26, most of them four-axis.
 const wasmAttention = (heads: number, mask?: tf.Tensor2D) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
