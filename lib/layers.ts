@@ -128,9 +128,10 @@ const wasmAttention = (heads: number, mask?: tf.Tensor2D) =>
     const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
     const [batch, tokens, width] = qkv.shape;
     const inner = width / 3;
+    const dim = inner / heads;
     const pairs = batch * heads;
-    const scale = 1 / Math.sqrt(inner / heads);
-    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [batch, tokens, 3, inner]), [2, 1, 0, 3])).map((t) => tf.reshape(t, [tokens, pairs, inner / heads]));
+    const scale = 1 / Math.sqrt(dim);
+    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [batch, tokens, 3, inner]), [2, 1, 0, 3])).map((t) => tf.reshape(t, [tokens, pairs, dim]));
     const weights = tf.tidy(() => {
       const scores = tf.mul(groupedProduct(tf.transpose(q, [0, 2, 1]), keysLast(k)), scale); // [query, pair, key]
       return tf.softmax(mask ? tf.add(scores, tf.reshape(mask, [tokens, 1, tokens])) : scores);
@@ -141,7 +142,7 @@ const wasmAttention = (heads: number, mask?: tf.Tensor2D) =>
       value: tf.transpose(tf.reshape(mixed, [tokens, batch, inner]), [1, 0, 2]),
       gradFunc: (dy: tf.Tensor, [sq, sk, sv, sw]: tf.Tensor[]) =>
         tf.tidy(() => {
-          const dMixed = tf.reshape(tf.transpose(dy, [1, 0, 2]), [tokens, pairs, inner / heads]);
+          const dMixed = tf.reshape(tf.transpose(dy, [1, 0, 2]), [tokens, pairs, dim]);
           const dWeights = groupedProduct(tf.transpose(dMixed, [0, 2, 1]), keysLast(sv));
           const dv = groupedProduct(tf.transpose(sw, [2, 0, 1]), dMixed);
           const dScores = tf.mul(tf.mul(sw, tf.sub(dWeights, tf.sum(tf.mul(dWeights, sw), -1, true))), scale);
@@ -206,15 +207,20 @@ export function linear(p: Linear<tf.Tensor>, x: tf.Tensor): tf.Tensor {
   return tf.reshape(y, [...lead, outFeatures]);
 }
 
-// Autodiff of tf.moments and the normalisation runs ~80 kernels for a LayerNorm's forward and backward on wasm
-// (float32 casts, full-size ones for the means' gradients, broadcast reductions); written out, ~35: on [64, 50, 96]
-// 14.7 -> 8.1 ms.
-const wasmLayerNorm = (eps: number) =>
+// LayerNorm and training-mode BatchNorm on wasm, written out: autodiff of tf.moments and the normalisation runs ~80
+// kernels for a LayerNorm's forward and backward on wasm (float32 casts, full-size ones for the means' gradients,
+// broadcast reductions); written out, ~35: on [64, 50, 96] 14.7 -> 8.1 ms. x is [rows, columns] with w and b per
+// column; `mean` averages over the normalised axis and broadcasts back (LayerNorm: each row; BatchNorm: each column,
+// by columnMeans). `track` gets the statistics (BatchNorm's running ones).
+const wasmNormalise = (mean: (t: tf.Tensor) => tf.Tensor, eps: number, track?: (mean: tf.Tensor, variance: tf.Tensor) => void) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const [normed, rstd] = tf.tidy(() => {
-      const centred = tf.sub(x, tf.mean(x, -1, true));
-      const rstd = tf.div(1, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps)));
+      const average = mean(x);
+      const centred = tf.sub(x, average);
+      const variance = mean(tf.square(centred));
+      track?.(average, variance);
+      const rstd = tf.div(1, tf.sqrt(tf.add(variance, eps)));
       return [tf.mul(centred, rstd), rstd];
     });
     save([normed, rstd, w]);
@@ -223,7 +229,7 @@ const wasmLayerNorm = (eps: number) =>
       gradFunc: (dy: tf.Tensor, [sn, sr, sw]: tf.Tensor[]) =>
         tf.tidy(() => {
           const dn = tf.mul(dy, sw);
-          const dx = tf.mul(sr, tf.sub(tf.sub(dn, tf.mean(dn, -1, true)), tf.mul(sn, tf.mean(tf.mul(dn, sn), -1, true))));
+          const dx = tf.mul(sr, tf.sub(tf.sub(dn, mean(dn)), tf.mul(sn, mean(tf.mul(dn, sn)))));
           return [dx, columnSums(tf.mul(dy, sn)), columnSums(dy)];
         }),
     };
@@ -233,7 +239,7 @@ const wasmLayerNorm = (eps: number) =>
 export function layerNorm(p: Norm<tf.Tensor>, x: tf.Tensor, eps = 1e-6): tf.Tensor {
   if (tf.getBackend() === 'wasm') {
     const channels = x.shape[x.rank - 1];
-    return tf.reshape(wasmLayerNorm(eps)(tf.reshape(x, [-1, channels]), p.weight, p.bias), x.shape);
+    return tf.reshape(wasmNormalise((t) => tf.mean(t, -1, true), eps)(tf.reshape(x, [-1, channels]), p.weight, p.bias), x.shape);
   }
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.weight), p.bias);
@@ -390,33 +396,6 @@ const gridTaps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D;
 
-// Training-mode BatchNorm on wasm, written out like LayerNorm above, its reductions over rows as column means. `track`
-// gets the batch statistics for the running ones.
-const wasmBatchNorm = (track: (mean: tf.Tensor, variance: tf.Tensor) => void, eps: number) =>
-  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const [normed, rstd] = tf.tidy(() => {
-      const mean = columnMeans(x);
-      const centred = tf.sub(x, mean);
-      const variance = columnMeans(tf.square(centred));
-      track(mean, variance);
-      const rstd = tf.div(1, tf.sqrt(tf.add(variance, eps)));
-      return [tf.mul(centred, rstd), rstd];
-    });
-    save([normed, rstd, w]);
-    return {
-      value: tf.add(tf.mul(normed, w), b),
-      gradFunc: (dy: tf.Tensor, [sn, sr, sw]: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const rows = sn.shape[0];
-          const dyMean = columnMeans(dy);
-          const dyNormedMean = columnMeans(tf.mul(dy, sn));
-          const dx = tf.mul(tf.mul(sw, sr), tf.sub(dy, tf.add(dyMean, tf.mul(sn, dyNormedMean))));
-          return [dx, tf.mul(dyNormedMean, rows), tf.mul(dyMean, rows)];
-        }),
-    };
-  }) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-
 /**
  * BatchNorm1d over (batch, tokens) per channel. Training normalises with the batch statistics and updates the running
  * ones as PyTorch does (momentum 0.1, unbiased variance in the running estimate); eval uses the running ones.
@@ -429,7 +408,9 @@ export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps
     p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))));
     p.batchesTracked += 1;
   };
-  if (ctx.training && tf.getBackend() === 'wasm') return tf.reshape(wasmBatchNorm(track, eps)(tf.reshape(x, [n, -1]), p.weight, p.bias), x.shape);
+  if (ctx.training && tf.getBackend() === 'wasm') {
+    return tf.reshape(wasmNormalise(columnMeans, eps, track)(tf.reshape(x, [n, -1]), p.weight, p.bias), x.shape);
+  }
   let mean: tf.Tensor;
   let variance: tf.Tensor;
   if (ctx.training) {
