@@ -1,10 +1,11 @@
-// Faster Slice, SplitV, Unpack, Concat and Identity kernels for tfjs-wasm. Its stock Slice reads its whole input out of the wasm heap into a
-// JavaScript copy (readSync) for every piece, then copies row by row: ~4 ms for a [41, 64, 256] slice a clone does in
-// 0.3 ms, 8-14 ms for each q/k/v split of [64, 50, 288] in an attention step. These copy each contiguous run of the
-// slice inside the heap with TypedArray.prototype.copyWithin (a native memmove): the same bytes, so bitwise equal.
+// Faster Slice, SplitV, Unpack, Concat and Identity kernels for tfjs-wasm. Its stock Slice reads its whole input out of
+// the wasm heap into a JavaScript copy (readSync) for every piece, then copies row by row: ~4 ms for a [41, 64, 256]
+// slice a clone does in 0.3 ms, 8-14 ms for each q/k/v split of [64, 50, 288] in an attention step. These copy each
+// contiguous run of the slice inside the heap with TypedArray.prototype.copyWithin (a native memmove): the same bytes,
+// so bitwise equal.
 // Its SplitV and Unpack call that Slice function directly, not through the kernel registry, so they are replaced too.
-// Its Concat copies each run through a fresh subarray: 2.5 ms to join the GL module's two paths, [64, 50, 96] each;
-// here, the same copies with copyWithin.
+// Its Concat copies each run through a fresh subarray (~2.5 ms a call inside a glit-proxy step; 0.35 ms alone for
+// [64, 50, 64|128]); here, the same copies with copyWithin (0.20 ms alone).
 // Its Identity copies the whole tensor, and tfjs runs Identity for every tensor a gradient saves (engine.clone): ~280
 // copies, 20 ms of a deit-proxy training step. Identity here shares the buffer, counting one more reference, as
 // tfjs-wasm's Reshape and the cpu backend's Identity do; no tfjs kernel writes into its input, so sharing is safe.
@@ -99,7 +100,7 @@ function concatInHeap(backend: BackendWasm, inputs: tf.TensorInfo[], axis: numbe
 
 let registered = false;
 
-/** Replaces tfjs-wasm's Slice, SplitV, Unpack and Identity kernels (once; call after the wasm backend is registered). */
+/** Replaces tfjs-wasm's Slice, SplitV, Unpack, Concat and Identity kernels (once; call after the wasm backend is registered). */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
@@ -113,7 +114,7 @@ export function registerWasmKernels(): void {
   const stockSplit = stock(tf.SplitV);
   const stockUnpack = stock(tf.Unpack);
   const stockConcat = stock(tf.Concat);
-  stock(tf.Identity);
+  stock(tf.Identity); // replaced for every dtype: the stock one is never needed
   const register = (kernelName: string, kernelFunc: (args: never) => tf.TensorInfo | tf.TensorInfo[]) =>
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 
