@@ -33,7 +33,7 @@ export interface BenchCase {
 
 const same = (plan: StepPlan) => ({ cpu: plan, gpu: plan });
 
-/** The training recipe both sides run (lib/train.ts trainStep; bench/torch_bench.py): DeiT's, without stochastic depth. */
+/** The training recipe both sides run (lib/train/train.ts trainStep; bench/torch_bench.py): DeiT's, without stochastic depth. */
 export const BENCH_TRAIN = { lr: 1e-3, weightDecay: 0.05, labelSmoothing: 0.1, clipNorm: 1, dropPath: 0 };
 
 /** The two proxy models are timed alike, so their ratios compare. */

@@ -3,10 +3,10 @@
 // process's CPU time (which other processes on a shared machine barely move, for single-threaded CPU runs). Plus one
 // profiled step for the peak memory and the kernel times.
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../lib/arch';
-import type { AdamWState } from '../lib/optimizer';
-import type { Rng } from '../lib/random';
-import { trainStep, type Trainable } from '../lib/train';
+import type { ModelConfig } from '../lib/model/arch';
+import type { AdamWState } from '../lib/train/optimizer';
+import type { Rng } from '../lib/core/random';
+import { trainStep, type Trainable } from '../lib/train/train';
 import { BENCH_TRAIN, type StepPlan } from './cases';
 
 /** One training step; `i` counts steps from 0 (warm-up included). Returns the loss, which the caller disposes. */
@@ -93,6 +93,6 @@ export function benchBatch(model: ModelConfig, batch: number): { x: tf.Tensor4D;
   };
 }
 
-/** lib/train.ts's step with the bench's recipe, which torch_bench.py runs too. */
+/** lib/train/train.ts's step with the bench's recipe, which torch_bench.py runs too. */
 export const benchStep = (model: Trainable, optimizer: AdamWState, batch: { x: tf.Tensor4D; y: tf.Tensor1D }, rng: Rng): tf.Scalar =>
   trainStep({ model, optimizer, x: batch.x, y: batch.y, lr: BENCH_TRAIN.lr, config: BENCH_TRAIN, rng });

@@ -2,13 +2,13 @@
 // (sampleWithin, then pathModel over the shared candidates). Timed against the same paths each held fixed, so the
 // two differ only in the switching, not in the architectures' own cost.
 import * as tf from '@tensorflow/tfjs';
-import { presetArchitecture, type ModelConfig } from '../lib/arch';
-import { createAdamW, disposeAdamW } from '../lib/optimizer';
-import { Rng } from '../lib/random';
-import { SCALE_PRESETS } from '../lib/scale';
-import { budgetFor } from '../lib/search';
-import { sampleWithin, stage1Space } from '../lib/space';
-import { createSupernet, disposeSupernet, pathModel } from '../lib/supernet';
+import { presetArchitecture, type ModelConfig } from '../lib/model/arch';
+import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
+import { Rng } from '../lib/core/random';
+import { SCALE_PRESETS } from '../lib/config/scales';
+import { budgetFor } from '../lib/search/pipeline';
+import { sampleWithin, stage1Space } from '../lib/search/space';
+import { createSupernet, disposeSupernet, pathModel } from '../lib/search/supernet';
 import { BENCH_TRAIN, type BenchCase, type StepPlan } from './cases';
 import { benchBatch, benchStep, profileStep, timeSteps, type StepProfile, type Timing } from './measure';
 

@@ -2,7 +2,7 @@
 // process that runs after ours (never beside it: the two would share the cores).
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import type { Architecture } from '../lib/arch';
+import type { Architecture } from '../lib/model/arch';
 import { BENCH_TRAIN, type StepPlan } from './cases';
 
 export interface ReferenceResult {

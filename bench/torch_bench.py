@@ -1,10 +1,10 @@
 """PyTorch side of `npm run bench`: times training steps of the reference model (test/reference/glit_torch.py).
 
 Reads one JSON job on stdin and prints one JSON result on stdout:
-  job:    {"arch": <architecture JSON of lib/arch.ts>, "batch": 64, "warmup": 2, "windows": 3, "steps": 2,
+  job:    {"arch": <architecture JSON of lib/model/arch.ts>, "batch": 64, "warmup": 2, "windows": 3, "steps": 2,
            "labelSmoothing": 0.1, "clipNorm": 1.0, "lr": 1e-3, "weightDecay": 0.05, "device": "cpu" | "cuda"}
   result: {"img_per_s", "window_s": [...], "img_per_cpu_s", "peak_mem_mb", "mem_method", "device", "torch", "threads"}
-The step is what lib/train.ts trainStep does: forward in train mode, label-smoothed cross-entropy, backward, global-norm
+The step is what lib/train/train.ts trainStep does: forward in train mode, label-smoothed cross-entropy, backward, global-norm
 clipping, AdamW (no decay on 1-D parameters, cls_token, pos_embed), on one fixed seeded batch. fp32 eager, no TF32.
 A window is `steps` steps followed by a sync (a read of the loss); the result is the median window, by the wall clock
 and by the process's CPU time (img_per_cpu_s: what other processes on a shared CPU barely move).

@@ -1,13 +1,13 @@
 // Our side of a 'fixed' or 'path' case: build the model (or the supernet and its path), time its training steps and
 // profile one more.
 import * as tf from '@tensorflow/tfjs';
-import { presetArchitecture, type Architecture } from '../lib/arch';
-import { disposeModel, initModel } from '../lib/model';
-import { createAdamW, disposeAdamW } from '../lib/optimizer';
-import { Rng } from '../lib/random';
-import { stage2Space } from '../lib/space';
-import { createSupernet, disposeSupernet, pathModel } from '../lib/supernet';
-import { fixedModel, type Trainable } from '../lib/train';
+import { presetArchitecture, type Architecture } from '../lib/model/arch';
+import { disposeModel, initModel } from '../lib/model/model';
+import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
+import { Rng } from '../lib/core/random';
+import { stage2Space } from '../lib/search/space';
+import { createSupernet, disposeSupernet, pathModel } from '../lib/search/supernet';
+import { fixedModel, type Trainable } from '../lib/train/train';
 import { BENCH_TRAIN, type BenchCase, type StepPlan } from './cases';
 import { benchBatch, benchStep, profileStep, timeSteps, type StepProfile, type Timing } from './measure';
 

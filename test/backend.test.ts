@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { BackendUnavailableError, initBackend, loadTensorflowBinding, optionsFromEnv, releaseBackend, type BackendName } from '../lib/backend';
-import { initModel, disposeModel } from '../lib/model';
-import { createAdamW, disposeAdamW } from '../lib/optimizer';
-import { Rng } from '../lib/random';
-import { fixedModel, trainStep } from '../lib/train';
+import { BackendUnavailableError, initBackend, loadTensorflowBinding, optionsFromEnv, releaseBackend, type BackendName } from '../lib/kernels/backend';
+import { initModel, disposeModel } from '../lib/model/model';
+import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
+import { Rng } from '../lib/core/random';
+import { fixedModel, trainStep } from '../lib/train/train';
 import { runGlit, seededBatch, tinyArchitecture } from './helpers';
 
 async function lossesOn(backend: BackendName, steps: number): Promise<number[]> {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { batchCount, batches } from '../lib/batches';
-import { emptySet } from '../lib/datasets/image-set';
-import { Rng } from '../lib/random';
+import { batchCount, batches } from '../lib/data/batches';
+import { emptySet } from '../lib/data/image-set';
+import { Rng } from '../lib/core/random';
 
 before(async () => {
   await tf.setBackend('cpu');

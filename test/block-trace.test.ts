@@ -1,12 +1,12 @@
-// The step-by-step block (lib/block-trace.ts): same output as block() for an all-attention, a mixed and an all-conv
-// block, the shapes of its steps, and its parameters adding up to lib/flops.ts's count.
+// The step-by-step block (lib/notebook/block-trace.ts): same output as block() for an all-attention, a mixed and an all-conv
+// block, the shapes of its steps, and its parameters adding up to lib/model/flops.ts's count.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { block, initBlock } from '../lib/block';
-import { traceBlock } from '../lib/block-trace';
-import { modelCost } from '../lib/flops';
-import { Rng } from '../lib/random';
+import { block, initBlock } from '../lib/model/block';
+import { traceBlock } from '../lib/notebook/block-trace';
+import { modelCost } from '../lib/model/flops';
+import { Rng } from '../lib/core/random';
 import { tinyArchitecture } from './helpers';
 
 before(async () => {

@@ -1,17 +1,17 @@
 // Checkpoints: the safetensors format (all readable dtypes, malformed files), PyTorch layouts and names (checked against
-// lib/flops.ts), round trips, and loads that do not fit the model. Parity with PyTorch itself is test/parity.test.ts.
+// lib/model/flops.ts), round trips, and loads that do not fit the model. Parity with PyTorch itself is test/parity.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { presetArchitecture, validateArchitecture, type Architecture } from '../lib/arch';
-import { initBackend } from '../lib/backend';
-import { CheckpointError, fromTorchLayout, loadCheckpoint, readCheckpoint, saveCheckpoint, toTorchLayout, type LoadReport } from '../lib/checkpoint';
-import { parameterShapes } from '../lib/flops';
-import { disposeModel, forward, initModel, namedVariables, type ModelParams } from '../lib/model';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, scalarValue, SafetensorsError, toFloat32, writeSafetensors, type Safetensors, type TensorToWrite } from '../lib/safetensors';
+import { presetArchitecture, validateArchitecture, type Architecture } from '../lib/model/arch';
+import { initBackend } from '../lib/kernels/backend';
+import { CheckpointError, fromTorchLayout, loadCheckpoint, readCheckpoint, saveCheckpoint, toTorchLayout, type LoadReport } from '../lib/io/checkpoint';
+import { parameterShapes } from '../lib/model/flops';
+import { disposeModel, forward, initModel, namedVariables, type ModelParams } from '../lib/model/model';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, scalarValue, SafetensorsError, toFloat32, writeSafetensors, type Safetensors, type TensorToWrite } from '../lib/io/safetensors';
 import { seededBatch, tinyArchitecture } from './helpers';
 
 let dir: string;
@@ -147,7 +147,7 @@ test('the patch embedding is laid out as PyTorch\'s Conv2d [C, inC, P, P] from o
 });
 
 for (const arch of [tinyArchitecture(), presetArchitecture('deit-tiny'), presetArchitecture('glit-tiny')]) {
-  test(`${arch.name}: a saved checkpoint has the official state dict: names, order, PyTorch shapes, dtypes (lib/flops.ts)`, async () => {
+  test(`${arch.name}: a saved checkpoint has the official state dict: names, order, PyTorch shapes, dtypes (lib/model/flops.ts)`, async () => {
     const saved = readCheckpoint(await savedModel(arch, `${arch.name}.safetensors`));
     const expected = parameterShapes(arch);
     assert.deepEqual([...saved.tensors.keys()], expected.map((t) => t.name));

@@ -6,11 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { DataError, loadDataset } from '../lib/data';
-import { convertFashionMnist } from '../lib/datasets/fashion-mnist';
-import { writeIdxSet } from '../lib/datasets/idx';
-import { emptySet } from '../lib/datasets/image-set';
-import { loadMnist } from '../lib/datasets/mnist';
+import { DataError, loadDataset } from '../lib/data/datasets';
+import { convertFashionMnist } from '../lib/data/fashion-mnist';
+import { writeIdxSet } from '../lib/data/idx';
+import { emptySet } from '../lib/data/image-set';
+import { loadMnist } from '../lib/data/mnist';
 
 const quiet = { onProgress: () => {} };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-formats-'));

@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { channelStats, DataError, labelCounts, loadDataset, parseDatasetSpec, formatDatasetSpec, parseLimit, type ImageSet } from '../lib/data';
-import { cachedSplits } from '../lib/datasets/cache';
-import { CIFAR10_CLASSES, CIFAR10_TRAIN_FILES } from '../lib/datasets/cifar10';
-import { FASHION_MNIST_CACHE } from '../lib/datasets/fashion-mnist';
-import { emptySet } from '../lib/datasets/image-set';
+import { channelStats, DataError, labelCounts, loadDataset, parseDatasetSpec, formatDatasetSpec, parseLimit, type ImageSet } from '../lib/data/datasets';
+import { cachedSplits } from '../lib/data/cache';
+import { CIFAR10_CLASSES, CIFAR10_TRAIN_FILES } from '../lib/data/cifar10';
+import { FASHION_MNIST_CACHE } from '../lib/data/fashion-mnist';
+import { emptySet } from '../lib/data/image-set';
 import { runGlit } from './helpers';
 
 const quiet = { onProgress: () => {} };

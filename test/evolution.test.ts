@@ -1,13 +1,13 @@
-// Evolutionary and random search (lib/evolution.ts) on a cheap synthetic fitness: SPOS's generation structure, no
+// Evolutionary and random search (lib/search/evolution.ts) on a cheap synthetic fitness: SPOS's generation structure, no
 // duplicate evaluations, budgets, determinism, the EA beating random search, and resuming after an interruption
 // (between or within generations) ending exactly as an uninterrupted run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { presetArchitecture, type BlockGene } from '../lib/arch';
-import { evolve, randomSearch, type EvolutionState, type Fitness } from '../lib/evolution';
-import { modelCost } from '../lib/flops';
-import { Rng } from '../lib/random';
-import { archKey, costRange, decode, defineSpace, encode, fullSpace, stage1Space, type SearchSpace } from '../lib/space';
+import { presetArchitecture, type BlockGene } from '../lib/model/arch';
+import { evolve, randomSearch, type EvolutionState, type Fitness } from '../lib/search/evolution';
+import { modelCost } from '../lib/model/flops';
+import { Rng } from '../lib/core/random';
+import { archKey, costRange, decode, defineSpace, encode, fullSpace, stage1Space, type SearchSpace } from '../lib/search/space';
 
 const TINY = presetArchitecture('deit-tiny').model;
 const PROXY = presetArchitecture('deit-proxy').model;

@@ -1,9 +1,9 @@
-// The ablation figures of notebooks 05-08 (lib/figures.ts) on made-up rows: accuracies in %, FLOPs in millions, each
+// The ablation figures of notebooks 05-08 (lib/notebook/figures.ts) on made-up rows: accuracies in %, FLOPs in millions, each
 // seed where it belongs, error bars of one standard deviation, and one colour per row in both figures.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ablationFlopsFigure, ablationRowsFigure } from '../lib/figures';
-import type { RowResult } from '../lib/reproduce';
+import { ablationFlopsFigure, ablationRowsFigure } from '../lib/notebook/figures';
+import type { RowResult } from '../lib/experiments/reproduce';
 
 type Trace = Record<string, any>;
 const traces = (f: { data: Record<string, unknown>[] }) => f.data as Trace[];

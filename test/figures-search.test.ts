@@ -1,9 +1,9 @@
-// The figure builders of notebooks 02-04 (lib/figures.ts) on small hand-made inputs: the numbers in the traces are the
+// The figure builders of notebooks 02-04 (lib/notebook/figures.ts) on small hand-made inputs: the numbers in the traces are the
 // ones given (scaled as labelled), markers and rings land where asked, and an architecture draws as the paper's Figure 5.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { presetArchitecture } from '../lib/arch';
-import type { Evaluation, GenerationRecord } from '../lib/evolution';
+import { presetArchitecture } from '../lib/model/arch';
+import type { Evaluation, GenerationRecord } from '../lib/search/evolution';
 import {
   architectureFigure,
   distributionsFigure,
@@ -12,7 +12,7 @@ import {
   histogramPanelsFigure,
   lossCurveFigure,
   populationFigure,
-} from '../lib/figures';
+} from '../lib/notebook/figures';
 
 type Trace = Record<string, any>;
 const traces = (f: { data: Record<string, unknown>[] }) => f.data as Trace[];

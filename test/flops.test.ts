@@ -1,4 +1,4 @@
-// Parameter counts and FLOPs (lib/flops.ts), the `glit summary` command, and architecture validation (lib/arch.ts).
+// Parameter counts and FLOPs (lib/model/flops.ts), the `glit summary` command, and architecture validation (lib/model/arch.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,8 +15,8 @@ import {
   scaleKernel,
   validateArchitecture,
   type Architecture,
-} from '../lib/arch';
-import { countParams, modelCost, parameterShapes, type Cost } from '../lib/flops';
+} from '../lib/model/arch';
+import { countParams, modelCost, parameterShapes, type Cost } from '../lib/model/flops';
 
 const repoRoot = join(__dirname, '..');
 
@@ -202,7 +202,7 @@ test('glit summary rejects bad architectures with the validation message and a n
   assert.match(unknown.stderr, /'glit-huge' is neither an architecture preset \(deit-tiny, glit-tiny/);
 });
 
-// --- lib/arch.ts -------------------------------------------------------------------------------------------------------
+// --- lib/model/arch.ts -------------------------------------------------------------------------------------------------------
 
 test('architectureToJson -> parseArchitecture round-trips every preset', () => {
   for (const name of Object.keys(PRESETS)) {

@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { validateArchitecture, type Architecture } from '../lib/arch';
-import { Rng } from '../lib/random';
+import { validateArchitecture, type Architecture } from '../lib/model/arch';
+import { Rng } from '../lib/core/random';
 
 export const ROOT = path.resolve(__dirname, '..');
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeNpy, encodeNpy, NpyError, readNpy, writeNpy } from '../lib/npy';
+import { decodeNpy, encodeNpy, NpyError, readNpy, writeNpy } from '../lib/io/npy';
 
 const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
 let dir: string;

@@ -1,13 +1,13 @@
-// Receptive fields of the conv heads (lib/receptive-field.ts): measured reach of depthwise 1-D convs over the token
+// Receptive fields of the conv heads (lib/notebook/receptive-field.ts): measured reach of depthwise 1-D convs over the token
 // sequence, its layout on the patch grid (wrapping across rows), and that a whole randomly initialised conv head
 // reaches exactly the tokens its kernel does.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { validateArchitecture } from '../lib/arch';
-import { convModule, initBlock } from '../lib/block';
-import { centrePatch, centreReach, kernelReach, onPatchGrid, patchToken, reachedTokens as reached, tokenSensitivity } from '../lib/receptive-field';
-import { Rng } from '../lib/random';
+import { validateArchitecture } from '../lib/model/arch';
+import { convModule, initBlock } from '../lib/model/block';
+import { centrePatch, centreReach, kernelReach, onPatchGrid, patchToken, reachedTokens as reached, tokenSensitivity } from '../lib/notebook/receptive-field';
+import { Rng } from '../lib/core/random';
 
 before(async () => {
   await tf.setBackend('cpu');

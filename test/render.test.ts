@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PLOTLY_MIME, figureBundle, type PlotlyFigure } from '../lib/display';
+import { PLOTLY_MIME, figureBundle, type PlotlyFigure } from '../lib/notebook/display';
 import { NOTEBOOK_DIR, ROOT, executeNotebook, exportHtml, jupyterMissing } from '../scripts/run-notebooks';
 
 const OUT = path.join(ROOT, 'test-artifacts', 'render');
@@ -17,7 +17,7 @@ interface RenderedFigure {
   id: string;
   /** Plotly drew it: its SVG is there with at least one trace layer that has content. */
   drawn: boolean;
-  /** The text in the figure's placeholder (when not drawn: why, as lib/display.ts says it). */
+  /** The text in the figure's placeholder (when not drawn: why, as lib/notebook/display.ts says it). */
   text: string;
 }
 
@@ -48,7 +48,7 @@ function renderPage(page: string, screenshot?: string): Promise<string> {
   });
 }
 
-/** The figures lib/display.ts put on the page, found by their placeholder divs, and whether plotly drew each. */
+/** The figures lib/notebook/display.ts put on the page, found by their placeholder divs, and whether plotly drew each. */
 function renderedFigures(dom: string): RenderedFigure[] {
   // Script text (plotly.js itself) mentions the same class names as a drawn plot: look at elements only.
   const html = dom.replace(/<script\b[^>]*>[\s\S]*?<\/script>/gi, '');

@@ -1,4 +1,4 @@
-// Run folders read back (lib/runs.ts) and the notebooks' way to run and find them (lib/notebook-search.ts): the whole
+// Run folders read back (lib/notebook/run-records.ts) and the notebooks' way to run and find them (lib/notebook/search-run.ts): the whole
 // pipeline runs once on a tiny model and a few images, readRun must see every part of it, a partial or killed run must
 // read as far as it got, and the notebooks' stage-1 glue must end exactly where the pipeline's stage 1 does.
 import assert from 'node:assert/strict';
@@ -6,16 +6,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { architectureToJson } from '../lib/arch';
-import { initBackend } from '../lib/backend';
-import { loadDataset, type DatasetSplits } from '../lib/data';
-import type { EvolutionState } from '../lib/evolution';
-import { notebookParams } from '../lib/notebook';
-import { describeSettings, notebookSearch } from '../lib/notebook-search';
-import type { RunSettings } from '../lib/run-settings';
-import { evaluations, readRun, type SearchRun } from '../lib/runs';
-import { SCALE_PRESETS } from '../lib/scale';
-import { hierarchicalSearch, type SearchConfig } from '../lib/search';
+import { architectureToJson } from '../lib/model/arch';
+import { initBackend } from '../lib/kernels/backend';
+import { loadDataset, type DatasetSplits } from '../lib/data/datasets';
+import type { EvolutionState } from '../lib/search/evolution';
+import { notebookParams } from '../lib/notebook/params';
+import { describeSettings, notebookSearch } from '../lib/notebook/search-run';
+import type { RunSettings } from '../lib/config/run-config';
+import { evaluations, readRun, type SearchRun } from '../lib/notebook/run-records';
+import { SCALE_PRESETS } from '../lib/config/scales';
+import { hierarchicalSearch, type SearchConfig } from '../lib/search/pipeline';
 import { ROOT, tinyBaseline } from './helpers';
 
 const TINY = tinyBaseline();

@@ -6,15 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { globalChannels, localChannels, localKernel, type Architecture, type BlockGene } from '../lib/arch';
-import { initBackend } from '../lib/backend';
-import { loadDataset } from '../lib/data';
-import { forward, initModel } from '../lib/model';
-import { SCALE_PRESETS } from '../lib/scale';
-import { trainSupernet } from '../lib/search';
-import { fullSpace, type SearchSpace } from '../lib/space';
-import { createSupernet, disposeSupernet, pathModel, pathParams, scorePath, supernetVariables } from '../lib/supernet';
-import { smoothedCrossEntropy } from '../lib/train';
+import { globalChannels, localChannels, localKernel, type Architecture, type BlockGene } from '../lib/model/arch';
+import { initBackend } from '../lib/kernels/backend';
+import { loadDataset } from '../lib/data/datasets';
+import { forward, initModel } from '../lib/model/model';
+import { SCALE_PRESETS } from '../lib/config/scales';
+import { trainSupernet } from '../lib/search/pipeline';
+import { fullSpace, type SearchSpace } from '../lib/search/space';
+import { createSupernet, disposeSupernet, pathModel, pathParams, scorePath, supernetVariables } from '../lib/search/supernet';
+import { smoothedCrossEntropy } from '../lib/train/train';
 import { seededBatch, tinyBaseline } from './helpers';
 
 const MODEL = tinyBaseline().model; // width 12, 3 heads of 4 channels, a 4 x 4 patch grid

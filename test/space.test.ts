@@ -1,10 +1,10 @@
-// Search spaces (lib/space.ts): sizes against the paper's counts, the candidate grids, encode/decode, sampling,
+// Search spaces (lib/search/space.ts): sizes against the paper's counts, the candidate grids, encode/decode, sampling,
 // mutation and crossover staying inside the space, and FLOPs/params budgets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { presetArchitecture, validateArchitecture, type Architecture, type BlockGene } from '../lib/arch';
-import { modelCost } from '../lib/flops';
-import { Rng } from '../lib/random';
+import { presetArchitecture, validateArchitecture, type Architecture, type BlockGene } from '../lib/model/arch';
+import { modelCost } from '../lib/model/flops';
+import { Rng } from '../lib/core/random';
 import {
   archKey,
   checkBudget,
@@ -23,7 +23,7 @@ import {
   stage1Space,
   stage2Space,
   type SearchSpace,
-} from '../lib/space';
+} from '../lib/search/space';
 
 const TINY = presetArchitecture('deit-tiny').model;
 const PROXY = presetArchitecture('deit-proxy').model;

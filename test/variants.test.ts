@@ -1,5 +1,5 @@
 // The ablation variants (spec section 5): uniform head distributions (Table 1) and the local modules of Table 6
-// (lib/locality.ts): their JSON fields and validation, kernels and windows at other grids, params and FLOPs by hand,
+// (lib/model/local-modules.ts): their JSON fields and validation, kernels and windows at other grids, params and FLOPs by hand,
 // checkpoint names, the locality of each module checked through gradients, and the 2-D depthwise conv's hand-written
 // gradient against tfjs's own. Parity with PyTorch for the variants is in test/parity.test.ts.
 import assert from 'node:assert/strict';
@@ -11,16 +11,16 @@ import * as tf from '@tensorflow/tfjs';
 import {
   architectureToJson, conv2dKernel, localKernel, parseArchitecture, presetArchitecture, PRESETS, scaleKernel, validateArchitecture,
   withLocalModule, type Architecture, type ModelConfig,
-} from '../lib/arch';
-import { initBackend } from '../lib/backend';
-import { block, initBlock } from '../lib/block';
-import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../lib/checkpoint';
-import { modelCost, parameterShapes } from '../lib/flops';
-import { depthwiseConv2d } from '../lib/layers';
-import { PAPER_WINDOWS } from '../lib/locality';
-import { disposeModel, forward, initModel, namedVariables } from '../lib/model';
-import { Rng } from '../lib/random';
-import { encode, fullSpace, stage1Space, stage2Space, uniformArchitecture } from '../lib/space';
+} from '../lib/model/arch';
+import { initBackend } from '../lib/kernels/backend';
+import { block, initBlock } from '../lib/model/block';
+import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../lib/io/checkpoint';
+import { modelCost, parameterShapes } from '../lib/model/flops';
+import { depthwiseConv2d } from '../lib/model/layers';
+import { PAPER_WINDOWS } from '../lib/model/local-modules';
+import { disposeModel, forward, initModel, namedVariables } from '../lib/model/model';
+import { Rng } from '../lib/core/random';
+import { encode, fullSpace, stage1Space, stage2Space, uniformArchitecture } from '../lib/search/space';
 import { seededBatch, tinyArchitecture } from './helpers';
 
 let dir: string;
@@ -180,7 +180,7 @@ test('conv2d: hand-counted params (no cls_token, pos_embed over the patches), k*
 // --- the model: checkpoints, forward without CLS ------------------------------------------------------------------
 
 for (const arch of [windowTiny, conv2dTiny]) {
-  test(`${arch.name}: the checkpoint has lib/flops.ts's names, order and PyTorch shapes, and round-trips`, async () => {
+  test(`${arch.name}: the checkpoint has lib/model/flops.ts's names, order and PyTorch shapes, and round-trips`, async () => {
     const params = initModel(arch, 1);
     const { x } = seededBatch(2, 8, 1, 4);
     tf.dispose(forward(params, x, arch, { training: true }));

@@ -1,9 +1,9 @@
-// Verdicts on the ablation tables (lib/verdict.ts): every claim names real rows, Welch's threshold is the textbook
+// Verdicts on the ablation tables (lib/experiments/verdict.ts): every claim names real rows, Welch's threshold is the textbook
 // one, and each verdict follows from made-up rows: clear wins, clear losses, gaps within the noise, one seed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TABLE_SPECS, TABLES, type RowResult, type TableName, type TableResult } from '../lib/reproduce';
-import { CLAIM_CHECKS, compareRows, judgeTable, tCritical } from '../lib/verdict';
+import { TABLE_SPECS, TABLES, type RowResult, type TableName, type TableResult } from '../lib/experiments/reproduce';
+import { CLAIM_CHECKS, compareRows, judgeTable, tCritical } from '../lib/experiments/verdict';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));

@@ -1,11 +1,11 @@
-// lib/wasm-kernels.ts: the wasm Slice, SplitV, Unpack and Concat that copy inside the heap give the cpu backend's
+// lib/kernels/wasm-kernels.ts: the wasm Slice, SplitV, Unpack and Concat that copy inside the heap give the cpu backend's
 // results bit for bit, on random shapes, begins and sizes of ranks 1-5 (zero-size and whole slices included), in
 // float32, int32 and bool, and tf.split's gradient; they no longer read their input out of the heap; Identity shares.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, releaseBackend, type BackendName } from '../lib/backend';
-import { Rng } from '../lib/random';
+import { initBackend, releaseBackend, type BackendName } from '../lib/kernels/backend';
+import { Rng } from '../lib/core/random';
 
 after(releaseBackend);
 

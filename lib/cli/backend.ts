@@ -1,6 +1,6 @@
 // `glit backend`: starts the requested backend and reports it, or fails saying why.
 import { parseCommandArgs, type Command } from './command';
-import { BACKENDS, initBackend, optionsFromEnv, type BackendRequest } from '../backend';
+import { BACKENDS, initBackend, optionsFromEnv, type BackendRequest } from '../kernels/backend';
 
 export const backendCommand: Command = {
   name: 'backend',

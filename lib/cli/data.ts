@@ -1,6 +1,6 @@
 // `glit data`: builds the embedded datasets' cache, and describes a dataset's splits.
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
-import { DATASET_SPEC_HELP, DEFAULT_DATASET, labelCounts, loadDataset, parseDatasetSpec, parseLimit, type LoadOptions } from '../data';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, labelCounts, loadDataset, parseDatasetSpec, parseLimit, type LoadOptions } from '../data/datasets';
 
 const EMBEDDED = ['fashion-mnist', 'mnist'];
 

@@ -1,11 +1,11 @@
 // `glit predict`: logits of a checkpoint on images given as a float32 NCHW .npy array (PyTorch's convention).
 import * as tf from '@tensorflow/tfjs';
 import { parseCommandArgs, UsageError, type Command } from './command';
-import { loadArchitecture, PRESETS, type Architecture } from '../arch';
-import { describeBackend, initBackend } from '../backend';
-import { loadCheckpoint, readCheckpoint, type Checkpoint } from '../checkpoint';
-import { forward, initModel, disposeModel } from '../model';
-import { readNpy, type NpyArray } from '../npy';
+import { loadArchitecture, PRESETS, type Architecture } from '../model/arch';
+import { describeBackend, initBackend } from '../kernels/backend';
+import { loadCheckpoint, readCheckpoint, type Checkpoint } from '../io/checkpoint';
+import { forward, initModel, disposeModel } from '../model/model';
+import { readNpy, type NpyArray } from '../io/npy';
 
 /** Images per forward pass: bounds memory on large inputs; eval-mode logits do not depend on it. */
 const CHUNK = 32;

@@ -1,9 +1,9 @@
 // `glit reproduce`: the paper's ablation tables at a chosen scale, several seeds, resumable.
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
-import { stderrProgress } from '../progress';
-import { reproduceTable, TABLE_SPECS, TABLES, type TableName, type TableResult } from '../reproduce';
-import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
-import { updateExtra } from '../run-settings';
+import { stderrProgress } from '../core/progress';
+import { reproduceTable, TABLE_SPECS, TABLES, type TableName, type TableResult } from '../experiments/reproduce';
+import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
+import { updateExtra } from '../config/run-config';
 import { timedLog } from './search';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -1,10 +1,10 @@
 // `glit search`: the whole hierarchical search (stage 1, stage 2, the baseline), resumable.
 import * as path from 'node:path';
-import { describeBackend } from '../backend';
-import { formatSeconds, stderrProgress } from '../progress';
-import { hierarchicalSearch, type RetrainResult } from '../search';
+import { describeBackend } from '../kernels/backend';
+import { formatSeconds, stderrProgress } from '../core/progress';
+import { hierarchicalSearch, type RetrainResult } from '../search/pipeline';
 import { parseCommandArgs, type Command } from './command';
-import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
+import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const row = (r: RetrainResult) => `${r.name.padEnd(14)} ${(r.params / 1e6).toFixed(3)}M params  ${(r.flops / 1e6).toFixed(1)}M FLOPs  val ${pct(r.valAccuracy)}  test ${pct(r.testAccuracy)}`;

@@ -2,14 +2,14 @@
 // runs them in order). Both work in a run folder like `glit search` and resume with --resume.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureToJson, loadArchitecture } from '../arch';
-import { stderrProgress } from '../progress';
-import { budgetFor, searchSupernet, trainSupernet } from '../search';
-import { decode, SPACE_SPEC_HELP, spaceFromSpec } from '../space';
-import { disposeSupernet } from '../supernet';
+import { architectureToJson, loadArchitecture } from '../model/arch';
+import { stderrProgress } from '../core/progress';
+import { budgetFor, searchSupernet, trainSupernet } from '../search/pipeline';
+import { decode, SPACE_SPEC_HELP, spaceFromSpec } from '../search/space';
+import { disposeSupernet } from '../search/supernet';
 import { parseCommandArgs, UsageError, type Command } from './command';
-import type { RunSettings } from '../run-settings';
-import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-folder';
+import type { RunSettings } from '../config/run-config';
+import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
 import { timedLog } from './search';
 
 const spaceOf = (run: RunSettings) => spaceFromSpec(run.extra?.space ?? '', loadArchitecture(run.config.baseline).model);

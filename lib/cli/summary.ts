@@ -1,7 +1,7 @@
 // `glit summary`: parameters and FLOPs of an architecture, per block, computed from its config (no model is built).
 import { parseCommandArgs, UsageError, type Command } from './command';
-import { loadArchitecture, PRESETS, tokenCount, type Architecture } from '../arch';
-import { modelCost, type Cost, type ModelCost } from '../flops';
+import { loadArchitecture, PRESETS, tokenCount, type Architecture } from '../model/arch';
+import { modelCost, type Cost, type ModelCost } from '../model/flops';
 
 const millions = (n: number, digits: number) => `${(n / 1e6).toFixed(digits)}M`;
 const billions = (n: number) => `${(n / 1e9).toFixed(3)}G`;

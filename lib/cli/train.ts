@@ -1,14 +1,14 @@
 // `glit train`: trains one architecture on a dataset and reports val and test accuracy.
 import * as path from 'node:path';
-import { loadArchitecture } from '../arch';
-import { describeBackend, initBackend } from '../backend';
-import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset } from '../data';
-import { appendJsonLine, writeJsonAtomic } from '../files';
-import { modelCost } from '../flops';
-import { disposeModel, initModel } from '../model';
-import { formatSeconds, stderrProgress } from '../progress';
-import { parseScale, SCALE_PRESETS, SCALES } from '../scale';
-import { evaluate, fixedModel, trainModel, type TrainConfig } from '../train';
+import { loadArchitecture } from '../model/arch';
+import { describeBackend, initBackend } from '../kernels/backend';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset } from '../data/datasets';
+import { appendJsonLine, writeJsonAtomic } from '../io/atomic-files';
+import { modelCost } from '../model/flops';
+import { disposeModel, initModel } from '../model/model';
+import { formatSeconds, stderrProgress } from '../core/progress';
+import { parseScale, SCALE_PRESETS, SCALES } from '../config/scales';
+import { evaluate, fixedModel, trainModel, type TrainConfig } from '../train/train';
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
 
 export const trainCommand: Command = {

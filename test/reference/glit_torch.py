@@ -5,7 +5,7 @@ the first Cg = (C/N)*G channels to G heads of self-attention and the last Cl to 
 pointwise(2EC) -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, and concatenates [attention, conv].
 Module attributes are laid out as in the official code so that state_dict() names match its checkpoints:
 cls_token, pos_embed, patch_embed.proj, blocks.{i}.0.{norm1, attn.qkv, attn.proj, attn.net.{1,3.conv,4,6}, norm2,
-mlp.fc1, mlp.fc2}, norm, head. Architectures are the JSON of lib/arch.ts.
+mlp.fc1, mlp.fc2}, norm, head. Architectures are the JSON of lib/model/arch.ts.
 
 Table 6's local modules (spec section 5; model.localModule, no official code): 'window-attention' makes the L local
 heads self-attention of head dim C/N under a band mask |query - key| <= w // 2 over the token sequence (CLS first),

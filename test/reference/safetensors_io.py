@@ -1,7 +1,7 @@
 """Minimal safetensors reader/writer with json + numpy (the `safetensors` package is not installable everywhere).
 
 Format: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {...}},
-then the raw little-endian data. Written independently of lib/safetensors.ts, so each side checks the other.
+then the raw little-endian data. Written independently of lib/io/safetensors.ts, so each side checks the other.
 """
 import json
 import struct

@@ -1,0 +1,92 @@
+// What `glit search`, `glit supernet` and `glit evolve` share: a run folder whose config.json holds the resolved
+// settings (preset + overrides), so `--resume` continues a run exactly as it was started.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeBackend, initBackend, type BackendInfo } from '../kernels/backend';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits } from '../data/datasets';
+import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
+import { overrideConfig, presetSettings, readSettings, writeSettings, type RunSettings } from '../config/run-config';
+import { numberOption, UsageError } from './command';
+import { parseWeightSharing, type WeightSharing } from '../search/supernet';
+
+export const RUN_OPTIONS = {
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  preset: { type: 'string' },
+  dataset: { type: 'string' },
+  limit: { type: 'string' },
+  seed: { type: 'string' },
+  config: { type: 'string' },
+  'weight-sharing': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/<command>-<date>-<time>)
+  --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
+  --preset SCALE   ${SCALES.map((s) => `${s}: ${SCALE_PRESETS[s].description}`).join('\n                   ')}
+                   (default cpu)
+  --dataset SPEC   ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
+  --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the preset)
+  --seed N         (default 0)
+  --config FILE    a JSON object overriding any field of the preset's search config (see SearchConfig in
+                   lib/search/pipeline.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
+  --weight-sharing separate|sliced
+                   the supernets' weights: each candidate its own (SPOS, default) or slices of one largest set
+                   per block (AutoFormer); sets weightSharing of the search config
+  --json           print the result as JSON on stdout
+The backend comes from GLIT_BACKEND (see environment.md).`;
+
+type RunValues = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function readJson(file: string): unknown {
+  if (!fs.existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
+export function resolveRun(values: RunValues, command: string, extra?: Record<string, string>): { out: string; run: RunSettings; resumed: boolean } {
+  if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
+  const out = path.resolve(values.out ?? path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`));
+  if (values.resume) {
+    for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
+    }
+    const run = readSettings(out);
+    if (!run) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
+    return { out, run, resumed: true };
+  }
+  if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
+  let scale: Scale;
+  let sharing: WeightSharing | undefined;
+  try {
+    scale = parseScale(values.preset ?? 'cpu', '--preset');
+    const flag = values['weight-sharing'];
+    sharing = flag === undefined ? undefined : parseWeightSharing(flag, '--weight-sharing');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  if (sharing) config = { ...(config ?? SCALE_PRESETS[scale].search), weightSharing: sharing };
+  const run = presetSettings(scale, {
+    dataset: values.dataset ?? DEFAULT_DATASET,
+    seed: numberOption(values.seed, 'seed') ?? 0,
+    limit: values.limit ? parseLimit(values.limit) : undefined,
+    config,
+    extra,
+  });
+  return { out, run, resumed: false };
+}
+
+/** Starts the backend, records the settings in a new run's config.json, and loads the data; says what it does. */
+export async function openRun(command: string, out: string, run: RunSettings, resumed: boolean): Promise<{ backend: BackendInfo; data: DatasetSplits }> {
+  const backend = await initBackend();
+  console.error(`glit ${command}: ${describeBackend(backend)}`);
+  if (!resumed) writeSettings(out, command, run, backend);
+  const data = await loadDataset(run.dataset, { seed: run.config.seed, limit: run.limit });
+  console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), preset ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
+  return { backend, data };
+}

@@ -1,0 +1,102 @@
+// How notebooks 03 and 04 get their search run: by default they run the hierarchical search's stages live, one at a
+// time, in a run folder of their own under runs/notebooks/ (the same layout and config.json as `glit search`, so
+// `glit search --out <it> --resume` can finish it); with GLIT_RUN=<folder> they only read a run made elsewhere (a long
+// `glit search` on a GPU machine, say) and plot it. Reruns resume: finished parts are read back, not redone.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeBackend, initBackend } from '../kernels/backend';
+import { loadDataset, type DatasetSplits, type SplitLimit } from '../data/datasets';
+import type { NotebookParams } from './params';
+import { stderrProgress, type ProgressCallback } from '../core/progress';
+import { presetSettings, readSettings, writeSettings, type RunSettings } from '../config/run-config';
+import { SCALE_PRESETS } from '../config/scales';
+import { budgetFor, type SearchLog } from '../search/pipeline';
+import type { TrainConfig } from '../train/train';
+
+/** The repository root (realpath: notebooks reach lib/ through a symlink). */
+export const ROOT = path.resolve(fs.realpathSync(__dirname), '..', '..');
+
+/** Images per split for live runs at smoke scale: two training steps per epoch, so every step of a stage runs in seconds. */
+const SMOKE_LIMIT: SplitLimit = { train: 128, val: 64, test: 64 };
+
+export interface NotebookSearch {
+  dir: string;
+  /** False with GLIT_RUN: the notebook reads the folder and trains nothing. */
+  live: boolean;
+  /** The folder has a config.json already: a live notebook continues it. */
+  resumed: boolean;
+  settings: RunSettings;
+}
+
+/**
+ * The run a notebook shows: GLIT_RUN (absolute, or relative to the repository root) when set, else
+ * runs/notebooks/search-<scale>-seed<seed>-<dataset>, made with the scale's preset (and a smaller data limit at
+ * smoke scale) or continued from its config.json. Delete that folder to start the notebooks' search over.
+ */
+export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = process.env): NotebookSearch {
+  const given = env.GLIT_RUN?.trim();
+  if (given) {
+    const dir = path.resolve(ROOT, given);
+    const settings = readSettings(dir);
+    if (!settings) throw new Error(`GLIT_RUN=${given}: ${dir} has no config.json, so it is not a run folder of \`glit search\``);
+    return { dir, live: false, resumed: true, settings };
+  }
+  return liveRun('search', params);
+}
+
+/**
+ * A live notebook run folder, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>[-sliced]: continued from its
+ * config.json, or new with the scale's preset (the smaller data limit at smoke scale) and GLIT_WEIGHT_SHARING.
+ */
+export function liveRun(command: string, params: NotebookParams, extra?: Record<string, string>): NotebookSearch {
+  const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
+  const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
+  const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`);
+  const saved = readSettings(dir);
+  const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
+  const config = { ...SCALE_PRESETS[params.scale].search, weightSharing: params.weightSharing };
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, extra }) };
+}
+
+/**
+ * For a live notebook: starts the backend, records a new run's settings in its config.json (as `glit search` does,
+ * so the CLI can resume the folder) and loads the data.
+ */
+export async function openNotebookSearch(search: NotebookSearch, params: NotebookParams, command = 'search'): Promise<DatasetSplits> {
+  const backend = await initBackend(params.backend);
+  console.log(describeBackend(backend));
+  if (!search.resumed) writeSettings(search.dir, command, search.settings, backend);
+  return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
+}
+
+/**
+ * The pipeline's log (a line per epoch, generation or retraining, on stdout: under the cell that runs it) and progress
+ * (within a step, on stderr every few seconds), with paths relative to the run folder.
+ */
+export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progress: ProgressCallback } {
+  const relative = (text: string) => text.split(search.dir + path.sep).join('');
+  const progress = stderrProgress();
+  return { log: (line) => console.log(relative(line)), progress: (p) => progress({ ...p, task: relative(p.task) }) };
+}
+
+/** The run's settings as rows of a table: what a reader needs to judge its numbers. */
+export function describeSettings(settings: RunSettings): { setting: string; value: string }[] {
+  const c = settings.config;
+  const training = (t: TrainConfig) => `${t.epochs} epoch(s), batch ${t.batchSize}, lr ${t.lr}, warm-up ${t.warmupEpochs} epoch(s)`;
+  const limit = settings.limit ? ` (at most ${Object.entries(settings.limit).map(([split, n]) => `${n} ${split}`).join(', ')} images)` : '';
+  const e = c.evolution;
+  return [
+    { setting: 'preset (GLIT_SCALE)', value: settings.scale },
+    { setting: 'dataset', value: settings.dataset + limit },
+    { setting: 'seed', value: String(c.seed) },
+    { setting: 'baseline (model config, budget, comparison)', value: c.baseline },
+    { setting: 'FLOPs budget', value: `${c.maxFlopsRatio} x the baseline's: ${(budgetFor(c).maxFlops! / 1e6).toFixed(2)}M (official count)` },
+    { setting: 'supernet training', value: training(c.supernet) },
+    { setting: 'supernet weights (GLIT_WEIGHT_SHARING)', value: c.weightSharing === 'sliced' ? 'sliced: slices of one largest set per block' : 'separate: each candidate its own' },
+    { setting: 'EA', value: `${e.generations} generations of ${e.population}: top-${e.topK} parents, ${e.mutations} mutations (p ${e.mutationProbability}), ${e.crossovers} crossovers` },
+    { setting: 'scoring a candidate', value: `val accuracy on the first ${c.scoring.valImages} val images (at most) after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)` },
+    { setting: 'stage 1 retrains', value: `the EA's best ${c.stage1Retrain}` },
+    { setting: 'stage 2 grid', value: c.stage2Grid },
+    { setting: 'retraining', value: training(c.retrain) },
+  ];
+}

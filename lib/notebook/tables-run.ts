@@ -1,0 +1,162 @@
+// How notebooks 05-08 reproduce the paper's ablation tables. Live: at the notebook's scale, all four tables in one run
+// folder, runs/notebooks/reproduce-<scale>-seed<seed>-<dataset>/, laid out as `glit reproduce --out` lays it out (so
+// tables 4 and 5 share its hierarchical search, a rerun reads finished rows back, and `glit reproduce <table> --out
+// <it> --resume` can continue it). Recorded: a larger run's results JSON, committed as results/<table>-cpu.json (or the
+// <table>.json of the `glit reproduce` folder GLIT_RECORDED names), shown as tables beside the paper's claim.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDataset, type DatasetSplits } from '../data/datasets';
+import type { NotebookParams } from './params';
+import { liveRun, notebookLoggers, openNotebookSearch, ROOT, type NotebookSearch } from './search-run';
+import { formatSeconds } from '../core/progress';
+import { reproduceTable, type RowResult, type TableName, type TableResult } from '../experiments/reproduce';
+import { SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
+import type { TableVerdict } from '../experiments/verdict';
+
+/** The preset of the committed recordings, results/<table>-cpu.json. */
+const RECORDED_SCALE: Scale = 'cpu';
+
+/**
+ * The run folder of the live tables (one seed), continued from its config.json if it exists. Delete it to run the
+ * tables again from scratch.
+ */
+export const notebookReproduction = (params: NotebookParams): NotebookSearch => liveRun('reproduce', params, { seeds: '1' });
+
+/** Starts the backend, records a new folder's settings in its config.json (as `glit reproduce` does) and loads the data. */
+export const openNotebookReproduction = (run: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> => openNotebookSearch(run, params, 'reproduce');
+
+/** Runs (or reads back) every row of `table` in the folder, logging under the cell. */
+export function runNotebookTable(table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> {
+  const { log, progress } = notebookLoggers(run);
+  const seeds = Number(run.settings.extra?.seeds ?? 1);
+  return reproduceTable(table, run.dir, data, run.settings.config, { seeds, scale: run.settings.scale, dataset: data.name, log, progress });
+}
+
+export interface Recording {
+  /** Relative to the repository root when inside it. */
+  file: string;
+  /** null when the file does not exist (yet). */
+  result: TableResult | null;
+  /** A free-text note on how and where the run was made, when the file has one. */
+  how?: string;
+}
+
+/** The recorded run of `table`: results/<table>-cpu.json, or <GLIT_RECORDED>/<table>.json. */
+export function readRecording(table: TableName, env: NodeJS.ProcessEnv = process.env): Recording {
+  const given = env.GLIT_RECORDED?.trim();
+  const file = given ? path.join(path.resolve(ROOT, given), `${table}.json`) : path.join(ROOT, 'results', `${table}-${RECORDED_SCALE}.json`);
+  const shown = path.relative(ROOT, file).startsWith('..') ? file : path.relative(ROOT, file);
+  if (!fs.existsSync(file)) return { file: shown, result: null };
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as TableResult & { how?: string };
+  if (json.table !== table) throw new Error(`${file} holds ${json.table}, not ${table}`);
+  return { file: shown, result: json, ...(json.how ? { how: json.how } : {}) };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const percent = (x: number) => (100 * x).toFixed(2);
+
+const rowSeconds = (row: RowResult) => row.runs.reduce((a, x) => a + x.seconds, 0);
+
+/** Retraining seconds summed over rows and seeds: all the JSON records of a run's time (a search's supernet and EA are not in it). */
+export const retrainingSeconds = (result: TableResult): number => result.rows.reduce((a, r) => a + rowSeconds(r), 0);
+
+/**
+ * A table's rows for display: params and FLOPs (the mean over seeds: searched rows find an architecture per seed),
+ * test accuracy per seed, mean ± sample standard deviation over seeds, mean val accuracy and retraining time.
+ */
+export function resultRows(result: TableResult): Record<string, string | number | null>[] {
+  return result.rows.map((r) => ({
+    row: r.label,
+    'params (M)': mean(r.runs.map((x) => x.params)) / 1e6,
+    'FLOPs (M)': mean(r.runs.map((x) => x.flops)) / 1e6,
+    ...Object.fromEntries(
+      result.seeds.map((seed) => {
+        const run = r.runs.find((x) => x.seed === seed);
+        return [`test % seed ${seed}`, run ? 100 * run.testAccuracy : null];
+      }),
+    ),
+    'test % mean ± std': r.runs.length > 1 ? `${percent(r.meanTest)} ± ${percent(r.stdTest)}` : `${percent(r.meanTest)} (1 seed)`,
+    'val % mean': 100 * r.meanVal,
+    'retraining s': rowSeconds(r),
+  }));
+}
+
+/** How, where and when a recording was made, as rows of a table. */
+export function recordingRows(recording: Recording & { result: TableResult }): { field: string; value: string }[] {
+  const t = recording.result;
+  return [
+    { field: 'file', value: recording.file },
+    ...(recording.how ? [{ field: 'how', value: recording.how }] : []),
+    { field: 'preset', value: `${t.scale}${t.scale in SCALE_PRESETS ? `: ${SCALE_PRESETS[t.scale as Scale].description}` : ''}` },
+    { field: 'dataset', value: t.dataset },
+    { field: 'seeds', value: t.seeds.join(', ') },
+    { field: 'backend, device', value: `${t.backend} on ${t.device}` },
+    { field: 'commit, date', value: `${t.commit}, ${t.date}` },
+  ];
+}
+
+/** What a notebook says in place of a recording that does not exist (yet). */
+export const recordingNote = (table: TableName, recording: Recording): string =>
+  `*No recorded run to show: \`${recording.file}\` does not exist yet. Make one with \`npx glit reproduce ${table} --preset ` +
+  `cpu --seeds 3 --out <dir>\` and copy \`<dir>/${table}.json\` to \`results/${table}-${RECORDED_SCALE}.json\`, or set ` +
+  `\`GLIT_RECORDED=<dir>\`; the cells below then show it, its figures and the verdict.*`;
+
+/** How long the recorded run's retrainings took and where it ran, in a line of markdown. */
+export function recordedTimeMarkdown(t: TableResult): string {
+  const models = t.rows.reduce((a, r) => a + r.runs.length, 0);
+  return (
+    `The recorded run retrained ${models} models (${t.rows.length} rows x ${t.seeds.length} seed(s)) in ` +
+    `**${formatSeconds(retrainingSeconds(t))}** of retraining, with ${t.backend} on ${t.device}; dated ${t.date}, commit ${t.commit}.`
+  );
+}
+
+/** The verdict's comparisons as rows of a table, in percentage points, rows named by their labels. */
+export function verdictRows(result: TableResult, verdict: TableVerdict): Record<string, string | number | null>[] {
+  const label = (id: string) => result.rows.find((r) => r.id === id)?.label ?? id;
+  return verdict.comparisons.map((c) => ({
+    'claimed better': label(c.better),
+    'claimed worse': label(c.worse),
+    'difference (pts)': c.difference === null ? null : 100 * c.difference,
+    'noise threshold (pts)': c.threshold === null ? null : 100 * c.threshold,
+    outcome: c.outcome,
+  }));
+}
+
+/** The verdict in a line of markdown. */
+export const verdictMarkdown = (verdict: TableVerdict): string =>
+  `**Verdict: ${verdict.verdict}.** ${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)} (the claim as tested: ${verdict.check.statement}).`;
+
+/** Training images in the whole training split of a built-in dataset (what presets without a limit train on), or null for others. */
+export async function fullTrainImages(dataset: string): Promise<number | null> {
+  if (dataset !== 'fashion-mnist' && dataset !== 'mnist') return null;
+  return (await loadDataset(dataset)).train.count;
+}
+
+/**
+ * What each preset asks of every row, against the recording: training images and epochs of a retraining (the work
+ * scales with their product), the supernet and the EA of searched rows, and the retraining time at the recording's
+ * speed, scaled linearly by images x epochs (assuming the recording used its preset's data limit; a GPU backend
+ * runs far faster than that).
+ */
+export function budgetRows(recorded: TableResult, trainImages: number | null): Record<string, string | number | null>[] {
+  const images = (scale: Scale) => SCALE_PRESETS[scale].limit?.train ?? trainImages;
+  const work = (scale: Scale) => {
+    const n = images(scale);
+    return n === null ? null : n * SCALE_PRESETS[scale].search.retrain.epochs;
+  };
+  const base = recorded.scale in SCALE_PRESETS ? work(recorded.scale as Scale) : null;
+  return SCALES.map((scale) => {
+    const s = SCALE_PRESETS[scale].search;
+    const w = work(scale);
+    const ratio = w !== null && base !== null ? w / base : null;
+    return {
+      preset: scale,
+      'train images': images(scale) ?? 'whole split',
+      retraining: `${s.retrain.epochs} epoch(s), batch ${s.retrain.batchSize}`,
+      'supernet (searched rows)': `${s.supernet.epochs} epoch(s)`,
+      'EA (searched rows)': `${s.evolution.generations} x ${s.evolution.population} candidates`,
+      'retraining work (x recording)': ratio,
+      'retraining at the recording\'s speed': ratio === null ? null : formatSeconds(ratio * retrainingSeconds(recorded)),
+    };
+  });
+}

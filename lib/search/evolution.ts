@@ -1,0 +1,269 @@
+// Evolutionary search (SPOS's EA, spec section 3) and random search over a SearchSpace, with any async fitness.
+// The whole search state is plain JSON, handed out after every evaluation and every generation, so a run killed at any
+// point resumes from its last saved state and ends exactly as an uninterrupted run with the same seed would.
+import type { Architecture } from '../model/arch';
+import { modelCost } from '../model/flops';
+import { Rng } from '../core/random';
+import { archKey, checkBudget, crossoverCode, decode, mutateCode, sampleCode, withinBudget, type Budget, type SearchSpace } from './space';
+
+/** Higher is better (the search pipeline: supernet validation accuracy of the path after BN recalibration). */
+export type Fitness = (arch: Architecture, key: string) => Promise<number> | number;
+
+export interface SearchSettings {
+  seed: number;
+  generations: number;
+  /** Candidates per generation. */
+  population: number;
+  /** Evaluations in all: generations * population for the EA; random search's last generation may be smaller. */
+  evaluations: number;
+  /** Parents: the best topK evaluated so far, over all generations. */
+  topK: number;
+  mutations: number;
+  crossovers: number;
+  /** Per block. */
+  mutationProbability: number;
+  /** Candidates outside it are rejected before evaluation. */
+  budget: Budget;
+  /** Attempts per wanted mutation or crossover child; the children not found are replaced by random candidates. */
+  retries: number;
+  /** Attempts per random candidate (new and within the budget) before the generation is left short. */
+  randomTries: number;
+}
+
+/** SPOS's EA: about 1000 evaluations in all. */
+export const SPOS_DEFAULTS = { generations: 20, population: 50, topK: 10, mutations: 25, crossovers: 25, mutationProbability: 0.1, retries: 10, randomTries: 10000 };
+
+export type Origin = 'random' | 'mutation' | 'crossover';
+
+/** A candidate as drawn: its key, its code in the space, and its official FLOPs and parameters. */
+export interface Candidate {
+  key: string;
+  code: number[];
+  flops: number;
+  params: number;
+  origin: Origin;
+  generation: number;
+}
+
+export interface Evaluation extends Candidate {
+  score: number;
+}
+
+export interface GenerationRecord {
+  generation: number;
+  /** This generation's candidates, in the order they were drawn. */
+  population: Evaluation[];
+  /** Best and mean score of this generation's population. */
+  best: number;
+  mean: number;
+  /** Best score over this and all earlier generations. */
+  bestSoFar: number;
+}
+
+export interface EvolutionState {
+  version: 1;
+  method: 'evolution' | 'random';
+  /** The space's name: a state resumes only in the space it was made in. */
+  space: string;
+  settings: SearchSettings;
+  /** Rng state after drawing the latest generation. */
+  rng: number;
+  /** Completed generations; every evaluation of the search is in one of them (or in pending). */
+  history: GenerationRecord[];
+  /**
+   * The generation being evaluated: all its candidates are drawn before the first is scored, and scores are filled in
+   * as they come, so a resume re-evaluates only the unscored ones.
+   */
+  pending: (Candidate & { score: number | null })[] | null;
+  /** The best topK evaluations so far, best first (ties: earlier first). */
+  topK: Evaluation[];
+  /** A generation found no new candidate within the budget: the search ended early. */
+  exhausted: boolean;
+}
+
+export interface SearchCallbacks {
+  /** After each completed generation (write the state to disk here). */
+  onGeneration?: (state: EvolutionState) => void | Promise<void>;
+  /** After each evaluation, with the state's pending generation partly scored. */
+  onEvaluation?: (state: EvolutionState) => void | Promise<void>;
+  /** Checked before each evaluation; aborting throws the signal's reason, and the last state handed out resumes. */
+  signal?: AbortSignal;
+}
+
+export type EvolutionOptions = Partial<Omit<SearchSettings, 'seed' | 'evaluations' | 'budget'>> & { seed: number; budget?: Budget } & SearchCallbacks;
+
+export interface RandomSearchOptions extends SearchCallbacks {
+  seed: number;
+  /** Default: the EA's budget, generations * population. */
+  evaluations?: number;
+  /** Candidates per generation (one record and one onGeneration each). */
+  population?: number;
+  topK?: number;
+  budget?: Budget;
+  randomTries?: number;
+}
+
+/**
+ * SPOS's EA: generation 0 is random; each later one holds `mutations` mutants and `crossovers` children of the top-k
+ * so far, the rest random. Candidates over the budget or already evaluated are rejected. Returns the final state.
+ */
+export function evolve(space: SearchSpace, fitness: Fitness, options: EvolutionOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
+  const d = SPOS_DEFAULTS;
+  const generations = options.generations ?? d.generations;
+  const population = options.population ?? d.population;
+  const settings: SearchSettings = {
+    seed: options.seed,
+    generations,
+    population,
+    evaluations: generations * population,
+    topK: options.topK ?? d.topK,
+    mutations: options.mutations ?? d.mutations,
+    crossovers: options.crossovers ?? d.crossovers,
+    mutationProbability: options.mutationProbability ?? d.mutationProbability,
+    budget: plainBudget(options.budget),
+    retries: options.retries ?? d.retries,
+    randomTries: options.randomTries ?? d.randomTries,
+  };
+  return search(space, fitness, 'evolution', settings, options, resumeFrom);
+}
+
+/** Uniform random candidates within the budget, no duplicates, in generations of `population` (same state as the EA). */
+export function randomSearch(space: SearchSpace, fitness: Fitness, options: RandomSearchOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
+  const d = SPOS_DEFAULTS;
+  const population = options.population ?? d.population;
+  const evaluations = options.evaluations ?? d.generations * d.population;
+  const settings: SearchSettings = {
+    ...d,
+    seed: options.seed,
+    generations: Math.ceil(evaluations / population),
+    population,
+    evaluations,
+    topK: options.topK ?? d.topK,
+    mutations: 0,
+    crossovers: 0,
+    budget: plainBudget(options.budget),
+    randomTries: options.randomTries ?? d.randomTries,
+  };
+  return search(space, fitness, 'random', settings, options, resumeFrom);
+}
+
+/** The defined limits only, in a fixed order, so that settings compare equal after a JSON round trip. */
+function plainBudget(budget: Budget = {}): Budget {
+  return Object.fromEntries((['maxFlops', 'minFlops', 'maxParams'] as const).filter((k) => budget[k] !== undefined).map((k) => [k, budget[k]]));
+}
+
+function checkSettings(s: SearchSettings): void {
+  const fail = (what: string): never => {
+    throw new Error(`search settings: ${what}`);
+  };
+  if (!Number.isFinite(s.seed)) fail(`seed must be a finite number, got ${s.seed}`);
+  for (const k of ['generations', 'population', 'evaluations', 'topK', 'retries', 'randomTries'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) fail(`${k} must be a positive integer, got ${s[k]}`);
+  }
+  for (const k of ['mutations', 'crossovers'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 0) fail(`${k} must be a non-negative integer, got ${s[k]}`);
+  }
+  if (s.mutations + s.crossovers > s.population) fail(`mutations ${s.mutations} + crossovers ${s.crossovers} exceed the population ${s.population}`);
+  if (!(s.mutationProbability >= 0 && s.mutationProbability <= 1)) fail(`mutationProbability must be in [0, 1], got ${s.mutationProbability}`);
+}
+
+/** A saved state to continue, after checking it belongs to this search (generations and evaluations may be raised). */
+function resumed(space: SearchSpace, method: EvolutionState['method'], settings: SearchSettings, from: EvolutionState): EvolutionState {
+  const fail = (what: string): never => {
+    throw new Error(`cannot resume this search from the saved state: ${what}`);
+  };
+  if (from.version !== 1) fail(`unknown state version ${JSON.stringify(from.version)}`);
+  if (from.method !== method) fail(`it is a ${from.method} search, not a ${method} search`);
+  if (from.space !== space.name) fail(`it searched space '${from.space}', not '${space.name}'`);
+  for (const k of Object.keys(settings) as (keyof SearchSettings)[]) {
+    if (k === 'generations' || k === 'evaluations') continue;
+    const [was, now] = [JSON.stringify(from.settings[k]), JSON.stringify(settings[k])];
+    if (was !== now) fail(`its ${k} was ${was}, now ${now}`);
+  }
+  return { ...structuredClone(from), settings };
+}
+
+async function search(
+  space: SearchSpace,
+  fitness: Fitness,
+  method: EvolutionState['method'],
+  settings: SearchSettings,
+  callbacks: SearchCallbacks,
+  resumeFrom?: EvolutionState,
+): Promise<EvolutionState> {
+  checkSettings(settings);
+  checkBudget(space, settings.budget);
+  const state: EvolutionState = resumeFrom
+    ? resumed(space, method, settings, resumeFrom)
+    : { version: 1, method, space: space.name, settings, rng: new Rng(settings.seed).state, history: [], pending: null, topK: [], exhausted: false };
+  while (!state.exhausted && state.history.length < settings.generations) {
+    const generation = state.history.length;
+    if (state.pending === null) {
+      const rng = new Rng(state.rng);
+      const drawn = draw(space, state, rng, generation);
+      state.rng = rng.state;
+      if (drawn.length === 0) {
+        state.exhausted = true;
+        break;
+      }
+      state.pending = drawn.map((c) => ({ ...c, score: null }));
+    }
+    for (const candidate of state.pending) {
+      if (candidate.score !== null) continue;
+      callbacks.signal?.throwIfAborted();
+      const score = await fitness(decode(space, candidate.code), candidate.key);
+      if (typeof score !== 'number' || !Number.isFinite(score)) throw new Error(`fitness of ${candidate.key}: expected a finite number, got ${score}`);
+      candidate.score = score;
+      await callbacks.onEvaluation?.(structuredClone(state));
+    }
+    const population = state.pending as Evaluation[];
+    state.pending = null;
+    // A stable sort: among equal scores the earlier evaluation stays ahead.
+    state.topK = [...state.topK, ...population].sort((a, b) => b.score - a.score).slice(0, settings.topK);
+    const scores = population.map((e) => e.score);
+    state.history.push({
+      generation,
+      population,
+      best: Math.max(...scores),
+      mean: scores.reduce((s, x) => s + x, 0) / scores.length,
+      bestSoFar: state.topK[0].score,
+    });
+    await callbacks.onGeneration?.(structuredClone(state));
+  }
+  return state;
+}
+
+/**
+ * One generation's candidates: mutants and crossover children of the top-k (none in generation 0), then random ones
+ * for the rest. Each is new (not evaluated before nor drawn twice) and within the budget.
+ */
+function draw(space: SearchSpace, state: EvolutionState, rng: Rng, generation: number): Candidate[] {
+  const s = state.settings;
+  const seen = new Set(state.history.flatMap((g) => g.population.map((e) => e.key)));
+  const drawn: Candidate[] = [];
+  /** Up to `attempts` tries at `count` more candidates of one origin; true when all were found. */
+  const add = (count: number, attempts: number, origin: Origin, make: () => number[]): boolean => {
+    const target = drawn.length + count;
+    for (let i = 0; i < attempts && drawn.length < target; i++) {
+      const code = make();
+      const arch = decode(space, code);
+      const key = archKey(arch);
+      if (seen.has(key)) continue;
+      const cost = modelCost(arch);
+      if (!withinBudget(cost, s.budget)) continue;
+      seen.add(key);
+      drawn.push({ key, code, flops: cost.flops, params: cost.params, origin, generation });
+    }
+    return drawn.length === target;
+  };
+  const parents = state.topK.map((e) => e.code);
+  if (parents.length > 0) {
+    add(s.mutations, s.mutations * s.retries, 'mutation', () => mutateCode(space, rng.pick(parents), rng, s.mutationProbability));
+    add(s.crossovers, s.crossovers * s.retries, 'crossover', () => crossoverCode(rng.pick(parents), rng.pick(parents), rng));
+  }
+  const size = Math.min(s.population, s.evaluations - generation * s.population);
+  while (drawn.length < size) {
+    if (!add(1, s.randomTries, 'random', () => sampleCode(space, rng))) break; // (nearly) all of the space within the budget is seen
+  }
+  return drawn;
+}
