@@ -1,0 +1,131 @@
+// One writer per run folder: a process that writes a run takes <dir>/.lock first (created exclusively, holding its PID,
+// host and start time) and refuses to start while a live process holds it. A lock left by a killed process on this
+// host is taken over; one from another host is never guessed about, since its holder cannot be checked from here.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const LOCK_FILE = '.lock';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** The holder's start time as the kernel counts it (Linux), so that a reused PID is not taken for the holder. */
+  processStart?: string;
+  command: string;
+  since: string;
+}
+
+export class RunFolderBusyError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly holder: LockHolder,
+  ) {
+    const who = `glit ${holder.command} (PID ${holder.pid} on ${holder.host}, since ${holder.since})`;
+    const fix =
+      holder.host === os.hostname()
+        ? 'wait for it to finish or stop it, then --resume'
+        : `if that process is gone, delete ${path.join(dir, LOCK_FILE)} and --resume`;
+    super(`${dir} is in use by ${who}: two runs must not write one folder; ${fix}, or choose another --out`);
+    this.name = 'RunFolderBusyError';
+  }
+}
+
+/** The kernel's start time of a process (field 22 of /proc/<pid>/stat), or undefined where there is no /proc. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(holder: LockHolder): boolean {
+  if (holder.host !== os.hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const start = processStart(holder.pid);
+  return holder.processStart === undefined || start === undefined || start === holder.processStart;
+}
+
+function readHolder(file: string): LockHolder | null {
+  try {
+    const holder = JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
+    return Number.isInteger(holder.pid) && typeof holder.host === 'string' ? holder : null;
+  } catch (e) {
+    // A lock being written right now reads as empty: the caller retries.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return null;
+    throw e;
+  }
+}
+
+export interface RunLock {
+  file: string;
+  release(): void;
+}
+
+/**
+ * Takes the lock of run folder `dir` (created if missing) for this process, or throws RunFolderBusyError naming the
+ * holder. Released by release() or when the process exits.
+ */
+export function lockRunFolder(dir: string, command: string): RunLock {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const me: LockHolder = {
+    pid: process.pid,
+    host: os.hostname(),
+    processStart: processStart(process.pid),
+    command,
+    since: new Date().toISOString(),
+  };
+  const text = JSON.stringify(me) + '\n';
+  for (let attempt = 0; ; attempt++) {
+    // Written whole to a private file, then linked into place: link fails if the lock exists, and never shows a
+    // half-written holder.
+    const mine = `${file}.${process.pid}`;
+    fs.writeFileSync(mine, text);
+    try {
+      fs.linkSync(mine, file);
+      fs.unlinkSync(mine);
+      break;
+    } catch (e) {
+      fs.unlinkSync(mine);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = readHolder(file);
+    if (holder && alive(holder)) throw new RunFolderBusyError(dir, holder);
+    if (attempt >= 20) throw new Error(`${file}: could not take the lock (it keeps changing); try again`);
+    // A dead holder's lock is moved aside, and only when it is still the one just read (another taker may have
+    // replaced it meanwhile).
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const moved = readHolder(aside);
+    if (holder && moved && (moved.pid !== holder.pid || moved.since !== holder.since)) {
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        // The lock was taken again meanwhile; the next attempt reads the new holder.
+      }
+    }
+    fs.rmSync(aside, { force: true });
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.off('exit', release);
+    const holder = readHolder(file);
+    if (holder && holder.pid === me.pid && holder.since === me.since) fs.rmSync(file, { force: true });
+  };
+  process.on('exit', release);
+  return { file, release };
+}
