@@ -82,3 +82,32 @@ test('other dtypes, byte order, Fortran order, truncation and non-npy files are 
     });
   }
 });
+
+test('headers numpy refuses are refused here too: missing or extra keys, a shape that is not a tuple of sizes', () => {
+  const f4 = new Uint8Array(8);
+  const cases: [string, string, RegExp][] = [
+    ['extra-key', "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }", /not a string|keys/],
+    ['missing-key', "{'descr': '<f4', 'shape': (2,), }", /the header has the keys descr, shape, numpy needs exactly descr, fortran_order, shape/],
+    ['words', "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 'a'), }", /the shape is not a tuple of sizes/],
+    ['list-shape', "{'descr': '<f4', 'fortran_order': False, 'shape': 2, }", /not a string|shape is not a tuple/],
+    ['not-a-dict', "descr: '<f4', fortran_order: False, shape: (2,)", /not a dict literal/],
+    ['fortran-not-bool', "{'descr': '<f4', 'fortran_order': 'no', 'shape': (2,), }", /fortran_order is not True or False/],
+  ];
+  for (const [name, header, message] of cases) {
+    const file = path.join(dir, `bad-${name}.npy`);
+    writeFileSync(file, npyWithHeader(header, f4));
+    assert.throws(() => readNpy(file), (e: Error) => e instanceof NpyError && message.test(e.message) && e.message.startsWith(file), name);
+    // numpy itself refuses the same file
+    const r = spawnSync(PYTHON, ['-c', `import numpy as np\ntry:\n  np.load(${JSON.stringify(file)})\nexcept Exception:\n  raise SystemExit(3)`]);
+    assert.equal(r.status, 3, `numpy should refuse ${name} too`);
+  }
+  // numpy's reader lets a negative size through; an array cannot have one.
+  const file = path.join(dir, 'bad-negative.npy');
+  writeFileSync(file, npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", f4));
+  assert.throws(() => readNpy(file), /the shape is not a tuple of sizes/);
+});
+
+test('a folder or a missing file given as the input says so', () => {
+  assert.throws(() => readNpy(dir), new RegExp(`^Error: ${dir.replace(/[/.]/g, '\\$&')}: is a folder, expected a file|${dir}: is a folder`));
+  assert.throws(() => readNpy(path.join(dir, 'none.npy')), /none\.npy: not found/);
+});

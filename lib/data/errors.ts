@@ -1,6 +1,7 @@
 // Errors about data on disk, and the file reads that raise them: every message starts with the file it is about,
 // says what is wrong with it, and where it helps, what to do.
 import * as fs from 'node:fs';
+import { describeFsError, FileError, readFileChecked } from '../io/read-file';
 
 export class DataError extends Error {
   constructor(
@@ -15,21 +16,11 @@ export class DataError extends Error {
   }
 }
 
-/** What a failed fs call means, in words, for the common causes. */
-function describe(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'not found';
-  if (code === 'EISDIR') return 'is a folder, expected a file';
-  if (code === 'ENOTDIR') return 'is a file, expected a folder';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return (e as Error).message;
-}
-
 export function readDataFile(file: string, fix?: string): Buffer {
   try {
-    return fs.readFileSync(file);
+    return readFileChecked(file);
   } catch (e) {
-    throw new DataError(file, describe(e), fix);
+    throw e instanceof FileError ? new DataError(file, e.problem, fix) : e;
   }
 }
 
@@ -38,7 +29,7 @@ export function listFolder(dir: string, fix?: string): fs.Dirent[] {
   try {
     return fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (e) {
-    throw new DataError(dir, describe(e), fix);
+    throw new DataError(dir, describeFsError(e), fix);
   }
 }
 
