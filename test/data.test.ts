@@ -195,6 +195,12 @@ test('bad CIFAR-10 folders give errors that name the file and the problem', asyn
   fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 3 * RECORD + 100));
   await rejectsAbout(() => loadDataset(`cifar10:${truncated}`, quiet), file, /has 9319 bytes, not a whole number of 3073-byte records .*: truncated, or not a CIFAR-10 binary batch/);
 
+  // Cut on a record boundary: whole records, one fewer than the other batches hold.
+  const short = dir('cifar-short-batch');
+  const cut = path.join(short, 'data_batch_4.bin');
+  fs.writeFileSync(cut, fs.readFileSync(cut).subarray(0, 3 * RECORD));
+  await rejectsAbout(() => loadDataset(`cifar10:${short}`, quiet), cut, /holds 3 records where data_batch_1\.bin holds 4 \(CIFAR-10's batches hold 10000 each\): cut short\?/);
+
   const badLabel = dir('cifar-bad-label');
   const batch = path.join(badLabel, 'data_batch_2.bin');
   const bytes = fs.readFileSync(batch);

@@ -14,6 +14,8 @@ export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer',
 const SIDE = 32;
 const PIXELS = SIDE * SIDE;
 const RECORD = 1 + 3 * PIXELS;
+/** Records in each of CIFAR-10's six batch files. */
+export const CIFAR10_BATCH_RECORDS = 10_000;
 const FIX = 'point cifar10:<folder> at the extracted cifar-10-batches-bin folder of the binary version (cifar-10-binary.tar.gz)';
 
 export function loadCifar10(dir: string): SourceSplits {
@@ -23,14 +25,36 @@ export function loadCifar10(dir: string): SourceSplits {
   if (classes.length === 0) throw new DataError(meta, 'lists no class names', `delete it to use the standard CIFAR-10 names`);
   return {
     classes,
-    train: readBatches(CIFAR10_TRAIN_FILES.map((f) => path.join(dir, f)), classes.length),
-    test: readBatches([path.join(dir, CIFAR10_TEST_FILE)], classes.length),
+    ...wholeBatches(
+      readBatches(CIFAR10_TRAIN_FILES.map((f) => path.join(dir, f)), classes.length),
+      readBatches([path.join(dir, CIFAR10_TEST_FILE)], classes.length),
+      dir,
+    ),
     location: dir,
   };
 }
 
-/** The records of several batch files, in file order, as one HWC set. */
-function readBatches(files: string[], numClasses: number): ImageSet {
+/**
+ * A batch cut on a record boundary still parses: so every train batch must hold as many records as the first (all
+ * six hold 10,000 in CIFAR-10; smaller copies made for tests keep equal train batches), and where the train batches
+ * are CIFAR-10's, the test batch must be too.
+ */
+type Batches = ReturnType<typeof readBatches>;
+
+function wholeBatches(train: Batches, test: Batches, dir: string): { train: ImageSet; test: ImageSet } {
+  const expected = train.perFile[0];
+  const files = [...CIFAR10_TRAIN_FILES, ...(expected === CIFAR10_BATCH_RECORDS ? [CIFAR10_TEST_FILE] : [])];
+  const counts = [...train.perFile, test.perFile[0]];
+  files.forEach((f, i) => {
+    if (counts[i] !== expected) {
+      throw new DataError(path.join(dir, f), `holds ${counts[i]} records where ${CIFAR10_TRAIN_FILES[0]} holds ${expected} (CIFAR-10's batches hold ${CIFAR10_BATCH_RECORDS} each): cut short?`, FIX);
+    }
+  });
+  return { train: train.set, test: test.set };
+}
+
+/** The records of several batch files, in file order, as one HWC set (and how many came from each file). */
+function readBatches(files: string[], numClasses: number): { set: ImageSet; perFile: number[] } {
   const buffers = files.map((file) => {
     const buf = readDataFile(file, FIX);
     if (buf.length === 0 || buf.length % RECORD !== 0) {
@@ -53,5 +77,5 @@ function readBatches(files: string[], numClasses: number): ImageSet {
     }
     checkLabels(set.labels.subarray(first, i), numClasses, files[f]);
   });
-  return set;
+  return { set, perFile: buffers.map((b) => b.length / RECORD) };
 }
