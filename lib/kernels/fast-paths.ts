@@ -1,7 +1,8 @@
 // Faster versions of some of lib/model/layers.ts's layers for one backend, chosen once, when initBackend starts that
-// backend: a layer calls the entry when the running backend has one, its own plain code otherwise. A backend started
-// with tf.setBackend directly runs the plain layers. Each hand-written gradient is a tf.tidy of its own: tfjs runs a
-// custom gradFunc outside the per-op tidy of its own gradients, so its intermediates would live to the backward's end.
+// backend: a layer calls the entry when the running backend has one, its own plain code otherwise. So switch backends
+// with initBackend: tf.setBackend alone leaves the table as it was (plain until initBackend first runs).
+// Each hand-written gradient is a tf.tidy of its own: tfjs runs a custom gradFunc outside the per-op tidy of its own
+// gradients, so its intermediates would live to the backward's end.
 import type * as tf from '@tensorflow/tfjs';
 import { wasmAttend } from './wasm/attention';
 import { wasmDepthwiseCorrelate, wasmDepthwiseFilterGradient } from './wasm/depthwise-conv';
