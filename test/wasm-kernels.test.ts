@@ -1,10 +1,12 @@
-// lib/kernels/wasm-kernels.ts: the wasm Slice, SplitV, Unpack and Concat that copy inside the heap give the cpu backend's
-// results bit for bit, on random shapes, begins and sizes of ranks 1-5 (zero-size and whole slices included), in
-// float32, int32 and bool, and tf.split's gradient; they no longer read their input out of the heap; Identity shares.
+// lib/kernels/wasm/: the wasm Slice, SplitV, Unpack and Concat that copy inside the heap give the cpu backend's results
+// bit for bit, on random shapes, begins and sizes of ranks 1-5 (zero-size and whole slices included), in float32, int32
+// and bool, and tf.split's gradient; they no longer read their input out of the heap; Identity shares. The layers' fast
+// paths (lib/kernels/fast-paths.ts) are those of the backend initBackend started.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend, type BackendName } from '../lib/kernels/backend';
+import { fastPaths } from '../lib/kernels/fast-paths';
 import { Rng } from '../lib/core/random';
 
 after(releaseBackend);
@@ -162,4 +164,18 @@ test('Identity on wasm shares the buffer: a clone outlives its source, and the m
   await initBackend({ backend: 'cpu' });
   const expected = tf.tidy(() => Array.from(tf.grad(f)(tf.tensor([0.5, -1, 2])).dataSync()));
   grad.forEach((g, i) => assert.ok(Math.abs(g - expected[i]) < 1e-6, `gradient ${i}: ${g} vs ${expected[i]}`));
+});
+
+test('the fast paths are those of the backend initBackend started, also after a tf.setBackend of its own', async () => {
+  await initBackend({ backend: 'cpu' });
+  assert.deepEqual(Object.keys(fastPaths()), [], 'cpu runs the plain layers');
+  await initBackend({ backend: 'wasm' });
+  const wasm = Object.keys(fastPaths());
+  assert.ok(wasm.includes('attend') && wasm.includes('linear'), `wasm's fast paths: ${wasm}`);
+  await tf.setBackend('cpu');
+  assert.equal((await initBackend({ backend: 'wasm' })).backend, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm', 'initBackend starts wasm again after tf.setBackend switched away');
+  assert.deepEqual(Object.keys(fastPaths()), wasm);
+  await initBackend({ backend: 'cpu' });
+  assert.deepEqual(Object.keys(fastPaths()), []);
 });

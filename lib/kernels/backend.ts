@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmKernels } from './wasm-kernels';
+import { selectFastPaths } from './fast-paths';
+import { registerWasmKernels } from './wasm/register';
 
 export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -73,7 +74,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOpt
  */
 export async function initBackend(options: BackendOptions = optionsFromEnv()): Promise<BackendInfo> {
   const requested = options.backend ?? 'auto';
-  if (current && (current.requested === requested || current.backend === requested)) return current;
+  // Cheap for the same request again, unless tf.setBackend switched backends since (its fast paths would be stale).
+  if (current && tf.getBackend() === current.backend && (current.requested === requested || current.backend === requested)) return current;
   tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner, which would land in notebooks
   if (requested !== 'auto') {
     current = { ...(await start(requested, options)), requested };
@@ -117,7 +119,7 @@ async function start(name: BackendName, options: BackendOptions, auto = false): 
       return startWebgpu(options.webgpuAdapter ?? 'default', options.dawnOptions ?? [], auto);
     case 'wasm':
       await setBackendOrThrow('wasm', 'the WebAssembly module did not initialise', 'reinstall @tensorflow/tfjs-backend-wasm (npm ci)');
-      // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (lib/kernels/wasm-kernels.ts).
+      // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (wasm/slice.ts).
       registerWasmKernels();
       return { backend: 'wasm', device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread)` };
     case 'cpu':
@@ -130,6 +132,7 @@ async function setBackendOrThrow(name: string, cause: string, fix: string): Prom
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new BackendUnavailableError(name as BackendName, cause, fix);
   await tf.ready();
+  selectFastPaths(name); // the layers' faster versions for this backend, if it has any (fast-paths.ts)
 }
 
 function cpuModel(): string {
