@@ -2,16 +2,23 @@
 // folder, runs/notebooks/reproduce-<scale>-seed<seed>-<dataset>/, laid out as `glit reproduce --out` lays it out (so
 // tables 4 and 5 share its hierarchical search, a rerun reads finished rows back, and `glit reproduce <table> --out
 // <it> --resume` can continue it). Recorded: a larger run's results JSON, committed as results/<table>-cpu.json (or the
-// <table>.json of the `glit reproduce` folder GLIT_RECORDED names), shown as tables beside the paper's claim.
+// <table>.json of the `glit reproduce` folder GLIT_RECORDED names), shown as tables beside the paper's claim. The show*
+// functions at the end are the cells the four notebooks share; each notebook tells its own table's story around them.
+import * as aq from 'arquero';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset, type DatasetSplits } from '../data/datasets';
+import { showFigure, showMarkdown, showTable } from './display';
+import { ablationFlopsFigure, ablationRowsFigure } from './figures';
 import type { NotebookParams } from './params';
 import { liveRun, notebookLoggers, openNotebookSearch, ROOT, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
-import { reproduceTable, type RowResult, type TableName, type TableResult } from '../experiments/reproduce';
+import { loadArchitecture } from '../model/arch';
+import { reproduceTable, TABLE_SPECS, type RowResult, type TableName, type TableResult } from '../experiments/reproduce';
+import { judgeTable, type TableVerdict } from '../experiments/verdict';
+import { budgetFor, type SearchConfig } from '../search/pipeline';
+import { fullSpace, nlpNasSpace, spaceSize, stage1Space } from '../search/space';
 import { SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
-import type { TableVerdict } from '../experiments/verdict';
 
 /** The preset of the committed recordings, results/<table>-cpu.json. */
 const RECORDED_SCALE: Scale = 'cpu';
@@ -159,4 +166,72 @@ export function budgetRows(recorded: TableResult, trainImages: number | null): R
       'retraining at the recording\'s speed': ratio === null ? null : formatSeconds(ratio * retrainingSeconds(recorded)),
     };
   });
+}
+
+// --- the cells notebooks 05-08 share: each shows one part of a table's story ---------------------------------------
+
+/** The labels of a table's rows, in order. */
+export const rowLabels = (table: TableName): string[] => TABLE_SPECS[table].rows.map((r) => r.label);
+
+/** The paper's name of a table, as titles give it: 'Table 1'. */
+const paperName = (table: TableName): string => `Table ${table.slice('table'.length)}`;
+
+/** Loads the data, runs (or reads back) the table live in the notebook's run folder and shows its rows. */
+export async function showLiveTable(table: TableName, run: NotebookSearch, params: NotebookParams): Promise<void> {
+  const data = await openNotebookReproduction(run, params);
+  const live = await runNotebookTable(table, run, data);
+  showMarkdown(`**Live, ${live.scale} scale** (${data.name}: ${data.train.count} training, ${data.test.count} test images; `
+    + `${live.backend} on ${live.device}):`);
+  showTable(aq.from(resultRows(live)), { maxdigits: 2 });
+}
+
+/** Shows how, where and when the table's recording was made and its rows (or how to make one); returns its result. */
+export function showRecording(table: TableName): TableResult | null {
+  const recording = readRecording(table);
+  const recorded = recording.result;
+  if (recorded) {
+    showTable(aq.from(recordingRows({ ...recording, result: recorded })));
+    showTable(aq.from(resultRows(recorded)), { maxdigits: 2 });
+  } else showMarkdown(recordingNote(table, recording));
+  return recorded;
+}
+
+/** The recording's test accuracies by row and seed, then against FLOPs. */
+export function showRecordedFigures(recorded: TableResult): void {
+  const name = paperName(recorded.table);
+  showFigure(ablationRowsFigure(recorded.rows, { title: `${name}, recorded: test accuracy by row` }));
+  showFigure(ablationFlopsFigure(recorded.rows, { title: `${name}, recorded: test accuracy against FLOPs` }));
+}
+
+/** The paper's claim, then, with a recording, the comparisons it is judged by and the verdict. */
+export function showVerdict(table: TableName, recorded: TableResult | null): void {
+  showMarkdown(`**The paper's claim:** ${TABLE_SPECS[table].claim}.`);
+  if (!recorded) return;
+  const verdict = judgeTable(recorded);
+  showTable(aq.from(verdictRows(recorded, verdict)), { maxdigits: 2 });
+  showMarkdown(verdictMarkdown(verdict));
+}
+
+/** How long the recording's retrainings took, and what each preset would ask of the same table. */
+export async function showBudgets(recorded: TableResult): Promise<void> {
+  showMarkdown(recordedTimeMarkdown(recorded));
+  showTable(aq.from(budgetRows(recorded, await fullTrainImages(recorded.dataset))), { maxdigits: 1 });
+}
+
+/** The spaces tables 4 and 5 search, by size, with the FLOPs budget and the EA's budget of candidates. */
+export function showSearchSpaces(config: SearchConfig): void {
+  const model = loadArchitecture(config.baseline).model;
+  const spaces = [
+    ['stage 1: head distribution (G per block)', stage1Space(model)],
+    ['NLP-NAS: ev and r of plain attention blocks', nlpNasSpace(model)],
+    ['full space, flat (G with every low-level choice)', fullSpace(model)],
+  ] as const;
+  showTable(aq.from(spaces.map(([name, space]) => {
+    const size = spaceSize(space);
+    const architectures = size.log10 < 9 ? size.exact : `about 1e${size.log10.toFixed(1)}`;
+    return { space: name, 'choices per block': space.choices[0].length, architectures };
+  })));
+  const e = config.evolution;
+  showMarkdown(`FLOPs budget: ${(budgetFor(config).maxFlops! / 1e6).toFixed(2)}M. Each EA scores `
+    + `${e.generations} generations x ${e.population} candidates; random search scores as many.`);
 }
