@@ -5,7 +5,7 @@ import type { Architecture, BlockGene } from '../model/arch';
 import type { PlotlyFigure } from './display';
 import { labelCounts, type ImageSet } from '../data/datasets';
 import type { Evaluation, GenerationRecord, Origin } from '../search/evolution';
-import type { RowResult } from '../experiments/reproduce';
+import type { RowResult } from '../experiments/records';
 
 /** Gap between tiles, in image pixels; it shows the page background. */
 const GAP = 2;

@@ -9,7 +9,8 @@ import { loadDataset, type DatasetSplits } from '../data/datasets';
 import type { NotebookParams } from './params';
 import { liveRun, notebookLoggers, openNotebookSearch, ROOT, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
-import { reproduceTable, type RowResult, type TableName, type TableResult } from '../experiments/reproduce';
+import { reproduceTable } from '../experiments/reproduce';
+import type { RowResult, TableName, TableResult } from '../experiments/records';
 import { SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
 import type { TableVerdict } from '../experiments/verdict';
 
@@ -28,7 +29,7 @@ export const openNotebookReproduction = (run: NotebookSearch, params: NotebookPa
 /** Runs (or reads back) every row of `table` in the folder, logging under the cell. */
 export function runNotebookTable(table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> {
   const { log, progress } = notebookLoggers(run);
-  const seeds = Number(run.settings.extra?.seeds ?? 1);
+  const seeds = run.settings.seeds ?? 1;
   return reproduceTable(table, run.dir, data, run.settings.config, { seeds, scale: run.settings.scale, dataset: data.name, log, progress });
 }
 
