@@ -31,7 +31,7 @@ export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/
   --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
   --scale SCALE    ${scaleHelp(19)}
                    (default cpu)
-  --preset SCALE   the old spelling of --scale (deprecated: --preset names architectures elsewhere)
+  --preset SCALE   the old spelling of --scale (deprecated: 'preset' means an architecture)
   --dataset SPEC   ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
   --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the scale's)
   --seed N         (default 0)

@@ -58,7 +58,7 @@ FLOPs and accuracies.
   --dataset SPEC       ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
   --scale SCALE        ${scaleHelp(23)}
                        (default cpu)
-  --preset SCALE       the old spelling of --scale (deprecated: --arch takes the architecture presets)
+  --preset SCALE       the old spelling of --scale (deprecated: 'preset' means an architecture)
   --epochs N, --batch-size N, --lr X, --seed N      override the scale's training recipe
   --out DIR            the run folder (default: a new runs/train-<date>-<time>): config.json, arch.json,
                        metrics.jsonl (one line per epoch), train.safetensors (the state after each epoch, until the
