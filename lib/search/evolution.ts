@@ -1,4 +1,4 @@
-// Evolutionary search (SPOS's EA, which the paper's search uses) and random search over a SearchSpace, with any fitness.
+// Evolutionary search (SPOS's EA, which the paper's search uses) and random search over a SearchSpace, any fitness.
 // The whole search state is plain JSON, handed out after every evaluation and every generation, so a run killed at any
 // point resumes from its last saved state and ends exactly as an uninterrupted run with the same seed would.
 import type { Architecture } from '../model/arch';

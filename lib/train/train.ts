@@ -154,8 +154,8 @@ export interface LoopHooks {
 
 /**
  * The epoch loop shared by plain training and supernet training: `modelForStep` gives the model to train at each step
- * (a fixed model, or a freshly sampled supernet path, drawing from `rng`). Each epoch's data order comes from the seed and
- * the epoch number alone, so a run resumed from `from` continues exactly as an uninterrupted one would.
+ * (a fixed model, or a freshly sampled supernet path, drawing from `rng`). Each epoch's data order comes from the seed
+ * and the epoch number alone, so a run resumed from `from` continues exactly as an uninterrupted one would.
  */
 export async function trainLoop(opts: {
   data: DatasetSplits;
