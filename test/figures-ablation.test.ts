@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ablationFlopsFigure, ablationRowsFigure } from '../lib/notebook/figures';
-import type { RowResult } from '../lib/experiments/reproduce';
+import type { RowResult } from '../lib/experiments/records';
 
 type Trace = Record<string, any>;
 const traces = (f: { data: Record<string, unknown>[] }) => f.data as Trace[];

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { TABLE_SPECS, TABLES, type TableResult } from '../lib/experiments/reproduce';
+import { TABLE_SPECS } from '../lib/experiments/reproduce';
+import { TABLES, type TableResult } from '../lib/experiments/records';
 import { runGlit } from './helpers';
 
 test('glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back', { timeout: 900_000 }, () => {

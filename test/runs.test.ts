@@ -12,9 +12,9 @@ import { loadDataset, type DatasetSplits } from '../lib/data/datasets';
 import type { EvolutionState } from '../lib/search/evolution';
 import { notebookParams } from '../lib/notebook/params';
 import { describeSettings, notebookSearch } from '../lib/notebook/search-run';
-import type { RunSettings } from '../lib/config/run-config';
+import type { RunSettings } from '../lib/config/run-settings';
 import { evaluations, readRun, type SearchRun } from '../lib/notebook/run-records';
-import { SCALE_PRESETS } from '../lib/config/scales';
+import { SCALE_CONFIGS } from '../lib/config/scales';
 import { hierarchicalSearch, type SearchConfig } from '../lib/search/pipeline';
 import { ROOT, tinyBaseline } from './helpers';
 
@@ -31,13 +31,13 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-runs-'));
   const archFile = path.join(dir, 'tiny.json');
   fs.writeFileSync(archFile, architectureToJson(TINY));
-  const smoke = SCALE_PRESETS.smoke.search;
+  const smoke = SCALE_CONFIGS.smoke.search;
   config = {
     ...smoke,
     baseline: archFile,
     maxFlopsRatio: 1.5,
     supernet: { ...smoke.supernet, epochs: 2, batchSize: 16 },
-    evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1, mutationProbability: 0.5 },
+    evolution: { ...smoke.evolution, generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1, mutationProbability: 0.5 },
     scoring: { valImages: 16, recalibrationBatches: 1, batchSize: 16 },
     stage1Retrain: 2,
     retrain: { ...smoke.retrain, epochs: 1, batchSize: 16 },
@@ -121,7 +121,7 @@ test('notebooks run live in runs/notebooks/ by default, and only read the folder
   assert.deepEqual([sliced.dir, sliced.settings.config.weightSharing], [`${own.dir}-sliced`, 'sliced']);
   assert.equal(own.settings.config.seed, 3);
   assert.equal(own.settings.config.retrain.seed, 3);
-  assert.ok(own.settings.limit && own.settings.limit.train! < SCALE_PRESETS.smoke.limit!.train!, 'smoke notebooks use a smaller data limit than the preset');
+  assert.ok(own.settings.limit && own.settings.limit.train! < SCALE_CONFIGS.smoke.limit!.train!, 'smoke notebooks use a smaller data limit than the preset');
 
   const given = notebookSearch(params, { GLIT_RUN: path.join(dir, 'whole') });
   assert.deepEqual({ live: given.live, baseline: given.settings.config.baseline }, { live: false, baseline: config.baseline });

@@ -97,7 +97,7 @@ test('a supernet step trains only the sampled path, and recalibration does not d
   pathParams(net, other); // create the other candidates so we can see they do not move
   const before = new Map([...supernetVariables(net)].map(([k, v]) => [k, v.dataSync().slice()]));
   const optimizer = createAdamW();
-  await trainLoop({ data, config: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, warmupEpochs: 0 }, optimizer, pick: () => pathModel(net, a) });
+  await trainLoop({ data, config: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, warmupEpochs: 0 }, optimizer, modelForStep: () => pathModel(net, a) });
   const trained = new Set(pathModel(net, a).variables.keys());
   for (const [name, v] of supernetVariables(net)) {
     const moved = v.dataSync().some((x, i) => x !== before.get(name)![i]);
@@ -126,7 +126,7 @@ test('tensor count stays flat across supernet epochs (variables and optimizer st
     data,
     config: { ...TRAIN_DEFAULTS, epochs: 3, batchSize: 32, warmupEpochs: 0 },
     optimizer,
-    pick: (rng) => pathModel(net, sampleWithin(space, rng, {})),
+    modelForStep: (rng) => pathModel(net, sampleWithin(space, rng, {})),
     hooks: { onEpoch: () => void counts.push(loose()) },
   });
   assert.equal(new Set(counts).size, 1, `tensors outside variables per epoch: ${counts}`);
@@ -141,14 +141,14 @@ test('trainLoop reports every step in order, and stops a diverging run at the st
   const path = pathModel(net, sampleWithin(space, new Rng(2), {}));
   const config = { ...TRAIN_DEFAULTS, epochs: 2, batchSize: 32, warmupEpochs: 0 };
   const steps: number[] = [];
-  await trainLoop({ data, config, optimizer: createAdamW(), pick: () => path, hooks: { onStep: ({ step }) => void steps.push(step) } });
+  await trainLoop({ data, config, optimizer: createAdamW(), modelForStep: () => path, hooks: { onStep: ({ step }) => void steps.push(step) } });
   assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
   // From step 4 (the second of epoch 2) on, the logits are NaN.
   let calls = 0;
   const diverging = { ...path, logits: (x: tf.Tensor4D, options: Parameters<typeof path.logits>[1]) => tf.mul(path.logits(x, options), ++calls > 4 ? NaN : 1) as tf.Tensor2D };
   const optimizer = createAdamW();
   const before = tf.memory().numTensors;
-  await assert.rejects(trainLoop({ data, config, optimizer, pick: () => diverging }), /training diverged at epoch 2, step 4: loss NaN/);
+  await assert.rejects(trainLoop({ data, config, optimizer, modelForStep: () => diverging }), /training diverged at epoch 2, step 4: loss NaN/);
   assert.equal(tf.memory().numTensors - before, 2 * optimizer.m.size, 'only the optimizer state is left');
   disposeSupernet(net);
 });
@@ -192,7 +192,7 @@ test('glit search killed with SIGKILL mid-EA and mid-supernet resumes to the sam
       retrain: { epochs: 2, batchSize: 32 },
     }),
   );
-  const common = ['--preset', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
+  const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
   const whole = await searchProcess([...common, '--out', path.join(dir, 'whole')]);
   assert.equal(whole.code, 0, whole.stderr);
   const expected = JSON.parse(whole.stdout);

@@ -2,7 +2,8 @@
 // one, and each verdict follows from made-up rows: clear wins, clear losses, gaps within the noise, one seed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TABLE_SPECS, TABLES, type RowResult, type TableName, type TableResult } from '../lib/experiments/reproduce';
+import { TABLE_SPECS } from '../lib/experiments/reproduce';
+import { TABLES, type RowResult, type TableName, type TableResult } from '../lib/experiments/records';
 import { CLAIM_CHECKS, compareRows, judgeTable, tCritical } from '../lib/experiments/verdict';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -1,9 +1,10 @@
 // `glit reproduce`: the paper's ablation tables at a chosen scale, several seeds, resumable.
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
 import { stderrProgress } from '../core/progress';
-import { reproduceTable, TABLE_SPECS, TABLES, type TableName, type TableResult } from '../experiments/reproduce';
+import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
+import { TABLES, type TableName, type TableResult } from '../experiments/records';
 import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
-import { updateExtra } from '../config/run-config';
+import { updateSettings } from '../io/run-folder';
 import { timedLog } from './search';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -19,11 +20,11 @@ function printTable(t: TableResult): void {
 
 export const reproduceCommand: Command = {
   name: 'reproduce',
-  summary: "run the paper's ablation tables (1, 4, 5) at a chosen scale and seeds, and print them",
-  help: `usage: npx glit reproduce <${TABLES.join('|')}|all> [--seeds 1] [--preset cpu] [--out DIR] [options]
+  summary: "run the paper's ablation tables (1, 4, 5, 6) at a chosen scale and seeds, and print them",
+  help: `usage: npx glit reproduce <${TABLES.join('|')}|all> [--seeds 1] [--scale cpu] [--out DIR] [options]
        npx glit reproduce <table|all> --out DIR --resume      (finished rows and seeds are read back, not rerun)
 
-Every row gets the same training budget (the preset's retraining recipe; searched rows also the preset's supernet and
+Every row gets the same training budget (the scale's retraining recipe; searched rows also the scale's supernet and
 EA). Writes DIR/<table>.json after each row: params, FLOPs, val/test accuracy per seed, mean and spread, wall time,
 backend, device, commit, date, scale. Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
@@ -38,12 +39,12 @@ ${RUN_HELP}`,
     }
     const seedsFlag = numberOption(values.seeds, 'seeds');
     if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
-    const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: String(seedsFlag ?? 1) });
-    let seeds = Number(run.extra?.seeds ?? 1);
+    const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: seedsFlag ?? 1 });
+    let seeds = run.seeds ?? 1;
     if (resumed && seedsFlag !== undefined && seedsFlag !== seeds) {
       if (seedsFlag < seeds) throw new UsageError(`--seeds ${seedsFlag}: ${out} runs ${seeds} seeds; a resumed run can add seeds, not drop them`);
       seeds = seedsFlag;
-      updateExtra(out, { seeds: String(seeds) });
+      updateSettings(out, { seeds });
     }
     const { data } = await openRun('reproduce', out, run, resumed);
     const log = timedLog(Date.now());

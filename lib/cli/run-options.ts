@@ -1,17 +1,20 @@
-// What `glit search`, `glit supernet` and `glit evolve` share: a run folder whose config.json holds the resolved
-// settings (preset + overrides), so `--resume` continues a run exactly as it was started.
+// The command-line flags that `glit search`, `supernet`, `evolve` and `reproduce` share, turned into a run's settings
+// (lib/config/run-settings.ts: the scale's config and overrides), recorded in its folder's config.json
+// (lib/io/run-folder.ts) so that `--resume` continues a run exactly as it was started.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../kernels/backend';
 import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits } from '../data/datasets';
-import { parseScale, SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
-import { overrideConfig, presetSettings, readSettings, writeSettings, type RunSettings } from '../config/run-config';
+import { applyDiff, parseScale, SCALE_CONFIGS, SCALES, type Scale } from '../config/scales';
+import { scaleSettings, type RunSettings } from '../config/run-settings';
+import { readSettings, writeSettings } from '../io/run-folder';
 import { numberOption, UsageError } from './command';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
 
 export const RUN_OPTIONS = {
   out: { type: 'string' },
   resume: { type: 'boolean' },
+  scale: { type: 'string' },
   preset: { type: 'string' },
   dataset: { type: 'string' },
   limit: { type: 'string' },
@@ -21,15 +24,19 @@ export const RUN_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+/** The scales, one a line indented by `indent`, for a flag's help. */
+export const scaleHelp = (indent: number) => SCALES.map((s) => `${s}: ${SCALE_CONFIGS[s].description}`).join(`\n${' '.repeat(indent)}`);
+
 export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/<command>-<date>-<time>)
   --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
-  --preset SCALE   ${SCALES.map((s) => `${s}: ${SCALE_PRESETS[s].description}`).join('\n                   ')}
+  --scale SCALE    ${scaleHelp(19)}
                    (default cpu)
+  --preset SCALE   the old spelling of --scale (deprecated: 'preset' means an architecture)
   --dataset SPEC   ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
-  --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the preset)
+  --limit SPEC     images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the scale's)
   --seed N         (default 0)
-  --config FILE    a JSON object overriding any field of the preset's search config (see SearchConfig in
-                   lib/search/pipeline.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
+  --config FILE    a JSON object overriding any field, at any depth, of the scale's search config (SearchConfig
+                   in lib/search/pipeline.ts), e.g. {"baseline": "my-arch.json", "evolution": {"generations": 10}}
   --weight-sharing separate|sliced
                    the supernets' weights: each candidate its own (SPOS, default) or slices of one largest set
                    per block (AutoFormer); sets weightSharing of the search config
@@ -47,36 +54,61 @@ function readJson(file: string): unknown {
   }
 }
 
-/** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
-export function resolveRun(values: RunValues, command: string, extra?: Record<string, string>): { out: string; run: RunSettings; resumed: boolean } {
+/** The run folder: --out, or a new runs/<command>-<date>-<time>; a new run's must be empty, a resumed one given. */
+export function runFolder(values: { out?: string; resume?: boolean }, command: string): string {
   if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
   const out = path.resolve(values.out ?? path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`));
+  if (!values.resume && fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+    throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
+  }
+  return out;
+}
+
+/** A resumed run takes its settings from config.json: any of these flags is an error. */
+export function refuseWithResume(values: Record<string, unknown>, flags: readonly string[], out: string): void {
+  for (const flag of flags) {
+    if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
+  }
+}
+
+/** --scale, or its old spelling --preset (with a note on stderr); default cpu. */
+export function scaleOption(values: { scale?: string; preset?: string }): Scale {
+  if (values.preset !== undefined) {
+    if (values.scale !== undefined) throw new UsageError('--preset is the old spelling of --scale: give only --scale');
+    console.error(`glit: --preset ${values.preset} is the old spelling of --scale ${values.preset}`);
+  }
+  try {
+    return parseScale(values.scale ?? values.preset ?? 'cpu', values.scale !== undefined ? '--scale' : '--preset');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
+export function resolveRun(values: RunValues, command: string, fields?: Pick<RunSettings, 'space' | 'seeds'>): { out: string; run: RunSettings; resumed: boolean } {
+  const out = runFolder(values, command);
   if (values.resume) {
-    for (const flag of ['preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
-    }
+    refuseWithResume(values, ['scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'], out);
     const run = readSettings(out);
     if (!run) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
     return { out, run, resumed: true };
   }
-  if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
-  let scale: Scale;
+  const scale = scaleOption(values);
   let sharing: WeightSharing | undefined;
   try {
-    scale = parseScale(values.preset ?? 'cpu', '--preset');
     const flag = values['weight-sharing'];
     sharing = flag === undefined ? undefined : parseWeightSharing(flag, '--weight-sharing');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  let config = values.config ? overrideConfig(SCALE_PRESETS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
-  if (sharing) config = { ...(config ?? SCALE_PRESETS[scale].search), weightSharing: sharing };
-  const run = presetSettings(scale, {
+  let config = values.config ? applyDiff(SCALE_CONFIGS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  if (sharing) config = { ...(config ?? SCALE_CONFIGS[scale].search), weightSharing: sharing };
+  const run = scaleSettings(scale, {
     dataset: values.dataset ?? DEFAULT_DATASET,
     seed: numberOption(values.seed, 'seed') ?? 0,
     limit: values.limit ? parseLimit(values.limit) : undefined,
     config,
-    extra,
+    ...fields,
   });
   return { out, run, resumed: false };
 }
@@ -87,6 +119,6 @@ export async function openRun(command: string, out: string, run: RunSettings, re
   console.error(`glit ${command}: ${describeBackend(backend)}`);
   if (!resumed) writeSettings(out, command, run, backend);
   const data = await loadDataset(run.dataset, { seed: run.config.seed, limit: run.limit });
-  console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), preset ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
+  console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), scale ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
   return { backend, data };
 }

@@ -1,8 +1,9 @@
 // `glit search`: the whole hierarchical search (stage 1, stage 2, the baseline), resumable.
-import * as path from 'node:path';
 import { describeBackend } from '../kernels/backend';
 import { formatSeconds, stderrProgress } from '../core/progress';
-import { hierarchicalSearch, type RetrainResult } from '../search/pipeline';
+import { hierarchicalSearch } from '../search/pipeline';
+import type { RetrainResult } from '../search/records';
+import { runFiles } from '../io/run-folder';
 import { parseCommandArgs, type Command } from './command';
 import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
 
@@ -15,7 +16,7 @@ export const timedLog = (started: number) => (line: string) => console.error(`[$
 export const searchCommand: Command = {
   name: 'search',
   summary: 'run the hierarchical search (stage 1: head distribution, stage 2: details) and retrain the result',
-  help: `usage: npx glit search [--preset cpu] [--out DIR] [options]
+  help: `usage: npx glit search [--scale cpu] [--out DIR] [options]
        npx glit search --out DIR --resume
 
 Stage 1 trains a supernet over each block's global/local head distribution, searches it with the EA and retrains
@@ -33,7 +34,7 @@ ${RUN_HELP}`,
     if (values.json) console.log(JSON.stringify(result));
     else {
       console.log(`head distribution (G per block): [${result.distribution}]`);
-      console.log(`found architecture: ${path.join(out, 'best-arch.json')}`);
+      console.log(`found architecture: ${runFiles(out).bestArch}`);
       console.log(row(result.found));
       console.log(row(result.baseline));
       console.log(`(${formatSeconds((Date.now() - started) / 1000)} this session, on ${describeBackend(backend)})`);

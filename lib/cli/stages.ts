@@ -1,27 +1,27 @@
 // `glit supernet` and `glit evolve`: the search's stages one at a time, on any space (the pipeline in `glit search`
 // runs them in order). Both work in a run folder like `glit search` and resume with --resume.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureToJson, loadArchitecture } from '../model/arch';
+import { loadArchitecture } from '../model/arch';
 import { stderrProgress } from '../core/progress';
 import { budgetFor, searchSupernet, trainSupernet } from '../search/pipeline';
 import { decode, SPACE_SPEC_HELP, spaceFromSpec } from '../search/space';
 import { disposeSupernet } from '../search/supernet';
 import { parseCommandArgs, UsageError, type Command } from './command';
-import type { RunSettings } from '../config/run-config';
+import type { RunSettings } from '../config/run-settings';
+import { runFiles, writeBestArch } from '../io/run-folder';
 import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
 import { timedLog } from './search';
 
-const spaceOf = (run: RunSettings) => spaceFromSpec(run.extra?.space ?? '', loadArchitecture(run.config.baseline).model);
+const spaceOf = (run: RunSettings) => spaceFromSpec(run.space ?? '', loadArchitecture(run.config.baseline).model);
 
 export const supernetCommand: Command = {
   name: 'supernet',
   summary: 'train a single-path one-shot supernet over a search space',
-  help: `usage: npx glit supernet --space SPACE [--out DIR] [--preset cpu] [options]
+  help: `usage: npx glit supernet --space SPACE [--out DIR] [--scale cpu] [options]
 
 Trains a SPOS supernet: every step samples one path uniformly (within the FLOPs budget) and trains only it. Writes
 DIR/supernet/{supernet.safetensors (state after each epoch), metrics.jsonl}. Search it with \`glit evolve --out DIR --resume\`.
-  --space SPACE    ${SPACE_SPEC_HELP} (for the preset's baseline model)
+  --space SPACE    ${SPACE_SPEC_HELP} (for the scale's baseline model)
 ${RUN_HELP}`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { ...RUN_OPTIONS, space: { type: 'string' } }, false);
@@ -52,7 +52,7 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
     if (method !== 'evolution' && method !== 'random') throw new UsageError(`--method '${method}' is not a method: use evolution or random`);
     if (!values.out) throw new UsageError('--out DIR is required: a run folder made by `glit supernet`');
     const { out, run } = resolveRun({ out: values.out, resume: true }, 'evolve');
-    if (!run.extra?.space) throw new UsageError(`${out} was not made by \`glit supernet\` (its config.json names no space)`);
+    if (!run.space) throw new UsageError(`${out} was not made by \`glit supernet\` (its config.json names no space)`);
     const space = spaceOf(run);
     const { data } = await openRun('evolve', out, run, true);
     const log = timedLog(Date.now());
@@ -61,8 +61,8 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
     const state = await searchSupernet(path.join(out, method), method, space, net, data, run.config, budget, log, stderrProgress());
     disposeSupernet(net);
     const best = { ...decode(space, state.topK[0].code), name: `${method}-best` };
-    fs.writeFileSync(path.join(out, 'best-arch.json'), architectureToJson(best));
+    writeBestArch(out, best);
     if (values.json) console.log(JSON.stringify(state.topK));
-    else console.log(`best: ${state.topK[0].key} (val ${(100 * state.topK[0].score).toFixed(2)}% on the supernet) -> ${path.join(out, 'best-arch.json')}`);
+    else console.log(`best: ${state.topK[0].key} (val ${(100 * state.topK[0].score).toFixed(2)}% on the supernet) -> ${runFiles(out).bestArch}`);
   },
 };

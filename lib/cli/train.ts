@@ -1,110 +1,106 @@
-// `glit train`: trains one architecture on a dataset and reports val and test accuracy.
-import * as path from 'node:path';
+// `glit train`: trains one architecture on a dataset and reports val and test accuracy: the search's retraining
+// (lib/search/pipeline.ts), in a run folder of its own, resumable.
 import { loadArchitecture } from '../model/arch';
 import { describeBackend, initBackend } from '../kernels/backend';
 import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset } from '../data/datasets';
-import { appendJsonLine, writeJsonAtomic } from '../io/atomic-files';
 import { modelCost } from '../model/flops';
-import { disposeModel, initModel } from '../model/model';
 import { formatSeconds, stderrProgress } from '../core/progress';
-import { parseScale, SCALE_PRESETS, SCALES } from '../config/scales';
-import { evaluate, fixedModel, trainModel, type TrainConfig } from '../train/train';
+import { SCALE_CONFIGS } from '../config/scales';
+import type { TrainSettings } from '../config/run-settings';
+import { readTrainSettings, writeSettings } from '../io/run-folder';
+import { retrain } from '../search/pipeline';
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
+import { refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
+import { timedLog } from './search';
+
+const TRAIN_OPTIONS = {
+  arch: { type: 'string' },
+  dataset: { type: 'string' },
+  scale: { type: 'string' },
+  preset: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+type TrainValues = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** A new run's settings from the flags: the scale's recipe with --epochs, --batch-size, --lr and --seed replaced. */
+function newSettings(values: TrainValues): TrainSettings {
+  const scale = scaleOption(values);
+  const { train, limit } = SCALE_CONFIGS[scale];
+  const archFlag = values.arch ?? 'deit-proxy';
+  const arch = loadArchitecture(archFlag);
+  const config = {
+    ...train,
+    epochs: numberOption(values.epochs, 'epochs') ?? train.epochs,
+    batchSize: numberOption(values['batch-size'], 'batch-size') ?? train.batchSize,
+    lr: numberOption(values.lr, 'lr') ?? train.lr,
+    seed: numberOption(values.seed, 'seed') ?? train.seed,
+  };
+  return { dataset: values.dataset ?? DEFAULT_DATASET, scale, limit, arch: { ...arch, name: arch.name ?? archFlag }, config };
+}
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train one architecture (a preset or an architecture .json) and report val/test accuracy',
-  help: `usage: npx glit train [--arch deit-proxy] [--preset cpu] [options]
+  help: `usage: npx glit train [--arch deit-proxy] [--scale cpu] [--out DIR] [options]
+       npx glit train --out DIR --resume
 
-Trains an architecture from scratch on a dataset, evaluates it on the held-out val split after every epoch and on the
-test split at the end, and prints backend, device, params, FLOPs and accuracies.
+Trains an architecture from scratch on a dataset (as \`glit search\` retrains the architectures it finds), evaluates
+it on the held-out val split after every epoch and on the test split at the end, and prints backend, device, params,
+FLOPs and accuracies.
   --arch NAME|FILE     architecture preset (deit-proxy, glit-proxy, deit-tiny, glit-tiny) or .json (default deit-proxy)
   --dataset SPEC       ${DATASET_SPEC_HELP} (default ${DEFAULT_DATASET})
-  --preset SCALE       ${SCALES.map((s) => `${s}: ${SCALE_PRESETS[s].description}`).join('\n                       ')}
+  --scale SCALE        ${scaleHelp(23)}
                        (default cpu)
-  --epochs N, --batch-size N, --lr X, --seed N      override the preset
-  --out DIR            write config.json, metrics.jsonl (one line per epoch) and result.json there
+  --preset SCALE       the old spelling of --scale (deprecated: 'preset' means an architecture)
+  --epochs N, --batch-size N, --lr X, --seed N      override the scale's training recipe
+  --out DIR            the run folder (default: a new runs/train-<date>-<time>): config.json, arch.json,
+                       metrics.jsonl (one line per epoch), train.safetensors (the state after each epoch, until the
+                       end), model.safetensors (PyTorch names) and result.json
+  --resume             continue the run in DIR from its last finished epoch (its config.json decides the rest)
   --json               print the result as one JSON object on stdout
 The backend comes from GLIT_BACKEND (see environment.md).`,
   async run(argv) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        arch: { type: 'string', default: 'deit-proxy' },
-        dataset: { type: 'string', default: DEFAULT_DATASET },
-        preset: { type: 'string', default: 'cpu' },
-        epochs: { type: 'string' },
-        'batch-size': { type: 'string' },
-        lr: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      false,
-    );
-    let scale;
-    try {
-      scale = parseScale(values.preset!, '--preset');
-    } catch (e) {
-      throw new UsageError((e as Error).message);
+    const { values } = parseCommandArgs(argv, TRAIN_OPTIONS, false);
+    const out = runFolder(values, 'train');
+    let settings: TrainSettings;
+    if (values.resume) {
+      refuseWithResume(values, ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed'], out);
+      const saved = readTrainSettings(out);
+      if (!saved) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
+      settings = saved;
+    } else {
+      settings = newSettings(values);
     }
-    const preset = SCALE_PRESETS[scale];
-    const config: TrainConfig = {
-      ...preset.train,
-      epochs: numberOption(values.epochs, 'epochs') ?? preset.train.epochs,
-      batchSize: numberOption(values['batch-size'], 'batch-size') ?? preset.train.batchSize,
-      lr: numberOption(values.lr, 'lr') ?? preset.train.lr,
-      seed: numberOption(values.seed, 'seed') ?? preset.train.seed,
-    };
-    const arch = loadArchitecture(values.arch!);
+    const { arch, config, scale } = settings;
+    const name = arch.name!;
     const backend = await initBackend();
     console.error(`glit train: ${describeBackend(backend)}`);
-    const data = await loadDataset(values.dataset!, { seed: config.seed, limit: preset.limit, imageSize: arch.model.imageSize });
+    const data = await loadDataset(settings.dataset, { seed: config.seed, limit: settings.limit, imageSize: arch.model.imageSize });
     if (data.train.channels !== arch.model.inChannels || data.classes.length !== arch.model.numClasses) {
       throw new Error(
-        `architecture ${arch.name ?? values.arch} expects ${arch.model.inChannels}-channel images and ${arch.model.numClasses} classes; ` +
+        `architecture ${name} expects ${arch.model.inChannels}-channel images and ${arch.model.numClasses} classes; ` +
           `${data.name} has ${data.train.channels} channels and ${data.classes.length} classes: use an architecture made for this dataset`,
       );
     }
     const cost = modelCost(arch);
     console.error(
-      `glit train: ${arch.name ?? values.arch} (${(cost.params / 1e6).toFixed(3)}M params, ${(cost.flops / 1e6).toFixed(1)}M FLOPs) on ${data.name} ` +
-        `(train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), preset ${scale}, ${config.epochs} epochs of batch ${config.batchSize}`,
+      `glit train: ${name} (${(cost.params / 1e6).toFixed(3)}M params, ${(cost.flops / 1e6).toFixed(1)}M FLOPs) on ${data.name} ` +
+        `(train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), scale ${scale}, ${config.epochs} epochs of batch ${config.batchSize}, ` +
+        `${values.resume ? 'resuming' : 'out'} ${out}`,
     );
-    const out = values.out ? path.resolve(values.out) : undefined;
-    const run = { command: 'train', arch, dataset: data.source, scale, config, backend, started: new Date().toISOString() };
-    if (out) writeJsonAtomic(path.join(out, 'config.json'), run);
-
-    const started = Date.now();
-    const params = initModel(arch, config.seed);
-    const progress = stderrProgress();
-    const logs = await trainModel(params, arch, data, config, {
-      onStep: ({ epoch, step, stepsPerEpoch, loss }) =>
-        progress({ task: `epoch ${epoch + 1}/${config.epochs}`, done: step - epoch * stepsPerEpoch, total: stepsPerEpoch, detail: `loss ${loss.toFixed(3)}` }),
-      onEpoch: (log) => {
-        console.error(`epoch ${log.epoch + 1}: train loss ${log.trainLoss.toFixed(4)}, val loss ${log.val.loss.toFixed(4)}, val acc ${(100 * log.val.accuracy).toFixed(2)}% (${formatSeconds(log.seconds)})`);
-        if (out) appendJsonLine(path.join(out, 'metrics.jsonl'), log);
-      },
-    });
-    const test = await evaluate(fixedModel(params, arch), data.test, data);
-    disposeModel(params);
-    const result = {
-      arch: arch.name ?? values.arch,
-      dataset: data.name,
-      scale,
-      backend: backend.backend,
-      device: backend.device,
-      params: cost.params,
-      flops: cost.flops,
-      valAccuracy: logs[logs.length - 1].val.accuracy,
-      testAccuracy: test.accuracy,
-      seconds: (Date.now() - started) / 1000,
-    };
-    if (out) writeJsonAtomic(path.join(out, 'result.json'), result);
-    if (values.json) console.log(JSON.stringify(result));
+    if (!values.resume) writeSettings(out, 'train', settings, backend);
+    const result = await retrain(out, name, arch, data, config, timedLog(Date.now()), stderrProgress());
+    if (values.json) console.log(JSON.stringify({ ...result, dataset: data.name, scale }));
     else {
       console.log(
-        `${result.arch} on ${result.dataset} (${scale}): val ${(100 * result.valAccuracy).toFixed(2)}%, test ${(100 * result.testAccuracy).toFixed(2)}%, ` +
+        `${name} on ${data.name} (${scale}): val ${(100 * result.valAccuracy).toFixed(2)}%, test ${(100 * result.testAccuracy).toFixed(2)}%, ` +
           `${(result.params / 1e6).toFixed(3)}M params, ${(result.flops / 1e6).toFixed(1)}M FLOPs, ${formatSeconds(result.seconds)} on ${describeBackend(backend)}`,
       );
     }

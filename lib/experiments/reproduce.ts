@@ -1,6 +1,6 @@
 // The paper's ablation tables as experiments: each row is a way to get an architecture (a fixed design, a search), run
 // for several seeds with the same training budget, in its own folder of the output; a row (or seed) that finished is
-// read back on a rerun, so a long reproduction can be stopped and continued. Spec section 5.
+// read back on a rerun, so a long reproduction can be stopped and continued. The paper's Tables 1, 4, 5 and 6.
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { gridSize, loadArchitecture, scaleKernel, withLocalModule, type Architecture } from '../model/arch';
@@ -8,13 +8,13 @@ import { backendInfo } from '../kernels/backend';
 import type { DatasetSplits } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import type { ProgressCallback } from '../core/progress';
-import { budgetFor, hierarchicalSearch, readRetrainResult, retrain, searchSupernet, stage1, trainSupernet, type RetrainResult, type SearchConfig, type SearchLog } from '../search/pipeline';
+import { readRetrainResult } from '../io/run-folder';
+import { budgetFor, hierarchicalSearch, retrain, searchSupernet, stage1, trainSupernet, type SearchConfig, type SearchLog } from '../search/pipeline';
+import type { RetrainResult } from '../search/records';
+import type { RowResult, TableName, TableResult } from './records';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
 import { disposeSupernet, type WeightSharing } from '../search/supernet';
-
-export const TABLES = ['table1', 'table4', 'table5', 'table6'] as const;
-export type TableName = (typeof TABLES)[number];
 
 /** What one row needs to produce its architecture and retrain it, for one seed, in its own folder. */
 interface RowContext {
@@ -118,30 +118,6 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     ],
   },
 };
-
-export interface RowResult {
-  id: string;
-  label: string;
-  /** Per seed, in seed order. */
-  runs: { seed: number; name: string; params: number; flops: number; valAccuracy: number; testAccuracy: number; seconds: number }[];
-  meanTest: number;
-  stdTest: number;
-  meanVal: number;
-}
-
-export interface TableResult {
-  table: TableName;
-  title: string;
-  claim: string;
-  scale: string;
-  dataset: string;
-  seeds: number[];
-  backend: string;
-  device: string;
-  commit: string;
-  date: string;
-  rows: RowResult[];
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));

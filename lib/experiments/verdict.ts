@@ -1,8 +1,8 @@
 // Does a recorded table reproduce the paper's claim? Each claim is written as comparisons between rows ("row A has a
 // higher mean test accuracy than row B"), and a comparison counts only when its gap is larger than seed-to-seed noise
 // could plausibly make it: the verdict says what the runs show, and "inconclusive" when they cannot show it.
-// Spec section 5.
-import type { RowResult, TableName, TableResult } from './reproduce';
+// The paper's Tables 1, 4, 5 and 6.
+import type { RowResult, TableName, TableResult } from './records';
 
 export type Verdict = 'reproduced' | 'not reproduced' | 'inconclusive at this scale';
 

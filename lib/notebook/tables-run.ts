@@ -14,7 +14,8 @@ import type { NotebookParams } from './params';
 import { liveRun, notebookLoggers, openNotebookSearch, ROOT, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
 import { loadArchitecture } from '../model/arch';
-import { reproduceTable, TABLE_SPECS, type RowResult, type TableName, type TableResult } from '../experiments/reproduce';
+import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
+import type { RowResult, TableName, TableResult } from '../experiments/records';
 import { judgeTable, type TableVerdict } from '../experiments/verdict';
 import { budgetFor, type SearchConfig } from '../search/pipeline';
 import { fullSpace, nlpNasSpace, spaceSize, stage1Space } from '../search/space';
@@ -35,7 +36,7 @@ export const openNotebookReproduction = (run: NotebookSearch, params: NotebookPa
 /** Runs (or reads back) every row of `table` in the folder, logging under the cell. */
 export function runNotebookTable(table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> {
   const { log, progress } = notebookLoggers(run);
-  const seeds = Number(run.settings.extra?.seeds ?? 1);
+  const seeds = run.settings.seeds ?? 1;
   return reproduceTable(table, run.dir, data, run.settings.config, { seeds, scale: run.settings.scale, dataset: data.name, log, progress });
 }
 

@@ -1,4 +1,4 @@
-// Evolutionary search (SPOS's EA, spec section 3) and random search over a SearchSpace, with any async fitness.
+// Evolutionary search (SPOS's EA, which the paper's search uses) and random search over a SearchSpace, any fitness.
 // The whole search state is plain JSON, handed out after every evaluation and every generation, so a run killed at any
 // point resumes from its last saved state and ends exactly as an uninterrupted run with the same seed would.
 import type { Architecture } from '../model/arch';
@@ -9,29 +9,34 @@ import { archKey, checkBudget, crossoverCode, decode, mutateCode, sampleCode, wi
 /** Higher is better (the search pipeline: supernet validation accuracy of the path after BN recalibration). */
 export type Fitness = (arch: Architecture, key: string) => Promise<number> | number;
 
-export interface SearchSettings {
-  seed: number;
+/** The EA's knobs (a search config's `evolution`); random search uses population, topK and randomTries of them. */
+export interface EvolutionConfig {
   generations: number;
   /** Candidates per generation. */
   population: number;
-  /** Evaluations in all: generations * population for the EA; random search's last generation may be smaller. */
-  evaluations: number;
   /** Parents: the best topK evaluated so far, over all generations. */
   topK: number;
   mutations: number;
   crossovers: number;
   /** Per block. */
   mutationProbability: number;
-  /** Candidates outside it are rejected before evaluation. */
-  budget: Budget;
   /** Attempts per wanted mutation or crossover child; the children not found are replaced by random candidates. */
   retries: number;
   /** Attempts per random candidate (new and within the budget) before the generation is left short. */
   randomTries: number;
 }
 
-/** SPOS's EA: about 1000 evaluations in all. */
-export const SPOS_DEFAULTS = { generations: 20, population: 50, topK: 10, mutations: 25, crossovers: 25, mutationProbability: 0.1, retries: 10, randomTries: 10000 };
+/** SPOS's EA: 20 generations of 50, about 1000 evaluations in all. */
+export const EVOLUTION_DEFAULTS: EvolutionConfig = { generations: 20, population: 50, topK: 10, mutations: 25, crossovers: 25, mutationProbability: 0.1, retries: 10, randomTries: 10000 };
+
+/** A search's settings as its saved state records them: the knobs, and what the caller decides (seed, budget). */
+export interface SearchSettings extends EvolutionConfig {
+  seed: number;
+  /** Evaluations in all: generations * population for the EA; random search's last generation may be smaller. */
+  evaluations: number;
+  /** Candidates outside it are rejected before evaluation. */
+  budget: Budget;
+}
 
 export type Origin = 'random' | 'mutation' | 'crossover';
 
@@ -90,25 +95,21 @@ export interface SearchCallbacks {
   signal?: AbortSignal;
 }
 
-export type EvolutionOptions = Partial<Omit<SearchSettings, 'seed' | 'evaluations' | 'budget'>> & { seed: number; budget?: Budget } & SearchCallbacks;
+export type EvolutionOptions = Partial<EvolutionConfig> & { seed: number; budget?: Budget } & SearchCallbacks;
 
-export interface RandomSearchOptions extends SearchCallbacks {
+export type RandomSearchOptions = Partial<Pick<EvolutionConfig, 'population' | 'topK' | 'randomTries'>> & {
   seed: number;
-  /** Default: the EA's budget, generations * population. */
+  /** Default: the EA's, generations * population. */
   evaluations?: number;
-  /** Candidates per generation (one record and one onGeneration each). */
-  population?: number;
-  topK?: number;
   budget?: Budget;
-  randomTries?: number;
-}
+} & SearchCallbacks;
 
 /**
  * SPOS's EA: generation 0 is random; each later one holds `mutations` mutants and `crossovers` children of the top-k
  * so far, the rest random. Candidates over the budget or already evaluated are rejected. Returns the final state.
  */
 export function evolve(space: SearchSpace, fitness: Fitness, options: EvolutionOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
-  const d = SPOS_DEFAULTS;
+  const d = EVOLUTION_DEFAULTS;
   const generations = options.generations ?? d.generations;
   const population = options.population ?? d.population;
   const settings: SearchSettings = {
@@ -129,7 +130,7 @@ export function evolve(space: SearchSpace, fitness: Fitness, options: EvolutionO
 
 /** Uniform random candidates within the budget, no duplicates, in generations of `population` (same state as the EA). */
 export function randomSearch(space: SearchSpace, fitness: Fitness, options: RandomSearchOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
-  const d = SPOS_DEFAULTS;
+  const d = EVOLUTION_DEFAULTS;
   const population = options.population ?? d.population;
   const evaluations = options.evaluations ?? d.generations * d.population;
   const settings: SearchSettings = {

@@ -1,4 +1,5 @@
-// The hierarchical search (spec section 3) as resumable stages, each writing to its own folder of the run:
+// The hierarchical search (the paper's Section 3) as resumable stages, each writing to its own folder of the run (the
+// layout and its files: lib/io/run-folder.ts):
 //   stage1/  supernet over the head distributions (low-level choices fixed) -> EA -> retrain the top few -> best
 //            distribution N*
 //   stage2/  supernet over the low-level choices with N* fixed -> EA -> retrain the best -> test accuracy
@@ -7,12 +8,29 @@
 // supernet's last epoch, the EA's last evaluation, a retraining's last epoch).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureToJson, loadArchitecture, type Architecture } from '../model/arch';
+import { loadArchitecture, type Architecture } from '../model/arch';
 import { backendInfo } from '../kernels/backend';
 import { saveCheckpoint } from '../io/checkpoint';
 import type { DatasetSplits, ImageSet } from '../data/datasets';
-import { evolve, randomSearch, type EvolutionState } from './evolution';
-import { appendJsonLine, writeJsonAtomic } from '../io/atomic-files';
+import { evolve, randomSearch, type EvolutionConfig, type EvolutionState } from './evolution';
+import {
+  appendGeneration,
+  appendRetrainEpoch,
+  appendSupernetEpoch,
+  appendSupernetStep,
+  readRetrainResult,
+  readSearchState,
+  retrainFiles,
+  supernetFiles,
+  writeBestArch,
+  writeRetrainArch,
+  writeRetrainResult,
+  writeSearchResult,
+  writeSearchState,
+  writeStage1Result,
+  writeTop,
+} from '../io/run-folder';
+import type { RetrainResult, SearchResult, Stage1Result } from './records';
 import { modelCost } from '../model/flops';
 import type { ProgressCallback } from '../core/progress';
 import { disposeModel, initModel } from '../model/model';
@@ -21,15 +39,6 @@ import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type Searc
 import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
 import { loadTrainState, saveTrainState } from '../train/train-state';
-
-export interface EvolutionConfig {
-  generations: number;
-  population: number;
-  topK: number;
-  mutations: number;
-  crossovers: number;
-  mutationProbability: number;
-}
 
 export interface SearchConfig {
   seed: number;
@@ -74,7 +83,7 @@ const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCall
 export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, search: SearchConfig, budget: Budget, log: SearchLog, progress?: ProgressCallback): Promise<Supernet> {
   const config = search.supernet;
   const net = createSupernet(space, config.seed, search.weightSharing);
-  const stateFile = path.join(dir, 'supernet.safetensors');
+  const stateFile = supernetFiles(dir).state;
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
   let from;
   if (fs.existsSync(stateFile)) {
@@ -92,15 +101,15 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
       config,
       optimizer,
       from,
-      pick: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
+      modelForStep: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
       hooks: {
         onStep: (s) => {
-          appendJsonLine(path.join(dir, 'steps.jsonl'), { step: s.step, epoch: s.epoch, loss: s.loss });
+          appendSupernetStep(dir, { step: s.step, epoch: s.epoch, loss: s.loss });
           supernetProgress?.(s);
         },
         onEpoch: (end) => {
           saveTrainState(stateFile, supernetVariables(net), optimizer, end.progress);
-          appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
+          appendSupernetEpoch(dir, { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
           log(`${dir}: supernet epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)} (${end.seconds.toFixed(0)}s)`);
         },
       },
@@ -132,22 +141,21 @@ export async function searchSupernet(
   log: SearchLog,
   progress?: ProgressCallback,
 ): Promise<EvolutionState> {
-  const stateFile = path.join(dir, `${method}.json`);
-  const resumeFrom = fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as EvolutionState) : undefined;
+  const resumeFrom = readSearchState(dir, method) ?? undefined;
   const scoringData = { train: data.train, val: firstImages(data.val, config.scoring.valImages), mean: data.mean, std: data.std };
   const e = config.evolution;
   const callbacks = {
     seed: config.seed,
     budget,
     onEvaluation: (state: EvolutionState) => {
-      writeJsonAtomic(stateFile, state);
+      writeSearchState(dir, state);
       const done = state.history.reduce((n, g) => n + g.population.length, 0) + (state.pending ?? []).filter((c) => c.score !== null).length;
       progress?.({ task: `${dir}: ${method}`, done, total: state.settings.evaluations });
     },
     onGeneration: (state: EvolutionState) => {
-      writeJsonAtomic(stateFile, state);
+      writeSearchState(dir, state);
       const g = state.history[state.history.length - 1];
-      appendJsonLine(path.join(dir, 'generations.jsonl'), g);
+      appendGeneration(dir, method, g);
       log(`${dir}: ${method} generation ${g.generation + 1}/${state.settings.generations}: best ${(100 * g.best).toFixed(2)}%, mean ${(100 * g.mean).toFixed(2)}%, best so far ${(100 * g.bestSoFar).toFixed(2)}%`);
     },
   };
@@ -156,28 +164,9 @@ export async function searchSupernet(
   const state =
     method === 'evolution'
       ? await evolve(space, fitness, { ...e, ...callbacks }, resumeFrom)
-      : await randomSearch(space, fitness, { ...callbacks, evaluations: e.generations * e.population, population: e.population, topK: e.topK }, resumeFrom);
-  writeJsonAtomic(path.join(dir, 'top.json'), state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })));
+      : await randomSearch(space, fitness, { ...callbacks, evaluations: e.generations * e.population, population: e.population, topK: e.topK, randomTries: e.randomTries }, resumeFrom);
+  writeTop(dir, method, state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })));
   return state;
-}
-
-export interface RetrainResult {
-  name: string;
-  arch: Architecture;
-  params: number;
-  flops: number;
-  macs: number;
-  valAccuracy: number;
-  testAccuracy: number;
-  seconds: number;
-  backend: string;
-  device: string;
-}
-
-/** A finished retraining's result.json, or undefined when it has not finished. */
-export function readRetrainResult(dir: string): RetrainResult | undefined {
-  const file = path.join(dir, 'result.json');
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RetrainResult) : undefined;
 }
 
 /**
@@ -185,29 +174,28 @@ export function readRetrainResult(dir: string): RetrainResult | undefined {
  * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
  */
 export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog, progress?: ProgressCallback): Promise<RetrainResult> {
-  const resultFile = path.join(dir, 'result.json');
   const finished = readRetrainResult(dir);
   if (finished) return finished;
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'arch.json'), architectureToJson({ ...arch, name }));
+  writeRetrainArch(dir, { ...arch, name });
   const started = Date.now();
   const params = initModel(arch, config.seed);
   const model = fixedModel(params, arch);
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
-  const stateFile = path.join(dir, 'train.safetensors');
+  const files = retrainFiles(dir);
+  const stateFile = files.state;
   const from = fs.existsSync(stateFile) ? loadTrainState(stateFile, model.variables, optimizer).progress : undefined;
   await trainLoop({
     data,
     config,
     optimizer,
     from,
-    pick: () => model,
+    modelForStep: () => model,
     hooks: {
       onStep: stepProgress(`${dir}: ${name}`, config, progress),
       onEpoch: async (end) => {
         saveTrainState(stateFile, model.variables, optimizer, end.progress);
         const val = await evaluate(model, data.val, data);
-        appendJsonLine(path.join(dir, 'metrics.jsonl'), { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds });
+        appendRetrainEpoch(dir, { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds });
         log(`${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`);
       },
     },
@@ -226,8 +214,8 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
     backend,
     device,
   };
-  await saveCheckpoint(path.join(dir, 'model.safetensors'), params, arch);
-  writeJsonAtomic(resultFile, result);
+  await saveCheckpoint(files.model, params, arch);
+  writeRetrainResult(dir, result);
   fs.rmSync(stateFile, { force: true });
   disposeAdamW(optimizer);
   disposeModel(params);
@@ -235,15 +223,6 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
 }
 
 // --- the pipeline ----------------------------------------------------------------------------------------------------
-
-/** stage1/result.json: the head distribution stage 1 chose, and the retrainings it chose from. */
-export interface Stage1Result {
-  /** G (global heads) per block. */
-  distribution: number[];
-  /** The retraining it came from, e.g. 'stage1-rank2'. */
-  best: string;
-  retrained: { name: string; valAccuracy: number; flops: number; params: number }[];
-}
 
 /**
  * The end of stage 1: retrain the EA's best `config.stage1Retrain` distributions (stage1/retrain/rankN), keep the best
@@ -269,7 +248,7 @@ export async function retrainStage1(
     best: best.name,
     retrained: retrained.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })),
   };
-  writeJsonAtomic(path.join(out, 'stage1', 'result.json'), result);
+  writeStage1Result(out, result);
   log(`stage 1: head distribution G per block = [${result.distribution}] (${best.name}, val ${(100 * best.valAccuracy).toFixed(2)}%)`);
   return result;
 }
@@ -282,12 +261,6 @@ export async function stage1(out: string, data: DatasetSplits, config: SearchCon
   const evolution = await searchSupernet(path.join(out, 'stage1', 'evolution'), 'evolution', space, net, data, config, budget, log, progress);
   disposeSupernet(net);
   return retrainStage1(out, evolution, space, data, config, log, progress);
-}
-
-export interface SearchResult {
-  distribution: number[];
-  found: RetrainResult;
-  baseline: RetrainResult;
 }
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
@@ -303,10 +276,10 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
   const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log, progress);
   disposeSupernet(net2);
   const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log, progress);
-  fs.writeFileSync(at('best-arch.json'), architectureToJson(found.arch));
+  writeBestArch(out, found.arch);
 
   const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log, progress);
-  const result = { distribution, found, baseline };
-  writeJsonAtomic(at('result.json'), result);
+  const result: SearchResult = { distribution, found, baseline };
+  writeSearchResult(out, result);
   return result;
 }

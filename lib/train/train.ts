@@ -5,7 +5,7 @@ import type { Architecture } from '../model/arch';
 import { batches } from '../data/batches';
 import type { DatasetSplits, ImageSet } from '../data/datasets';
 import { forward, trainableVariables, type ForwardOptions, type ModelParams } from '../model/model';
-import { adamWStep, clipByGlobalNorm, createAdamW, disposeAdamW, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
+import { adamWStep, clipByGlobalNorm, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
 import { Rng } from '../core/random';
 
 export interface TrainConfig {
@@ -153,15 +153,15 @@ export interface LoopHooks {
 }
 
 /**
- * The epoch loop shared by plain training and supernet training: `pick` gives the model to train at each step (a
- * fixed model, or a freshly sampled supernet path, drawing from `rng`). Each epoch's data order comes from the seed and
- * the epoch number alone, so a run resumed from `from` continues exactly as an uninterrupted one would.
+ * The epoch loop shared by plain training and supernet training: `modelForStep` gives the model to train at each step
+ * (a fixed model, or a freshly sampled supernet path, drawing from `rng`). Each epoch's data order comes from the seed
+ * and the epoch number alone, so a run resumed from `from` continues exactly as an uninterrupted one would.
  */
 export async function trainLoop(opts: {
   data: DatasetSplits;
   config: TrainConfig;
   optimizer: AdamWState;
-  pick: (rng: Rng) => Trainable;
+  modelForStep: (rng: Rng) => Trainable;
   hooks?: LoopHooks;
   from?: TrainProgress;
 }): Promise<TrainProgress> {
@@ -178,7 +178,7 @@ export async function trainLoop(opts: {
     const order = new Rng(config.seed).fork(`epoch ${epoch}`);
     for (const { x, y } of batches(data.train, { batchSize: config.batchSize, rng: order, augment: config.augment, mean: data.mean, std: data.std, dropLast: true })) {
       const lr = learningRate(schedule, step);
-      const loss = trainStep({ model: opts.pick(rng), optimizer, x, y, lr, config, rng });
+      const loss = trainStep({ model: opts.modelForStep(rng), optimizer, x, y, lr, config, rng });
       const value = (await loss.data())[0];
       tf.dispose([x, y, loss]);
       if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss ${value} (lower the learning rate)`);
@@ -190,45 +190,4 @@ export async function trainLoop(opts: {
     await hooks.onEpoch?.({ progress, trainLoss: lossSum / perEpoch, lr: learningRate(schedule, step), seconds: (Date.now() - started) / 1000 });
   }
   return { epoch: config.epochs, step, rngState: rng.state };
-}
-
-export interface EpochLog {
-  epoch: number;
-  step: number;
-  lr: number;
-  trainLoss: number;
-  val: EvalResult;
-  seconds: number;
-}
-
-/** Trains one fixed architecture's params on data.train, scoring data.val after each epoch. */
-export async function trainModel(
-  params: ModelParams,
-  arch: Architecture,
-  data: DatasetSplits,
-  config: TrainConfig,
-  hooks: Pick<LoopHooks, 'onStep'> & { onEpoch?: (log: EpochLog) => void } = {},
-): Promise<EpochLog[]> {
-  const model = fixedModel(params, arch);
-  const optimizer = createAdamW({ weightDecay: config.weightDecay });
-  const logs: EpochLog[] = [];
-  try {
-    await trainLoop({
-      data,
-      config,
-      optimizer,
-      pick: () => model,
-      hooks: {
-        onStep: hooks.onStep,
-        onEpoch: async (end) => {
-          const log = { epoch: end.progress.epoch - 1, step: end.progress.step, lr: end.lr, trainLoss: end.trainLoss, val: await evaluate(model, data.val, data), seconds: end.seconds };
-          logs.push(log);
-          hooks.onEpoch?.(log);
-        },
-      },
-    });
-  } finally {
-    disposeAdamW(optimizer);
-  }
-  return logs;
 }

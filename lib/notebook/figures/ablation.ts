@@ -1,6 +1,6 @@
 // Figures of an ablation table's results: test accuracy per row and seed, and against FLOPs.
 import type { PlotlyFigure } from '../display';
-import type { RowResult } from '../../experiments/reproduce';
+import type { RowResult } from '../../experiments/records';
 import { LEGEND_ON_TOP, PALETTE, titled } from './layout';
 
 
