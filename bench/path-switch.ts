@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { presetArchitecture, type ModelConfig } from '../lib/model/arch';
 import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
 import { Rng } from '../lib/core/random';
-import { SCALE_PRESETS } from '../lib/config/scales';
+import { SCALE_CONFIGS } from '../lib/config/scales';
 import { budgetFor } from '../lib/search/pipeline';
 import { sampleWithin, stage1Space } from '../lib/search/space';
 import { createSupernet, disposeSupernet, pathModel } from '../lib/search/supernet';
@@ -28,7 +28,7 @@ const PATH_SEED = 1;
 export async function timePathSwitch(c: BenchCase, plan: StepPlan): Promise<SwitchResult> {
   const model = presetArchitecture(c.preset).model;
   const space = stage1Space(model);
-  const budget = budgetFor({ ...SCALE_PRESETS.cpu.search, baseline: c.preset });
+  const budget = budgetFor({ ...SCALE_CONFIGS.cpu.search, baseline: c.preset });
   const net = createSupernet(space, 0);
   const batch = benchBatch(model, plan.batch);
   const optimizer = createAdamW({ weightDecay: BENCH_TRAIN.weightDecay });

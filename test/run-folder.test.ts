@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { architectureToJson } from '../lib/model/arch';
-import { applyDiff, SCALE_CONFIGS, SCALE_PRESETS } from '../lib/config/scales';
+import { applyDiff, SCALE_CONFIGS } from '../lib/config/scales';
 import { scaleSettings, settingsFromJson, type RunSettings } from '../lib/config/run-settings';
 import { EVOLUTION_DEFAULTS } from '../lib/search/evolution';
 import { readRetraining, readSettings, readTrainSettings, updateSettings } from '../lib/io/run-folder';
@@ -39,13 +39,10 @@ test('a config.json with the old extra reads as space and seeds, and updating it
   const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   assert.equal(saved.command, 'reproduce');
   assert.deepEqual(saved.run, { ...read, seeds: 4 });
-  // The notebooks' old call spelling.
-  assert.deepEqual(scaleSettings('cpu', { dataset: 'mnist', seed: 0, extra: { seeds: '1' } }).seeds, 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('scales are differences from the defaults; a diff naming an unknown field is an error', () => {
-  assert.equal(SCALE_PRESETS, SCALE_CONFIGS);
   assert.deepEqual(SCALE_CONFIGS.gpu.search.evolution, EVOLUTION_DEFAULTS);
   assert.equal(SCALE_CONFIGS.cpu.train.epochs, 5);
   assert.equal(SCALE_CONFIGS.cpu.search.retrain.epochs, 2);

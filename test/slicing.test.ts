@@ -10,7 +10,7 @@ import { globalChannels, localChannels, localKernel, type Architecture, type Blo
 import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
 import { forward, initModel } from '../lib/model/model';
-import { SCALE_PRESETS } from '../lib/config/scales';
+import { SCALE_CONFIGS } from '../lib/config/scales';
 import { trainSupernet } from '../lib/search/pipeline';
 import { fullSpace, type SearchSpace } from '../lib/search/space';
 import { createSupernet, disposeSupernet, pathModel, pathParams, scorePath, supernetVariables } from '../lib/search/supernet';
@@ -118,7 +118,7 @@ test('sliced paths share what they overlap on, and compute what a plain model wi
 test('a sliced supernet killed mid-epoch resumes to the same weights as an uninterrupted run; memory stays flat', { timeout: 120_000 }, async () => {
   await initBackend({ backend: 'cpu' });
   const data = await loadDataset('fashion-mnist', { seed: 0, limit: { train: 96, val: 32, test: 32 } });
-  const smoke = SCALE_PRESETS.smoke.search;
+  const smoke = SCALE_CONFIGS.smoke.search;
   const config = { ...smoke, weightSharing: 'sliced' as const, supernet: { ...smoke.supernet, epochs: 3, batchSize: 32 } };
   const budget = {};
   const quiet = () => {};

@@ -33,7 +33,7 @@ export interface LegacyExtra {
   extra?: { space?: string; seeds?: string };
 }
 
-type CommandFields = Pick<RunSettings, 'space' | 'seeds'>;
+export type CommandFields = Pick<RunSettings, 'space' | 'seeds'>;
 
 function commandFields(o: CommandFields & LegacyExtra): CommandFields {
   const space = o.space ?? o.extra?.space;
@@ -41,19 +41,13 @@ function commandFields(o: CommandFields & LegacyExtra): CommandFields {
   return { ...(space === undefined ? {} : { space }), ...(seeds === undefined ? {} : { seeds }) };
 }
 
-/**
- * A new run's settings: the scale's search config (or `config`, made from it), with one seed for every stage.
- * `extra` is the old spelling of `space` and `seeds`.
- */
-export function scaleSettings(scale: Scale, o: { dataset: string; seed: number; limit?: SplitLimit; config?: SearchConfig } & CommandFields & LegacyExtra): RunSettings {
+/** A new run's settings: the scale's search config (or `config`, made from it), with one seed for every stage. */
+export function scaleSettings(scale: Scale, o: { dataset: string; seed: number; limit?: SplitLimit; config?: SearchConfig } & CommandFields): RunSettings {
   const scaleConfig = SCALE_CONFIGS[scale];
   const base = o.config ?? scaleConfig.search;
   const config = { ...base, seed: o.seed, supernet: { ...base.supernet, seed: o.seed }, retrain: { ...base.retrain, seed: o.seed } };
   return { dataset: o.dataset, scale, limit: o.limit ?? scaleConfig.limit, config, ...commandFields(o) };
 }
-
-/** @deprecated The old name of scaleSettings ('preset' now means an architecture). */
-export const presetSettings = scaleSettings;
 
 /**
  * Settings as a config.json holds them, this version's or an older one's: `extra` becomes `space` and `seeds`, and an

@@ -103,9 +103,6 @@ export const SCALE_CONFIGS = Object.fromEntries(
   SCALES.map((s) => [s, SCALE_DIFFS[s].reduce<ScaleConfig>((config, diff) => applyDiff(config, diff, `scale ${s}`), DEFAULTS)]),
 ) as Record<Scale, ScaleConfig>;
 
-/** @deprecated The old name of SCALE_CONFIGS ('preset' now means an architecture). */
-export const SCALE_PRESETS = SCALE_CONFIGS;
-
 export function parseScale(value: string, source = 'scale'): Scale {
   if (!(SCALES as readonly string[]).includes(value)) throw new Error(`${source} '${value}' is not a scale: use one of ${SCALES.join(', ')}`);
   return value as Scale;

@@ -8,9 +8,9 @@ import { describeBackend, initBackend } from '../kernels/backend';
 import { loadDataset, type DatasetSplits, type SplitLimit } from '../data/datasets';
 import type { NotebookParams } from './params';
 import { stderrProgress, type ProgressCallback } from '../core/progress';
-import { presetSettings, type RunSettings } from '../config/run-settings';
+import { scaleSettings, type CommandFields, type RunSettings } from '../config/run-settings';
 import { readSettings, writeSettings } from '../io/run-folder';
-import { SCALE_PRESETS } from '../config/scales';
+import { SCALE_CONFIGS } from '../config/scales';
 import { budgetFor, type SearchLog } from '../search/pipeline';
 import type { TrainConfig } from '../train/train';
 
@@ -31,7 +31,7 @@ export interface NotebookSearch {
 
 /**
  * The run a notebook shows: GLIT_RUN (absolute, or relative to the repository root) when set, else
- * runs/notebooks/search-<scale>-seed<seed>-<dataset>, made with the scale's preset (and a smaller data limit at
+ * runs/notebooks/search-<scale>-seed<seed>-<dataset>, made with the scale's config (and a smaller data limit at
  * smoke scale) or continued from its config.json. Delete that folder to start the notebooks' search over.
  */
 export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = process.env): NotebookSearch {
@@ -47,16 +47,16 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
 
 /**
  * A live notebook run folder, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>[-sliced]: continued from its
- * config.json, or new with the scale's preset (the smaller data limit at smoke scale) and GLIT_WEIGHT_SHARING.
+ * config.json, or new with the scale's config (the smaller data limit at smoke scale) and GLIT_WEIGHT_SHARING.
  */
-export function liveRun(command: string, params: NotebookParams, extra?: Record<string, string>): NotebookSearch {
+export function liveRun(command: string, params: NotebookParams, fields: CommandFields = {}): NotebookSearch {
   const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
   const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
   const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`);
   const saved = readSettings(dir);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
-  const config = { ...SCALE_PRESETS[params.scale].search, weightSharing: params.weightSharing };
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? presetSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, extra }) };
+  const config = { ...SCALE_CONFIGS[params.scale].search, weightSharing: params.weightSharing };
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? scaleSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, ...fields }) };
 }
 
 /**
@@ -87,7 +87,7 @@ export function describeSettings(settings: RunSettings): { setting: string; valu
   const limit = settings.limit ? ` (at most ${Object.entries(settings.limit).map(([split, n]) => `${n} ${split}`).join(', ')} images)` : '';
   const e = c.evolution;
   return [
-    { setting: 'preset (GLIT_SCALE)', value: settings.scale },
+    { setting: 'scale (GLIT_SCALE)', value: settings.scale },
     { setting: 'dataset', value: settings.dataset + limit },
     { setting: 'seed', value: String(c.seed) },
     { setting: 'baseline (model config, budget, comparison)', value: c.baseline },

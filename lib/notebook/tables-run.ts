@@ -19,16 +19,16 @@ import type { RowResult, TableName, TableResult } from '../experiments/records';
 import { judgeTable, type TableVerdict } from '../experiments/verdict';
 import { budgetFor, type SearchConfig } from '../search/pipeline';
 import { fullSpace, nlpNasSpace, spaceSize, stage1Space } from '../search/space';
-import { SCALE_PRESETS, SCALES, type Scale } from '../config/scales';
+import { SCALE_CONFIGS, SCALES, type Scale } from '../config/scales';
 
-/** The preset of the committed recordings, results/<table>-cpu.json. */
+/** The scale of the committed recordings, results/<table>-cpu.json. */
 const RECORDED_SCALE: Scale = 'cpu';
 
 /**
  * The run folder of the live tables (one seed), continued from its config.json if it exists. Delete it to run the
  * tables again from scratch.
  */
-export const notebookReproduction = (params: NotebookParams): NotebookSearch => liveRun('reproduce', params, { seeds: '1' });
+export const notebookReproduction = (params: NotebookParams): NotebookSearch => liveRun('reproduce', params, { seeds: 1 });
 
 /** Starts the backend, records a new folder's settings in its config.json (as `glit reproduce` does) and loads the data. */
 export const openNotebookReproduction = (run: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> => openNotebookSearch(run, params, 'reproduce');
@@ -95,7 +95,7 @@ export function recordingRows(recording: Recording & { result: TableResult }): {
   return [
     { field: 'file', value: recording.file },
     ...(recording.how ? [{ field: 'how', value: recording.how }] : []),
-    { field: 'preset', value: `${t.scale}${t.scale in SCALE_PRESETS ? `: ${SCALE_PRESETS[t.scale as Scale].description}` : ''}` },
+    { field: 'scale', value: `${t.scale}${t.scale in SCALE_CONFIGS ? `: ${SCALE_CONFIGS[t.scale as Scale].description}` : ''}` },
     { field: 'dataset', value: t.dataset },
     { field: 'seeds', value: t.seeds.join(', ') },
     { field: 'backend, device', value: `${t.backend} on ${t.device}` },
@@ -105,7 +105,7 @@ export function recordingRows(recording: Recording & { result: TableResult }): {
 
 /** What a notebook says in place of a recording that does not exist (yet). */
 export const recordingNote = (table: TableName, recording: Recording): string =>
-  `*No recorded run to show: \`${recording.file}\` does not exist yet. Make one with \`npx glit reproduce ${table} --preset ` +
+  `*No recorded run to show: \`${recording.file}\` does not exist yet. Make one with \`npx glit reproduce ${table} --scale ` +
   `cpu --seeds 3 --out <dir>\` and copy \`<dir>/${table}.json\` to \`results/${table}-${RECORDED_SCALE}.json\`, or set ` +
   `\`GLIT_RECORDED=<dir>\`; the cells below then show it, its figures and the verdict.*`;
 
@@ -141,24 +141,24 @@ export async function fullTrainImages(dataset: string): Promise<number | null> {
 }
 
 /**
- * What each preset asks of every row, against the recording: training images and epochs of a retraining (the work
+ * What each scale asks of every row, against the recording: training images and epochs of a retraining (the work
  * scales with their product), the supernet and the EA of searched rows, and the retraining time at the recording's
- * speed, scaled linearly by images x epochs (assuming the recording used its preset's data limit; a GPU backend
+ * speed, scaled linearly by images x epochs (assuming the recording used its scale's data limit; a GPU backend
  * runs far faster than that).
  */
 export function budgetRows(recorded: TableResult, trainImages: number | null): Record<string, string | number | null>[] {
-  const images = (scale: Scale) => SCALE_PRESETS[scale].limit?.train ?? trainImages;
+  const images = (scale: Scale) => SCALE_CONFIGS[scale].limit?.train ?? trainImages;
   const work = (scale: Scale) => {
     const n = images(scale);
-    return n === null ? null : n * SCALE_PRESETS[scale].search.retrain.epochs;
+    return n === null ? null : n * SCALE_CONFIGS[scale].search.retrain.epochs;
   };
-  const base = recorded.scale in SCALE_PRESETS ? work(recorded.scale as Scale) : null;
+  const base = recorded.scale in SCALE_CONFIGS ? work(recorded.scale as Scale) : null;
   return SCALES.map((scale) => {
-    const s = SCALE_PRESETS[scale].search;
+    const s = SCALE_CONFIGS[scale].search;
     const w = work(scale);
     const ratio = w !== null && base !== null ? w / base : null;
     return {
-      preset: scale,
+      scale,
       'train images': images(scale) ?? 'whole split',
       retraining: `${s.retrain.epochs} epoch(s), batch ${s.retrain.batchSize}`,
       'supernet (searched rows)': `${s.supernet.epochs} epoch(s)`,
@@ -213,7 +213,7 @@ export function showVerdict(table: TableName, recorded: TableResult | null): voi
   showMarkdown(verdictMarkdown(verdict));
 }
 
-/** How long the recording's retrainings took, and what each preset would ask of the same table. */
+/** How long the recording's retrainings took, and what each scale would ask of the same table. */
 export async function showBudgets(recorded: TableResult): Promise<void> {
   showMarkdown(recordedTimeMarkdown(recorded));
   showTable(aq.from(budgetRows(recorded, await fullTrainImages(recorded.dataset))), { maxdigits: 1 });
