@@ -1,5 +1,6 @@
 // The step-by-step block (lib/notebook/block-trace.ts): same output as block() for an all-attention, a mixed and an
-// all-local block with each local module, the shapes of its steps, and its parameters adding up to lib/model/flops.ts's count.
+// all-local block with each local module, the shapes of its steps, and its parameters adding up to
+// lib/model/flops.ts's count.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';

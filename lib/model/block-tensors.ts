@@ -82,40 +82,49 @@ export interface BlockLayer {
 
 const first = (size: keyof BlockDims): Extent => ({ size, at: 'first' });
 const last = (size: keyof BlockDims): Extent => ({ size, at: 'last' });
+/** A linear or pointwise conv layer: `input` channels to `sections` x `out`. */
+function affine(
+  kind: 'linear' | 'pointwise', name: string, part: BlockPart, field: string, input: Extent, out: Extent, sections = 1,
+): BlockLayer {
+  return { name, part, field, kind, in: input, out, sections };
+}
 
 const NORM1: BlockLayer = { name: 'norm1', part: 'norm1', kind: 'layerNorm', out: first('width') };
 const ATTENTION: BlockLayer[] = [
-  { name: 'attn.qkv', part: 'attention', field: 'qkv', kind: 'linear', in: first('globalChannels'), out: first('attentionWidth'), sections: 3 },
-  { name: 'attn.proj', part: 'attention', field: 'proj', kind: 'linear', in: first('attentionWidth'), out: first('globalChannels') },
+  affine('linear', 'attn.qkv', 'attention', 'qkv', first('globalChannels'), first('attentionWidth'), 3),
+  affine('linear', 'attn.proj', 'attention', 'proj', first('attentionWidth'), first('globalChannels')),
 ];
 /** The conv module, `attn.net`: indices are positions in the official nn.Sequential (0, 2, 5, 7 have no weights). */
 const convModule = (depthwise: 'depthwise1d' | 'depthwise2d'): BlockLayer[] => [
-  { name: 'attn.net.1', part: 'local', field: 'expand', kind: 'pointwise', in: last('localChannels'), out: first('convWidth'), sections: 2 },
+  affine('pointwise', 'attn.net.1', 'local', 'expand', last('localChannels'), first('convWidth'), 2),
   { name: 'attn.net.3.conv', part: 'local', field: 'depthwise', kind: depthwise, out: first('convWidth') },
   { name: 'attn.net.4', part: 'local', field: 'norm', kind: 'batchNorm', out: first('convWidth') },
-  { name: 'attn.net.6', part: 'local', field: 'project', kind: 'pointwise', in: first('convWidth'), out: last('localChannels') },
+  affine('pointwise', 'attn.net.6', 'local', 'project', first('convWidth'), last('localChannels')),
 ];
 const LOCAL: Record<LocalModule, BlockLayer[]> = {
   conv1d: convModule('depthwise1d'),
   conv2d: convModule('depthwise2d'),
   // A child `local` of the GL module, beside the global heads' qkv and proj; head dim C/N, so Cl -> 3 * Cl.
   'window-attention': [
-    { name: 'attn.local.qkv', part: 'local', field: 'qkv', kind: 'linear', in: last('localChannels'), out: last('localChannels'), sections: 3 },
-    { name: 'attn.local.proj', part: 'local', field: 'proj', kind: 'linear', in: last('localChannels'), out: last('localChannels') },
+    affine('linear', 'attn.local.qkv', 'local', 'qkv', last('localChannels'), last('localChannels'), 3),
+    affine('linear', 'attn.local.proj', 'local', 'proj', last('localChannels'), last('localChannels')),
   ],
 };
 const NORM2: BlockLayer = { name: 'norm2', part: 'norm2', kind: 'layerNorm', out: first('width') };
 const MLP: BlockLayer[] = [
-  { name: 'mlp.fc1', part: 'mlp', field: 'fc1', kind: 'linear', in: first('width'), out: first('hidden') },
-  { name: 'mlp.fc2', part: 'mlp', field: 'fc2', kind: 'linear', in: first('hidden'), out: first('width') },
+  affine('linear', 'mlp.fc1', 'mlp', 'fc1', first('width'), first('hidden')),
+  affine('linear', 'mlp.fc2', 'mlp', 'fc2', first('hidden'), first('width')),
 ];
 
 /** Every layer a block with this local module can have, in PyTorch state-dict order (the local ones only if given). */
-export const blockLayers = (local?: LocalModule): BlockLayer[] => [NORM1, ...ATTENTION, ...(local ? LOCAL[local] : []), NORM2, ...MLP];
+export const blockLayers = (local?: LocalModule): BlockLayer[] => [
+  NORM1, ...ATTENTION, ...(local ? LOCAL[local] : []), NORM2, ...MLP,
+];
 
 /** The layers a block of these dims has: attention when Cg > 0, the local module when Cl > 0. */
 export function presentLayers(local: LocalModule, dims: BlockDims): BlockLayer[] {
-  return blockLayers(local).filter((l) => (l.part !== 'attention' || dims.globalChannels > 0) && (l.part !== 'local' || dims.localChannels > 0));
+  const channels: Partial<Record<BlockPart, number>> = { attention: dims.globalChannels, local: dims.localChannels };
+  return blockLayers(local).filter((l) => (channels[l.part] ?? 1) > 0);
 }
 
 /** The order the layers draw their initial values in (seeded models and recorded results depend on it). */
@@ -167,25 +176,28 @@ export function layerIn<T>(block: object, layer: BlockLayer): T | undefined {
  * A block's params record built layer by layer from `make` (in `layers`' order), the local module's record tagged with
  * its kind. Layers for which `make` returns undefined are left out.
  */
-export function assembleBlock<T>(local: LocalModule, layers: BlockLayer[], make: (layer: BlockLayer) => T | undefined): object {
+export function assembleBlock(local: LocalModule, layers: BlockLayer[], make: (l: BlockLayer) => unknown): object {
   const block: Record<string, unknown> = {};
   for (const layer of layers) {
     const value = make(layer);
     if (value === undefined) continue;
     if (layer.field === undefined) block[layer.part] = value;
-    else ((block[layer.part] ??= layer.part === 'local' ? { kind: local } : {}) as Record<string, unknown>)[layer.field] = value;
+    else {
+      const part = (block[layer.part] ??= layer.part === 'local' ? { kind: local } : {}) as Record<string, unknown>;
+      part[layer.field] = value;
+    }
   }
   return block;
 }
 
 /** New variables for the layers of a block of these dims, drawn in INIT_ORDER; `skip` leaves layers out. */
-export function initLayers(local: LocalModule, dims: BlockDims, rng: Rng, skip: (l: BlockLayer) => boolean = () => false): object {
+export function initLayers(local: LocalModule, dims: BlockDims, rng: Rng, skip = (_: BlockLayer) => false): object {
   const layers = presentLayers(local, dims).filter((l) => !skip(l));
   const ordered = INIT_ORDER.flatMap((part) => layers.filter((l) => l.part === part));
   return assembleBlock(local, ordered, (l) => initLayer(l, dims, rng));
 }
 
-// --- PyTorch's layouts -------------------------------------------------------------------------------------------------
+// --- PyTorch's layouts ---------------------------------------------------------------------------------------------
 
 /**
  * How a weight is stored here relative to PyTorch: our array seen as `view` (a reshape, no data movement) becomes
@@ -244,7 +256,7 @@ export function layerTensors(at: string, layer: BlockLayer, dims: BlockDims): Te
   ];
 }
 
-// --- slices ------------------------------------------------------------------------------------------------------------
+// --- slices --------------------------------------------------------------------------------------------------------
 
 /** [start, size) of an axis of `length` (per section) for an extent. */
 const range = (extent: Extent, dims: BlockDims, length: number): [number, number] => {
@@ -281,8 +293,8 @@ export function sliceLayer(layer: BlockLayer, p: Affine, dims: BlockDims): Affin
     case 'depthwise2d': {
       const spatial = layer.kind === 'depthwise1d' ? 1 : 2;
       const offset = (p.weight.shape[0] - dims.kernel) / 2;
-      const weight = tf.slice(p.weight, [...Array(spatial).fill(offset), out[0]], [...Array(spatial).fill(dims.kernel), out[1]]);
-      return { weight, bias };
+      const taps = (n: number) => Array(spatial).fill(n);
+      return { weight: tf.slice(p.weight, [...taps(offset), out[0]], [...taps(dims.kernel), out[1]]), bias };
     }
     case 'layerNorm':
     case 'batchNorm':

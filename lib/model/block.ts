@@ -66,17 +66,27 @@ export const blockBatchNorms = (b: BlockWeights | BlockParams<tf.Tensor>): Batch
 /** Where in the block a traced step is: the input, the GL module's two paths, their merge, or the FFN half. */
 export type TracePart = 'input' | 'global' | 'local' | 'merge' | 'ffn';
 
-/** Shows a step's output to ctx.trace, if there is one, and returns it. */
-function seen<T extends tf.Tensor>(ctx: ForwardContext, part: TracePart, step: string, t: T, weights?: Affine<tf.Tensor>): T {
-  ctx.trace?.(part, step, t, weights);
-  return t;
-}
+/** see(part, step, output, weights applied) shows a step to ctx.trace, if there is one, and returns its output. */
+const tracer =
+  (ctx: ForwardContext) =>
+  <T extends tf.Tensor>(part: TracePart, step: string, t: T, weights?: Affine<tf.Tensor>): T => {
+    ctx.trace?.(part, step, t, weights);
+    return t;
+  };
 
 /** Self-attention with `heads` heads: x [B, T, C'] -> [B, T, C']; `mask` [T, T] is added to the scores. */
-export function attention(p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, heads: number, ctx: ForwardContext, part: TracePart, mask?: tf.Tensor2D): tf.Tensor3D {
-  const qkv = seen(ctx, part, 'qkv linear', linear(p.qkv, x) as tf.Tensor3D, p.qkv);
-  const merged = seen(ctx, part, 'merge heads', attend(qkv, heads, mask));
-  return seen(ctx, part, 'proj linear', linear(p.proj, merged) as tf.Tensor3D, p.proj);
+export function attention(
+  p: AttentionParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  heads: number,
+  ctx: ForwardContext,
+  part: TracePart,
+  mask?: tf.Tensor2D,
+): tf.Tensor3D {
+  const see = tracer(ctx);
+  const qkv = see(part, 'qkv linear', linear(p.qkv, x) as tf.Tensor3D, p.qkv);
+  const merged = see(part, 'merge heads', attend(qkv, heads, mask));
+  return see(part, 'proj linear', linear(p.proj, merged) as tf.Tensor3D, p.proj);
 }
 
 /**
@@ -84,22 +94,25 @@ export function attention(p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, heads: 
  * The 'conv2d' module convolves the tokens as the patch grid, in 2-D.
  */
 export function convModule(p: ConvParams<tf.Tensor>, x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
-  const gated = seen(ctx, 'local', 'GLU', glu(seen(ctx, 'local', 'pointwise conv', linear(p.expand, x), p.expand)) as tf.Tensor3D);
-  const mixed = p.kind === 'conv2d' ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
-  const normed = seen(ctx, 'local', 'BatchNorm', batchNorm(p.norm, seen(ctx, 'local', 'depthwise conv', mixed, p.depthwise), ctx), p.norm);
-  return seen(ctx, 'local', 'pointwise conv', linear(p.project, seen(ctx, 'local', 'Swish', swish(normed))) as tf.Tensor3D, p.project);
+  const see = tracer(ctx);
+  const expanded = see('local', 'expand', linear(p.expand, x), p.expand);
+  const gated = see('local', 'GLU', glu(expanded) as tf.Tensor3D);
+  const convolved = p.kind === 'conv2d' ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
+  const mixed = see('local', 'depthwise conv', convolved, p.depthwise);
+  const activated = see('local', 'Swish', swish(see('local', 'BatchNorm', batchNorm(p.norm, mixed, ctx), p.norm)));
+  return see('local', 'project', linear(p.project, activated) as tf.Tensor3D, p.project);
 }
 
 /** The L local heads, by their module: x [B, T, Cl] -> [B, T, Cl]. */
 export function localHeads(p: LocalParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
-  const input = seen(ctx, 'local', 'channels', x);
+  const input = tracer(ctx)('local', 'channels', x);
   if (p.kind !== 'window-attention') return convModule(p, input, ctx);
   return attention(p, input, model.heads - gene.globalHeads, ctx, 'local', windowMask(x.shape[1], model.localWindow!));
 }
 
 /** The G global heads: self-attention over all tokens, x [B, T, Cg] -> [B, T, Cg]. */
 const globalHeads = (p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D =>
-  attention(p, seen(ctx, 'global', 'channels', x), gene.globalHeads, ctx, 'global');
+  attention(p, tracer(ctx)('global', 'channels', x), gene.globalHeads, ctx, 'global');
 
 export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   const cg = globalChannels(model, gene);
@@ -111,16 +124,18 @@ export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, mod
 }
 
 export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConfig['ffnActivation'], ctx: ForwardContext): tf.Tensor {
-  const hidden = seen(ctx, 'ffn', 'fc1', linear(p.fc1, x), p.fc1);
-  const activated = seen(ctx, 'ffn', activation, activation === 'gelu' ? gelu(hidden) : swish(hidden));
-  return seen(ctx, 'ffn', 'fc2', linear(p.fc2, activated), p.fc2);
+  const see = tracer(ctx);
+  const hidden = see('ffn', 'fc1', linear(p.fc1, x), p.fc1);
+  const activated = see('ffn', activation, activation === 'gelu' ? gelu(hidden) : swish(hidden));
+  return see('ffn', 'fc2', linear(p.fc2, activated), p.fc2);
 }
 
 /** One pre-norm GL block: x [B, T, C] -> [B, T, C]. */
 export function block(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
-  const normed = seen(ctx, 'input', 'LayerNorm 1', layerNorm(p.norm1, seen(ctx, 'input', 'x', x)) as tf.Tensor3D, p.norm1);
-  const module = seen(ctx, 'merge', 'GL module', globalLocalModule(p, normed, model, gene, ctx));
-  const h = seen(ctx, 'merge', 'residual', tf.add(x, dropPath(module, ctx)) as tf.Tensor3D);
-  const normed2 = seen(ctx, 'ffn', 'LayerNorm 2', layerNorm(p.norm2, h), p.norm2);
-  return seen(ctx, 'ffn', 'residual', tf.add(h, dropPath(ffn(p.mlp, normed2, model.ffnActivation, ctx), ctx)) as tf.Tensor3D);
+  const see = tracer(ctx);
+  const normed = see('input', 'LayerNorm 1', layerNorm(p.norm1, see('input', 'x', x)) as tf.Tensor3D, p.norm1);
+  const module = see('merge', 'GL module', globalLocalModule(p, normed, model, gene, ctx));
+  const h = see('merge', 'residual', tf.add(x, dropPath(module, ctx)) as tf.Tensor3D);
+  const hidden = ffn(p.mlp, see('ffn', 'LayerNorm 2', layerNorm(p.norm2, h), p.norm2), model.ffnActivation, ctx);
+  return see('ffn', 'residual', tf.add(h, dropPath(hidden, ctx)) as tf.Tensor3D);
 }

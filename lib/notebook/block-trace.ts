@@ -6,8 +6,6 @@ import { globalChannels, localChannels, type BlockGene, type ModelConfig } from 
 import { block, type BlockParams, type TracePart } from '../model/block';
 import type { Affine, ForwardContext } from '../model/layers';
 
-export type { TracePart } from '../model/block';
-
 export interface TraceStep {
   part: TracePart;
   step: string;
@@ -31,27 +29,35 @@ const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' 
 function labels(model: ModelConfig, gene: BlockGene, ctx: ForwardContext): Record<string, [string, string]> {
   const [cg, cl] = [globalChannels(model, gene), localChannels(model, gene)];
   const both = cg > 0 && cl > 0;
-  const grid = model.localModule === 'conv2d';
+  const k = gene.kernelSize;
+  const localHeads = plural(model.heads - gene.globalHeads, 'local head');
+  const window = `Cl -> 3 x heads x head dim (C/N): window attention over ${model.localWindow} tokens`;
+  const merged = `concat [attention, ${model.localModule === 'window-attention' ? 'window attention' : 'conv'}]`;
   return {
-    'input x': ['x', `B images x T tokens x C = ${model.width} channels`],
+    'input x': ['x', `B images x T tokens (${model.classToken ? 'CLS + patches' : 'patches'}) x C = ${model.width} channels`],
     'input LayerNorm 1': ['LayerNorm 1', 'per token, over channels'],
-    'global channels': [both ? 'channel split: first Cg' : 'all channels', `Cg = ${cg}: the channels of ${plural(gene.globalHeads, 'global head')}`],
+    'global channels': [
+      both ? 'channel split: first Cg' : 'all channels',
+      `Cg = ${cg}: the channels of ${plural(gene.globalHeads, 'global head')}`,
+    ],
     'global qkv linear': ['qkv linear', `Cg -> 3 x heads x head dim (ev = ${gene.qkvRatio})`],
     'global merge heads': ['weights · v, heads merged', 'heads side by side: Cg x ev'],
     'global proj linear': ['proj linear', 'back to Cg channels'],
-    'local channels': [both ? 'channel split: last Cl' : 'all channels', `Cl = ${cl}: the channels of ${plural(model.heads - gene.globalHeads, 'local head')}`],
-    'local qkv linear': ['qkv linear', `Cl -> 3 x heads x head dim (C/N): window attention over ${model.localWindow} tokens`],
+    'local channels': [both ? 'channel split: last Cl' : 'all channels', `Cl = ${cl}: the channels of ${localHeads}`],
+    'local qkv linear': ['qkv linear', window],
     'local merge heads': ['weights · v, heads merged', 'heads side by side: Cl'],
     'local proj linear': ['proj linear', 'back to Cl channels'],
-    'local pointwise conv': ['pointwise conv', 'per token: Cl -> 2 x E x Cl, then E x Cl -> Cl'],
-    'local GLU': ['GLU', `first half x sigmoid(second half): E x Cl (E = ${gene.convExpansion})`],
-    'local depthwise conv': grid
-      ? [`depthwise conv, ${gene.kernelSize} x ${gene.kernelSize}`, 'each channel over the nearest patches on the grid']
-      : [`depthwise conv, K = ${gene.kernelSize}`, `each channel over the ${gene.kernelSize} nearest tokens in sequence order`],
+    'local expand': ['pointwise conv', `Cl -> 2 x E x Cl (E = ${gene.convExpansion}), per token`],
+    'local GLU': ['GLU', 'first half x sigmoid(second half): E x Cl'],
+    'local depthwise conv':
+      model.localModule === 'conv2d'
+        ? [`depthwise conv, ${k} x ${k}`, `each channel over the ${k} x ${k} nearest patches on the grid`]
+        : [`depthwise conv, K = ${k}`, `each channel over the ${k} nearest tokens in sequence order`],
     'local BatchNorm': ['BatchNorm', `per channel over (B, T), ${ctx.training ? 'batch' : 'running'} statistics`],
     'local Swish': ['Swish', 'x · sigmoid(x)'],
+    'local project': ['pointwise conv', 'E x Cl -> Cl, per token'],
     'merge GL module': both
-      ? [`concat [attention, ${model.localModule === 'window-attention' ? 'window attention' : 'conv'}]`, 'Cg + Cl = C channels: no mixing projection']
+      ? [merged, 'Cg + Cl = C channels: no mixing projection']
       : ['GL module output (one path)', `G = ${gene.globalHeads}: no split, no concat`],
     'merge residual': ['residual: x + GL(LN1(x))', 'B x T x C'],
     'ffn LayerNorm 2': ['LayerNorm 2', 'per token, over channels'],
@@ -71,15 +77,17 @@ export function traceBlock(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, g
   const trace = (part: string, step: string, t: tf.Tensor, weights?: Affine<tf.Tensor>) => {
     const where = part as TracePart;
     const [label, note] = named[`${part} ${step}`] ?? [step, ''];
-    steps.push({ part: where, step: label, shape: t.shape, params: weights ? weights.weight.size + weights.bias.size : 0, note });
+    const params = weights ? weights.weight.size + weights.bias.size : 0;
+    steps.push({ part: where, step: label, shape: t.shape, params, note });
     if (step !== 'qkv linear') return;
     // Inside attend(), from its input qkv [B, T, 3 x heads x head dim].
     const heads = part === 'global' ? gene.globalHeads : model.heads - gene.globalHeads;
     const dim = t.shape[2]! / 3 / heads;
-    const inside = (step: string, shape: number[], note: string) => steps.push({ part: where, step, shape, params: 0, note });
+    const inside = (name: string, shape: number[], what: string) => steps.push({ part: where, step: name, shape, params: 0, note: what });
     inside('split q | k | v and heads', [3, batch, heads, tokens, dim], '(q|k|v, B, heads, T, head dim)');
     inside('q (k, v alike)', [batch, heads, tokens, dim], 'B x heads x T x head dim');
-    inside('q kᵀ / sqrt(head dim)', [batch, heads, tokens, tokens], part === 'global' ? 'every token against every token' : 'each token against the tokens of its window');
+    const keys = part === 'global' ? 'every token against every token' : 'each token against the tokens of its window';
+    inside('q kᵀ / sqrt(head dim)', [batch, heads, tokens, tokens], keys);
     inside('attention weights (softmax)', [batch, heads, tokens, tokens], 'each row sums to 1 over the keys');
   };
   const output = tf.tidy(() => block(p, x, model, gene, { ...ctx, dropPath: 0, trace }));

@@ -32,7 +32,7 @@ export function initSlicedBlock(model: ModelConfig, genes: BlockGene[], rng: Rng
   return { weights: initLayers(model.localModule, dims, rng, (l) => l.kind === 'batchNorm') as BlockWeights, norms: new Map() };
 }
 
-/** The BatchNorm of the gene's conv shape, created on first use (E * Cl channels); undefined when it has no conv module. */
+/** The BatchNorm of the gene's conv shape, created on first use (E * Cl channels); undefined without a conv module. */
 export function convNorm(block: SlicedBlock, model: ModelConfig, gene: BlockGene): BatchNorm | undefined {
   const local = block.weights.local;
   if (!local || local.kind === 'window-attention' || localChannels(model, gene) === 0) return undefined;

@@ -123,7 +123,7 @@ export function supernetVariables(net: Supernet): Map<string, tf.Variable> {
   return out;
 }
 
-/** Creates the candidates (or conv-shape BatchNorms) that a saved state's variable names refer to, to load them into. */
+/** Creates the candidates (or conv-shape BatchNorms) that a saved state's variable names refer to, to load into. */
 export function createSavedVariables(net: Supernet, names: Iterable<string>): void {
   const { space } = net;
   for (const name of names) {
