@@ -4,7 +4,6 @@
 // shapes and counts (lib/model/flops.ts), the layouts (lib/io/checkpoint.ts) and the slices (lib/search/slicing.ts)
 // are all read off this list. Names follow the official code (github.com/bychen515/GLiT: mix_attention.py); the
 // Table 6 local modules have no official code and are named in the same pattern.
-import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type LocalModule, type ModelConfig } from './arch';
 import {
   initBatchNorm, initDepthwiseConv, initDepthwiseConv2d, initLinear, initNorm, initPointwiseConv, type Affine,
@@ -131,7 +130,7 @@ export function presentLayers(local: LocalModule, dims: BlockDims): BlockLayer[]
 const INIT_ORDER: BlockPart[] = ['norm1', 'norm2', 'mlp', 'attention', 'local'];
 
 /** Our shape of the layer's weight: linears [in, out], depthwise convs [K, channels] or [k, k, channels], norms [C]. */
-export function weightShape(layer: BlockLayer, dims: BlockDims): number[] {
+function weightShape(layer: BlockLayer, dims: BlockDims): number[] {
   const out = dims[layer.out.size] * (layer.sections ?? 1);
   switch (layer.kind) {
     case 'linear':
@@ -254,50 +253,4 @@ export function layerTensors(at: string, layer: BlockLayer, dims: BlockDims): Te
     { name: `${name}.running_var`, shape: [channels], kind: 'buffer' },
     { name: `${name}.num_batches_tracked`, shape: [], kind: 'buffer' },
   ];
-}
-
-// --- slices --------------------------------------------------------------------------------------------------------
-
-/** [start, size) of an axis of `length` (per section) for an extent. */
-const range = (extent: Extent, dims: BlockDims, length: number): [number, number] => {
-  const size = dims[extent.size];
-  return [extent.at === 'first' ? 0 : length - size, size];
-};
-
-/** Along `axis`, [start, start + length) of each of `count` equal sections. */
-function sections(t: tf.Tensor, axis: number, count: number, [start, length]: [number, number]): tf.Tensor {
-  const size = t.shape[axis] / count;
-  const parts = Array.from({ length: count }, (_, s) => {
-    const begin = t.shape.map((_, a) => (a === axis ? s * size + start : 0));
-    return tf.slice(t, begin, t.shape.map((d, a) => (a === axis ? length : d)));
-  });
-  return parts.length === 1 ? parts[0] : tf.concat(parts, axis);
-}
-
-/**
- * The slice of a layer's largest weights that a block of `dims` uses: rows and (per section) columns of a linear by
- * its extents; the centre K taps (per spatial axis) and first channels of a depthwise conv; LayerNorms whole.
- * BatchNorms are not sliced (lib/search/slicing.ts).
- */
-export function sliceLayer(layer: BlockLayer, p: Affine, dims: BlockDims): Affine<tf.Tensor> {
-  const count = layer.sections ?? 1;
-  const out = range(layer.out, dims, p.bias.shape[0] / count);
-  const bias = sections(p.bias, 0, count, out);
-  switch (layer.kind) {
-    case 'linear':
-    case 'pointwise': {
-      const [start, size] = range(layer.in!, dims, p.weight.shape[0]);
-      return { weight: sections(tf.slice(p.weight, [start, 0], [size, -1]), 1, count, out), bias };
-    }
-    case 'depthwise1d':
-    case 'depthwise2d': {
-      const spatial = layer.kind === 'depthwise1d' ? 1 : 2;
-      const offset = (p.weight.shape[0] - dims.kernel) / 2;
-      const taps = (n: number) => Array(spatial).fill(n);
-      return { weight: tf.slice(p.weight, [...taps(offset), out[0]], [...taps(dims.kernel), out[1]]), bias };
-    }
-    case 'layerNorm':
-    case 'batchNorm':
-      return p;
-  }
 }
