@@ -10,6 +10,7 @@ import { presetArchitecture, validateArchitecture, type Architecture } from '../
 import { initBackend } from '../lib/kernels/backend';
 import { CheckpointError, fromTorchLayout, loadCheckpoint, readCheckpoint, saveCheckpoint, toTorchLayout, type LoadReport } from '../lib/io/checkpoint';
 import { parameterShapes } from '../lib/model/flops';
+import { blockBatchNorms } from '../lib/model/block';
 import { disposeModel, forward, initModel, namedVariables, type ModelParams } from '../lib/model/model';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, scalarValue, SafetensorsError, toFloat32, writeSafetensors, type Safetensors, type TensorToWrite } from '../lib/io/safetensors';
 import { seededBatch, tinyArchitecture } from './helpers';
@@ -166,14 +167,14 @@ test('round trip: save then load gives identical variables, running statistics a
   const params = initModel(arch, 1);
   const { x } = seededBatch(4, 8, 1, 4);
   tf.dispose(forward(params, x, arch, { training: true })); // moves the BatchNorm running statistics
-  params.blocks[2].conv!.norm.batchesTracked = 1234;
+  blockBatchNorms(params.blocks[2])[0].batchesTracked = 1234;
   const loaded = initModel(arch, 2);
   const tensors = tf.memory().numTensors;
   await saveCheckpoint(file('roundtrip.safetensors'), params, arch, { epoch: '7' });
   const report = loadCheckpoint(loaded, arch, file('roundtrip.safetensors'));
   assert.equal(tf.memory().numTensors, tensors, 'save and load leave no tensors behind');
   assert.deepEqual(snapshot(loaded), snapshot(params));
-  assert.deepEqual(loaded.blocks.map((b) => b.conv?.norm.batchesTracked), [undefined, 1, 1234]);
+  assert.deepEqual(loaded.blocks.map((b) => blockBatchNorms(b)[0]?.batchesTracked), [undefined, 1, 1234]);
   assert.equal(report.loaded.length, parameterShapes(arch).length);
   assert.deepEqual([report.missing, report.unexpected, report.mismatched], [[], [], []]);
   assert.equal(readCheckpoint(file('roundtrip.safetensors')).metadata.epoch, '7');

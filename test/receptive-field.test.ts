@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateArchitecture } from '../lib/model/arch';
-import { convModule, initBlock } from '../lib/model/block';
+import { initBlock, localHeads } from '../lib/model/block';
 import { centrePatch, centreReach, kernelReach, onPatchGrid, patchToken, reachedTokens as reached, tokenSensitivity } from '../lib/notebook/receptive-field';
 import { Rng } from '../lib/core/random';
 
@@ -56,7 +56,7 @@ test('a random conv head (eval mode) reaches exactly the tokens of its kernel, a
   const tokens = 65;
   const x = tf.randomNormal([2, tokens, 12], 0, 1, 'float32', 1) as tf.Tensor3D;
   const before = tf.memory().numTensors;
-  const head = tokenSensitivity((input) => convModule(params.conv!, input, { training: false }), x, 30);
+  const head = tokenSensitivity((input) => localHeads(params.local!, input, arch.model, arch.blocks[0], { training: false }), x, 30);
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(reached(head), reached(kernelReach([7], tokens, 30)));
   assert.deepEqual(reached(head), [27, 28, 29, 30, 31, 32, 33]);

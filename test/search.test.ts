@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { architectureToJson } from '../lib/model/arch';
+import { blockBatchNorms } from '../lib/model/block';
 import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
 import { batchNorm, initBatchNorm } from '../lib/model/layers';
@@ -105,10 +106,10 @@ test('a supernet step trains only the sampled path, and recalibration does not d
   }
   // Recalibration: two different starting statistics give the same recalibrated ones.
   const params = pathParams(net, a);
-  const stats = () => params.blocks.flatMap((b) => (b.conv ? [...b.conv.norm.runningMean.dataSync(), ...b.conv.norm.runningVar.dataSync()] : []));
+  const stats = () => params.blocks.flatMap(blockBatchNorms).flatMap((n) => [...n.runningMean.dataSync(), ...n.runningVar.dataSync()]);
   recalibrateBatchNorm(net, a, data.train, data, 2, 32);
   const first = stats();
-  for (const b of params.blocks) b.conv?.norm.runningMean.assign(tf.fill(b.conv.norm.runningMean.shape, 7));
+  for (const n of params.blocks.flatMap(blockBatchNorms)) n.runningMean.assign(tf.fill(n.runningMean.shape, 7));
   recalibrateBatchNorm(net, a, data.train, data, 2, 32);
   assert.deepEqual(stats(), first);
   disposeSupernet(net);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, localKernel, type Architecture, type BlockGene } from '../lib/model/arch';
+import type { ConvParams } from '../lib/model/block';
 import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
 import { forward, initModel } from '../lib/model/model';
@@ -96,7 +97,7 @@ test('sliced paths share what they overlap on, and compute what a plain model wi
   const large = gene(SPACE, { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: K9, ffnRatio: 4 });
   const weightsOf = (g: BlockGene) => tf.tidy(() => {
     const b = pathParams(net, { model: MODEL, blocks: [g, g] }).blocks[0];
-    return { taps: b.conv!.depthwise.weight.arraySync() as number[][], fc1: b.mlp.fc1.weight.arraySync() as number[][] };
+    return { taps: (b.local as ConvParams<tf.Tensor>).depthwise.weight.arraySync() as number[][], fc1: b.mlp.fc1.weight.arraySync() as number[][] };
   });
   const [a, b] = [weightsOf(small), weightsOf(large)];
   const offset = (K9 - K5) / 2;

@@ -6,41 +6,24 @@
 // `blocks.{i}.0.`; the snippet renames them.
 import * as tf from '@tensorflow/tfjs';
 import { architectureToJson, ArchitectureError, parseArchitecture, type Architecture, type ModelConfig } from '../model/arch';
+import { blockBatchNorms } from '../model/block';
+import { layerOfWeight, weightLayout, type Layout } from '../model/block-tensors';
 import type { BatchNorm } from '../model/layers';
 import { namedVariables, type ModelParams } from '../model/model';
 import { readSafetensors, scalarValue, toFloat32, writeSafetensors, type StoredTensor, type TensorToWrite } from './safetensors';
 
-// --- layouts: the one place that knows how our tensors differ from PyTorch's --------------------------------------
+// --- layouts: how our tensors differ from PyTorch's ---------------------------------------------------------------
 
 /**
- * How a variable is stored here relative to PyTorch: our array seen as `view(ourShape)` (a reshape, no data movement)
- * becomes PyTorch's tensor by permuting its axes with `toTorch`. Names that no row matches have the same layout.
+ * The layout of the tensor `name` whose shape here is `ourShape`: a block's weights by their layer's kind
+ * (lib/model/block-tensors.ts); the patch embedding, ours a linear map of flattened patches [P*P*inC, C] in (row, col,
+ * channel) order, PyTorch's a Conv2d weight [C, inC, P, P]; the classifier a linear. Other tensors have PyTorch's.
  */
-interface Layout {
-  pattern: RegExp;
-  /** Only for our tensors of this rank, where one name has two layouts (the 1-D and 2-D depthwise conv). */
-  rank?: number;
-  view: (ours: number[], model: ModelConfig) => number[];
-  toTorch: number[];
-}
-
-const LAYOUTS: Layout[] = [
-  // Patch embedding: ours is a linear map of flattened patches [P*P*inC, C] in (row, col, channel) order; PyTorch's
-  // Conv2d weight is [C, inC, P, P].
-  { pattern: /^patch_embed\.proj\.weight$/, view: ([, c], m) => [m.patchSize, m.patchSize, m.inChannels, c], toTorch: [3, 2, 0, 1] },
-  // Kernel-1 Conv1d of the conv path: ours [in, out] -> [out, in, 1].
-  { pattern: /^blocks\.\d+\.0\.attn\.net\.[16]\.weight$/, view: ([i, o]) => [i, o, 1], toTorch: [1, 0, 2] },
-  // Depthwise Conv1d: ours [K, channels] -> [channels, 1, K].
-  { pattern: /^blocks\.\d+\.0\.attn\.net\.3\.conv\.weight$/, rank: 2, view: ([k, c]) => [k, c, 1], toTorch: [1, 2, 0] },
-  // Depthwise Conv2d ('conv2d' local module): ours [k, k, channels] -> [channels, 1, k, k].
-  { pattern: /^blocks\.\d+\.0\.attn\.net\.3\.conv\.weight$/, rank: 3, view: ([kh, kw, c]) => [kh, kw, c, 1], toTorch: [2, 3, 0, 1] },
-  // Linear (also the window-attention heads' attn.local.*): ours [in, out] -> [out, in].
-  { pattern: /^(blocks\.\d+\.0\.(attn\.(local\.)?(qkv|proj)|mlp\.fc[12])|head)\.weight$/, view: (s) => s, toTorch: [1, 0] },
-];
-
-function layoutOf(name: string, ourShape: number[], model: ModelConfig): { view: number[]; toTorch: number[] } {
-  const row = LAYOUTS.find((l) => l.pattern.test(name) && (l.rank === undefined || l.rank === ourShape.length));
-  return row ? { view: row.view(ourShape, model), toTorch: row.toTorch } : { view: ourShape, toTorch: ourShape.map((_, i) => i) };
+function layoutOf(name: string, ourShape: number[], model: ModelConfig): Layout {
+  if (name === 'patch_embed.proj.weight') return { view: [model.patchSize, model.patchSize, model.inChannels, ourShape[1]], toTorch: [3, 2, 0, 1] };
+  const inBlock = /^blocks\.\d+\.0\.(.+)$/.exec(name);
+  const kind = name === 'head.weight' ? 'linear' : inBlock ? layerOfWeight(model.localModule, inBlock[1])?.kind : undefined;
+  return kind ? weightLayout(kind, ourShape) : { view: ourShape, toTorch: ourShape.map((_, i) => i) };
 }
 
 /** The PyTorch shape of the tensor `name` whose shape is `ourShape` here. */
@@ -68,7 +51,7 @@ type Entry = { name: string; variable: tf.Variable } | { name: string; batchNorm
 
 /** Every tensor of the state dict in PyTorch's order: num_batches_tracked follows each BatchNorm's running_var. */
 function stateEntries(params: ModelParams): Entry[] {
-  const norms = params.blocks.flatMap((b) => (b.conv ? [b.conv.norm] : []));
+  const norms = params.blocks.flatMap(blockBatchNorms);
   const entries: Entry[] = [];
   for (const [name, variable] of namedVariables(params)) {
     entries.push({ name, variable });

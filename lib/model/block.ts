@@ -1,31 +1,41 @@
-// The global-local (GL) block, as the official GLiT code builds it (spec section 1):
+// The global-local (GL) block, as the official GLiT code builds it (paper, Section 3):
 //   x = x + DropPath(GLModule(LN1(x)));  x = x + DropPath(FFN(LN2(x)))
 // GLModule splits its input by channel: the first Cg = (C/N)*G channels go to self-attention (the G global heads),
-// the last Cl = C - Cg to the 1-D conv module (the L local heads); the outputs are concatenated [attention, conv].
-// model.localModule swaps the local heads' module for Table 6's alternatives (lib/model/local-modules.ts).
+// the last Cl = C - Cg to the local heads' module (the L local heads: the 1-D conv module, or one of Table 6's
+// alternatives by model.localModule, lib/model/local-modules.ts); the outputs are concatenated [attention, local].
+// The block's tensors are described in lib/model/block-tensors.ts; ctx.trace sees the named steps of the forward.
 import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type ModelConfig } from './arch';
+import { blockDims, blockLayers, initLayers, layerIn } from './block-tensors';
 import {
-  attend, batchNorm, depthwiseConv1d, dropPath, gelu, glu, initBatchNorm, initDepthwiseConv, initDepthwiseConv2d, initLinear, initNorm,
-  initPointwiseConv, layerNorm, linear, swish, type BatchNorm, type DepthwiseConv, type DepthwiseConv2d, type ForwardContext,
-  type Linear, type Norm,
+  attend, batchNorm, depthwiseConv1d, dropPath, gelu, glu, layerNorm, linear, swish, type Affine, type BatchNorm,
+  type DepthwiseConv, type DepthwiseConv2d, type ForwardContext, type Linear, type Norm,
 } from './layers';
 import { gridDepthwise, windowMask } from './local-modules';
 import type { Rng } from '../core/random';
 
-/** Global sub-module: G heads of self-attention over all tokens, head dim (C/N)*ev. */
+/** Self-attention: G heads over all tokens, head dim (C/N)*ev; or the window attention of the local heads. */
 export interface AttentionParams<W extends tf.Tensor = tf.Variable> {
   qkv: Linear<W>; // Cg -> 3 * Cg * ev, laid out (3, heads, headDim): all q, then all k, then all v
   proj: Linear<W>; // Cg * ev -> Cg
 }
 
-/** Local sub-module: pointwise -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, along the token sequence. */
+/** Local heads 'conv1d' and 'conv2d': pointwise -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise. */
 export interface ConvParams<W extends tf.Tensor = tf.Variable> {
-  expand: Linear<W>; // Cl -> 2 * E * Cl (official: attn.net.1)
-  depthwise: DepthwiseConv<W> | DepthwiseConv2d<W>; // E * Cl channels, kernel K, or k x k with 'conv2d' (attn.net.3.conv)
-  norm: BatchNorm; // attn.net.4
-  project: Linear<W>; // E * Cl -> Cl (attn.net.6)
+  kind: 'conv1d' | 'conv2d';
+  expand: Linear<W>; // Cl -> 2 * E * Cl
+  depthwise: DepthwiseConv<W> | DepthwiseConv2d<W>; // E * Cl channels, K taps along the tokens, or k x k on the grid
+  norm: BatchNorm;
+  project: Linear<W>; // E * Cl -> Cl
 }
+
+/** Local heads 'window-attention': Cl -> 3 * Cl, Cl -> Cl (head dim C/N). */
+export interface WindowAttentionParams<W extends tf.Tensor = tf.Variable> extends AttentionParams<W> {
+  kind: 'window-attention';
+}
+
+/** The L local heads' weights; `kind` is the model's localModule. */
+export type LocalParams<W extends tf.Tensor = tf.Variable> = ConvParams<W> | WindowAttentionParams<W>;
 
 export interface FfnParams<W extends tf.Tensor = tf.Variable> {
   fc1: Linear<W>; // C -> r * C
@@ -36,74 +46,96 @@ export interface FfnParams<W extends tf.Tensor = tf.Variable> {
 export interface BlockParams<W extends tf.Tensor = tf.Variable> {
   norm1: Norm<W>;
   attention?: AttentionParams<W>; // present when G > 0
-  conv?: ConvParams<W>; // present when L > 0 and the local module is a conv
-  localAttention?: AttentionParams<W>; // present when L > 0 and model.localModule is 'window-attention': Cl -> 3 * Cl, Cl -> Cl
+  local?: LocalParams<W>; // present when L > 0
   norm2: Norm<W>;
   mlp: FfnParams<W>;
 }
 
-export function initBlock(model: ModelConfig, gene: BlockGene, rng: Rng): BlockParams {
-  const width = model.width;
-  const cg = globalChannels(model, gene);
-  const cl = localChannels(model, gene);
-  const hidden = Math.round(gene.ffnRatio * width);
-  const params: BlockParams = { norm1: initNorm(width), norm2: initNorm(width), mlp: { fc1: initLinear(width, hidden, rng), fc2: initLinear(hidden, width, rng) } };
-  if (cg > 0) {
-    const inner = cg * gene.qkvRatio!;
-    params.attention = { qkv: initLinear(cg, 3 * inner, rng), proj: initLinear(inner, cg, rng) };
-  }
-  if (cl > 0 && model.localModule === 'window-attention') {
-    params.localAttention = { qkv: initLinear(cl, 3 * cl, rng), proj: initLinear(cl, cl, rng) };
-  } else if (cl > 0) {
-    const inner = cl * gene.convExpansion!;
-    const initDepthwise = model.localModule === 'conv2d' ? initDepthwiseConv2d : initDepthwiseConv;
-    params.conv = {
-      expand: initPointwiseConv(cl, 2 * inner, rng),
-      depthwise: initDepthwise(inner, gene.kernelSize!, rng),
-      norm: initBatchNorm(inner),
-      project: initPointwiseConv(inner, cl, rng),
-    };
-  }
-  return params;
-}
+/** A block's weights, whose conv module may lack its BatchNorm (a slicing supernet keeps those per conv shape). */
+export type BlockWeights = Omit<BlockParams, 'local'> & {
+  local?: WindowAttentionParams | (Omit<ConvParams, 'norm'> & { norm?: BatchNorm });
+};
 
-/** Self-attention with `heads` heads: x [B, T, Cg] -> [B, T, Cg]; `mask` [T, T] is added to the scores (lib/model/local-modules.ts). */
-export function attention(p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
-  return linear(p.proj, attend(linear(p.qkv, x) as tf.Tensor3D, heads, mask)) as tf.Tensor3D;
+export const initBlock = (model: ModelConfig, gene: BlockGene, rng: Rng): BlockParams =>
+  initLayers(model.localModule, blockDims(model, gene), rng) as BlockParams;
+
+/** The block's BatchNorms (its conv module's, when it has one). */
+export const blockBatchNorms = (b: BlockWeights | BlockParams<tf.Tensor>): BatchNorm[] =>
+  blockLayers(b.local?.kind).flatMap((l) => (l.kind === 'batchNorm' ? (layerIn<BatchNorm>(b, l) ?? []) : []));
+
+/** Where in the block a traced step is: the input, the GL module's two paths, their merge, or the FFN half. */
+export type TracePart = 'input' | 'global' | 'local' | 'merge' | 'ffn';
+
+/** see(part, step, output, weights applied) shows a step to ctx.trace, if there is one, and returns its output. */
+const tracer =
+  (ctx: ForwardContext) =>
+  <T extends tf.Tensor>(part: TracePart, step: string, t: T, weights?: Affine<tf.Tensor>): T => {
+    ctx.trace?.(part, step, t, weights);
+    return t;
+  };
+
+/** Self-attention with `heads` heads: x [B, T, C'] -> [B, T, C']; `mask` [T, T] is added to the scores. */
+export function attention(
+  p: AttentionParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  heads: number,
+  ctx: ForwardContext,
+  part: TracePart,
+  mask?: tf.Tensor2D,
+): tf.Tensor3D {
+  const see = tracer(ctx);
+  const qkv = see(part, 'qkv linear', linear(p.qkv, x) as tf.Tensor3D, p.qkv);
+  const merged = see(part, 'merge heads', attend(qkv, heads, mask));
+  return see(part, 'proj linear', linear(p.proj, merged) as tf.Tensor3D, p.proj);
 }
 
 /**
- * The conv heads, treating tokens (CLS first, then patches row-major) as a 1-D sequence: x [B, T, Cl] -> [B, T, Cl].
- * A [k, k, C] depthwise weight is the 'conv2d' module: the tokens are then the patch grid, convolved in 2-D.
+ * The conv heads, on tokens (CLS first, then patches row-major) as a 1-D sequence: x [B, T, Cl] -> [B, T, Cl].
+ * The 'conv2d' module convolves the tokens as the patch grid, in 2-D.
  */
 export function convModule(p: ConvParams<tf.Tensor>, x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
-  const gated = glu(linear(p.expand, x)) as tf.Tensor3D;
-  const mixed = p.depthwise.weight.rank === 3 ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
-  return linear(p.project, swish(batchNorm(p.norm, mixed, ctx))) as tf.Tensor3D;
+  const see = tracer(ctx);
+  const expanded = see('local', 'expand', linear(p.expand, x), p.expand);
+  const gated = see('local', 'GLU', glu(expanded) as tf.Tensor3D);
+  const convolved = p.kind === 'conv2d' ? gridDepthwise(p.depthwise, gated) : depthwiseConv1d(p.depthwise, gated);
+  const mixed = see('local', 'depthwise conv', convolved, p.depthwise);
+  const activated = see('local', 'Swish', swish(see('local', 'BatchNorm', batchNorm(p.norm, mixed, ctx), p.norm)));
+  return see('local', 'project', linear(p.project, activated) as tf.Tensor3D, p.project);
 }
 
-/** The L local heads, by model.localModule: x [B, T, Cl] -> [B, T, Cl]. */
-function localModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
-  if (!p.localAttention) return convModule(p.conv!, x, ctx);
-  return attention(p.localAttention, x, model.heads - gene.globalHeads, windowMask(x.shape[1], model.localWindow!));
+/** The L local heads, by their module: x [B, T, Cl] -> [B, T, Cl]. */
+export function localHeads(p: LocalParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+  const input = tracer(ctx)('local', 'channels', x);
+  if (p.kind !== 'window-attention') return convModule(p, input, ctx);
+  return attention(p, input, model.heads - gene.globalHeads, ctx, 'local', windowMask(x.shape[1], model.localWindow!));
 }
+
+/** The G global heads: self-attention over all tokens, x [B, T, Cg] -> [B, T, Cg]. */
+const globalHeads = (p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D =>
+  attention(p, tracer(ctx)('global', 'channels', x), gene.globalHeads, ctx, 'global');
 
 export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
   const cg = globalChannels(model, gene);
   const cl = localChannels(model, gene);
-  if (cl === 0) return attention(p.attention!, x, gene.globalHeads);
-  if (cg === 0) return localModule(p, x, model, gene, ctx);
+  if (cl === 0) return globalHeads(p.attention!, x, gene, ctx);
+  if (cg === 0) return localHeads(p.local!, x, model, gene, ctx);
   const [xg, xl] = tf.split(x, [cg, cl], -1) as tf.Tensor3D[];
-  return tf.concat([attention(p.attention!, xg, gene.globalHeads), localModule(p, xl, model, gene, ctx)], -1);
+  return tf.concat([globalHeads(p.attention!, xg, gene, ctx), localHeads(p.local!, xl, model, gene, ctx)], -1);
 }
 
-export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConfig['ffnActivation']): tf.Tensor {
-  const hidden = linear(p.fc1, x);
-  return linear(p.fc2, activation === 'gelu' ? gelu(hidden) : swish(hidden));
+export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConfig['ffnActivation'], ctx: ForwardContext): tf.Tensor {
+  const see = tracer(ctx);
+  const hidden = see('ffn', 'fc1', linear(p.fc1, x), p.fc1);
+  const activated = see('ffn', activation, activation === 'gelu' ? gelu(hidden) : swish(hidden));
+  return see('ffn', 'fc2', linear(p.fc2, activated), p.fc2);
 }
 
 /** One pre-norm GL block: x [B, T, C] -> [B, T, C]. */
 export function block(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
-  const h = tf.add(x, dropPath(globalLocalModule(p, layerNorm(p.norm1, x) as tf.Tensor3D, model, gene, ctx), ctx));
-  return tf.add(h, dropPath(ffn(p.mlp, layerNorm(p.norm2, h), model.ffnActivation), ctx)) as tf.Tensor3D;
+  const see = tracer(ctx);
+  const normed = see('input', 'LayerNorm 1', layerNorm(p.norm1, see('input', 'x', x)) as tf.Tensor3D, p.norm1);
+  const module = see('merge', 'GL module', globalLocalModule(p, normed, model, gene, ctx));
+  const h = see('merge', 'residual', tf.add(x, dropPath(module, ctx)) as tf.Tensor3D);
+  const hidden = ffn(p.mlp, see('ffn', 'LayerNorm 2', layerNorm(p.norm2, h), p.norm2), model.ffnActivation, ctx);
+  return see('ffn', 'residual', tf.add(h, dropPath(hidden, ctx)) as tf.Tensor3D);
 }

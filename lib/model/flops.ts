@@ -1,25 +1,10 @@
 // Parameter shapes, parameter counts and FLOPs of an architecture, from its config alone (no tensors).
-// parameterShapes is the single source of truth for tensor names and shapes: the names and PyTorch shapes of the
-// official code's state dict (github.com/bychen515/GLiT: glit_models.py, mix_attention.py, timm 0.3.2), so that
-// converted official weights load. Spec sections 1 and 4. The Table 6 local modules (lib/model/local-modules.ts) have no official
-// code: their names follow the same pattern, and their FLOPs extend the official formula (blockCost).
-import {
-  globalChannels,
-  localChannels,
-  patchCount,
-  tokenCount,
-  type Architecture,
-  type BlockGene,
-  type ModelConfig,
-} from './arch';
-
-/** One tensor of the state dict: trainable parameters, or BatchNorm running statistics (buffers). */
-export interface TensorShape {
-  name: string;
-  /** PyTorch layout: Linear [out, in], Conv1d [out, in/groups, K], Conv2d [out, in/groups, k, k]; [] is a scalar. */
-  shape: number[];
-  kind: 'param' | 'buffer';
-}
+// The state dict's names and PyTorch shapes are the official code's (github.com/bychen515/GLiT: glit_models.py,
+// mix_attention.py, timm 0.3.2), so that converted official weights load; a block's come from its description in
+// lib/model/block-tensors.ts, the stem's and head's are below. The FLOPs are the official formula (count_mixit_flops),
+// extended to the Table 6 local modules (lib/model/local-modules.ts), which have no official code (blockCost).
+import { globalChannels, localChannels, patchCount, tokenCount, type Architecture, type BlockGene, type ModelConfig } from './arch';
+import { blockDims, layerTensors, presentLayers, type BlockPart, type TensorShape } from './block-tensors';
 
 /** One block's tensors by sub-module. Empty groups are the paths its head distribution does not have. */
 export interface BlockTensors {
@@ -35,51 +20,20 @@ export interface BlockTensors {
   ffn: TensorShape[];
 }
 
-const param = (name: string, ...shape: number[]): TensorShape => ({ name, shape, kind: 'param' });
-const buffer = (name: string, ...shape: number[]): TensorShape => ({ name, shape, kind: 'buffer' });
-const weightAndBias = (name: string, weight: number[], out: number): TensorShape[] => [param(`${name}.weight`, ...weight), param(`${name}.bias`, out)];
-const linear = (name: string, inputs: number, outputs: number) => weightAndBias(name, [outputs, inputs], outputs);
-const layerNorm = (name: string, width: number) => weightAndBias(name, [width], width);
+const GROUPS: Record<BlockPart, keyof BlockTensors> = { norm1: 'norm1', attention: 'attention', local: 'conv', norm2: 'norm2', mlp: 'ffn' };
 
 /** The tensors of block `index`, named as in the official state dict (`blocks.{i}.0.` — each block is a 1-long ModuleList). */
 export function blockTensors(model: ModelConfig, gene: BlockGene, index: number): BlockTensors {
-  const at = `blocks.${index}.0`;
-  const cg = globalChannels(model, gene);
-  const cl = localChannels(model, gene);
-  const attention: TensorShape[] = [];
-  if (cg > 0) {
-    const inner = cg * gene.qkvRatio!; // validateArchitecture guarantees ev when G > 0
-    attention.push(...linear(`${at}.attn.qkv`, cg, 3 * inner), ...linear(`${at}.attn.proj`, inner, cg));
-  }
-  const conv: TensorShape[] = [];
-  if (cl > 0 && model.localModule === 'window-attention') {
-    // Not in the official code: named as a child `local` of the GL module, beside the global heads' qkv and proj.
-    conv.push(...linear(`${at}.attn.local.qkv`, cl, 3 * cl), ...linear(`${at}.attn.local.proj`, cl, cl));
-  } else if (cl > 0) {
-    const inner = cl * gene.convExpansion!; // E*Cl; validateArchitecture guarantees E and K when L > 0
-    const k = gene.kernelSize!;
-    const taps = model.localModule === 'conv2d' ? [k, k] : [k];
-    // Indices are positions in the official nn.Sequential: 0 and 7 rearrange, 2 GLU and 5 Swish have no weights.
-    const net = `${at}.attn.net`;
-    conv.push(
-      ...weightAndBias(`${net}.1`, [2 * inner, cl, 1], 2 * inner),
-      ...weightAndBias(`${net}.3.conv`, [inner, 1, ...taps], inner),
-      ...weightAndBias(`${net}.4`, [inner], inner),
-      buffer(`${net}.4.running_mean`, inner),
-      buffer(`${net}.4.running_var`, inner),
-      buffer(`${net}.4.num_batches_tracked`),
-      ...weightAndBias(`${net}.6`, [cl, inner, 1], cl),
-    );
-  }
-  const hidden = model.width * gene.ffnRatio;
-  return {
-    norm1: layerNorm(`${at}.norm1`, model.width),
-    attention,
-    conv,
-    norm2: layerNorm(`${at}.norm2`, model.width),
-    ffn: [...linear(`${at}.mlp.fc1`, model.width, hidden), ...linear(`${at}.mlp.fc2`, hidden, model.width)],
-  };
+  const dims = blockDims(model, gene);
+  const out: BlockTensors = { norm1: [], attention: [], conv: [], norm2: [], ffn: [] };
+  for (const layer of presentLayers(model.localModule, dims)) out[GROUPS[layer.part]].push(...layerTensors(`blocks.${index}.0`, layer, dims));
+  return out;
 }
+
+const param = (name: string, ...shape: number[]): TensorShape => ({ name, shape, kind: 'param' });
+const weightAndBias = (name: string, weight: number[], out: number): TensorShape[] => [param(`${name}.weight`, ...weight), param(`${name}.bias`, out)];
+const linear = (name: string, inputs: number, outputs: number) => weightAndBias(name, [outputs, inputs], outputs);
+const layerNorm = (name: string, width: number) => weightAndBias(name, [width], width);
 
 /** Patch embedding, CLS token (when the model has one) and position embedding. */
 function stemTensors(model: ModelConfig): TensorShape[] {

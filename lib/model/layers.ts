@@ -33,14 +33,19 @@ export interface BatchNorm extends Norm {
   batchesTracked: number;
 }
 
-/** What a forward pass needs besides parameters and input. */
+/** What a forward pass needs besides parameters and input: the model's (lib/model/model.ts), a block's, a layer's. */
 export interface ForwardContext {
   training: boolean;
-  /** Stochastic-depth rate of this block (0 = off); draws its masks from rng so every backend sees the same ones. */
+  /**
+   * Stochastic-depth rate (0 = off). The model's is the last block's; block i gets rate * i / (depth - 1), as in DeiT,
+   * and draws its masks from rng so every backend sees the same ones (rng is needed when training with a rate > 0).
+   */
   dropPath?: number;
   rng?: Rng;
   /** BatchNorm's running-statistics momentum (PyTorch's 0.1); recalibration uses 1/(k+1) for a running average. */
   bnMomentum?: number;
+  /** Sees each intermediate a block names, with the weights it applied (lib/notebook/block-trace.ts). */
+  trace?: (part: string, step: string, t: tf.Tensor, weights?: Affine<tf.Tensor>) => void;
 }
 
 // --- initialisers (drawn in JS from our seeded Rng, so a seed gives the same weights on every backend) -------------

@@ -3,8 +3,12 @@
 // of the patch tokens. forward() is a function of (params, images, architecture).
 import * as tf from '@tensorflow/tfjs';
 import { tokenCount, type Architecture } from './arch';
-import { block, initBlock, type BlockParams, type ConvParams } from './block';
-import { initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Affine, type BatchNorm, type Linear, type Norm } from './layers';
+import { block, initBlock, type BlockParams, type BlockWeights } from './block';
+import { blockLayers, layerIn } from './block-tensors';
+import {
+  initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Affine, type BatchNorm, type ForwardContext, type Linear,
+  type Norm,
+} from './layers';
 import { Rng } from '../core/random';
 
 /** W: the blocks' weights (see BlockParams); the stem and head are always the model's own variables. */
@@ -16,16 +20,6 @@ export interface ModelParams<W extends tf.Tensor = tf.Variable> {
   blocks: BlockParams<W>[];
   norm: Norm;
   head: Linear;
-}
-
-export interface ForwardOptions {
-  training: boolean;
-  /** Stochastic depth: the last block's rate; block i gets rate * i / (depth - 1), as in DeiT. */
-  dropPath?: number;
-  /** Draws the drop-path masks; needed when training with dropPath > 0. */
-  rng?: Rng;
-  /** See ForwardContext.bnMomentum. */
-  bnMomentum?: number;
 }
 
 export function initModel(arch: Architecture, seed: number): ModelParams {
@@ -52,7 +46,7 @@ export function patchify(p: Linear, images: tf.Tensor4D, patchSize: number): tf.
 }
 
 /** Logits [B, numClasses] for images [B, H, W, channels] (NHWC, normalised). */
-export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arch: Architecture, options: ForwardOptions): tf.Tensor2D {
+export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arch: Architecture, ctx: ForwardContext): tf.Tensor2D {
   const m = arch.model;
   if (images.shape[1] !== m.imageSize || images.shape[2] !== m.imageSize || images.shape[3] !== m.inChannels) {
     throw new Error(`forward: images of shape [${images.shape}] do not fit the model (expected [B, ${m.imageSize}, ${m.imageSize}, ${m.inChannels}], NHWC)`);
@@ -61,10 +55,10 @@ export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arc
   const patches = patchify(params.patchEmbed, images, m.patchSize);
   const tokens = m.classToken ? tf.concat([tf.tile(params.clsToken!, [batch, 1, 1]), patches], 1) : patches;
   let x = tf.add(tokens, params.posEmbed) as tf.Tensor3D;
-  const rate = options.dropPath ?? 0;
+  const rate = ctx.dropPath ?? 0;
   arch.blocks.forEach((gene, i) => {
     const dropPath = m.depth > 1 ? (rate * i) / (m.depth - 1) : rate;
-    x = block(params.blocks[i], x, m, gene, { training: options.training, dropPath, rng: options.rng, bnMomentum: options.bnMomentum });
+    x = block(params.blocks[i], x, m, gene, { ...ctx, dropPath });
   });
   const features = layerNorm(params.norm, x);
   const pooled = m.classToken ? tf.squeeze(tf.slice(features, [0, 0, 0], [batch, 1, m.width]), [1]) : tf.mean(features, 1);
@@ -86,29 +80,13 @@ export function namedVariables(params: ModelParams, blockPrefix = (i: number) =>
   return out;
 }
 
-/** A block's weights, whose conv path may lack its BatchNorm (a slicing supernet keeps those per choice). */
-export type BlockWeights = Omit<BlockParams, 'conv'> & { conv?: Omit<ConvParams, 'norm'> & { norm?: BatchNorm } };
-
 /** Adds a block's variables under `at` (`${at}.attn.qkv.weight`, ...), in state-dict order. */
 export function addBlockVariables(out: Map<string, tf.Variable>, at: string, b: BlockWeights): void {
-  addPair(out, `${at}.norm1`, b.norm1);
-  if (b.attention) {
-    addPair(out, `${at}.attn.qkv`, b.attention.qkv);
-    addPair(out, `${at}.attn.proj`, b.attention.proj);
+  for (const layer of blockLayers(b.local?.kind)) {
+    const p = layerIn<Affine | BatchNorm>(b, layer);
+    if (p && layer.kind === 'batchNorm') addBatchNorm(out, `${at}.${layer.name}`, p as BatchNorm);
+    else if (p) addPair(out, `${at}.${layer.name}`, p);
   }
-  if (b.localAttention) {
-    addPair(out, `${at}.attn.local.qkv`, b.localAttention.qkv);
-    addPair(out, `${at}.attn.local.proj`, b.localAttention.proj);
-  }
-  if (b.conv) {
-    addPair(out, `${at}.attn.net.1`, b.conv.expand);
-    addPair(out, `${at}.attn.net.3.conv`, b.conv.depthwise);
-    if (b.conv.norm) addBatchNorm(out, `${at}.attn.net.4`, b.conv.norm);
-    addPair(out, `${at}.attn.net.6`, b.conv.project);
-  }
-  addPair(out, `${at}.norm2`, b.norm2);
-  addPair(out, `${at}.mlp.fc1`, b.mlp.fc1);
-  addPair(out, `${at}.mlp.fc2`, b.mlp.fc2);
 }
 
 export function addBatchNorm(out: Map<string, tf.Variable>, prefix: string, bn: BatchNorm): void {

@@ -1,14 +1,10 @@
-// One global-local block taken apart: the same computation as lib/model/block.ts's block(), step by step with lib's layers,
-// recording the shape of every intermediate tensor (the attention's q, k, v and weights, each stage of the conv path).
-// block() itself exposes no intermediates, so the steps are spelled out again here; the notebook checks that the traced
-// output equals block()'s, so the walk-through cannot drift from the model.
+// One global-local block taken apart: lib/model/block.ts's block() run with a trace hook (ForwardContext.trace) that
+// records the shape of every step it names and the parameters the step applies, for any local module. attend() is
+// one op (fused on some backends), so the shapes of the attention's q, k, v and weights are worked out from its qkv.
 import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type ModelConfig } from '../model/arch';
-import type { BlockParams } from '../model/block';
-import { batchNorm, depthwiseConv1d, gelu, glu, layerNorm, linear, swish, type ForwardContext } from '../model/layers';
-
-/** Where in the block a step is: the module input, the GL module's two paths, their merge, or the FFN half. */
-export type TracePart = 'input' | 'global' | 'local' | 'merge' | 'ffn';
+import { block, type BlockParams, type TracePart } from '../model/block';
+import type { Affine, ForwardContext } from '../model/layers';
 
 export interface TraceStep {
   part: TracePart;
@@ -23,69 +19,77 @@ export interface TraceStep {
 
 export interface BlockTrace {
   steps: TraceStep[];
-  /** The block's output [B, T, C]: equal to block(p, x, model, gene, ctx) without drop path. */
+  /** The block's output [B, T, C]: block(p, x, model, gene, ctx) without drop path. */
   output: tf.Tensor3D;
 }
 
-const size = (...tensors: tf.Tensor[]): number => tensors.reduce((n, t) => n + t.size, 0);
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** The label and note of each step that block() names, by `${part} ${step}`. */
+function labels(model: ModelConfig, gene: BlockGene, ctx: ForwardContext): Record<string, [string, string]> {
+  const [cg, cl] = [globalChannels(model, gene), localChannels(model, gene)];
+  const both = cg > 0 && cl > 0;
+  const k = gene.kernelSize;
+  const localHeads = plural(model.heads - gene.globalHeads, 'local head');
+  const window = `Cl -> 3 x heads x head dim (C/N): window attention over ${model.localWindow} tokens`;
+  const merged = `concat [attention, ${model.localModule === 'window-attention' ? 'window attention' : 'conv'}]`;
+  return {
+    'input x': ['x', `B images x T tokens (${model.classToken ? 'CLS + patches' : 'patches'}) x C = ${model.width} channels`],
+    'input LayerNorm 1': ['LayerNorm 1', 'per token, over channels'],
+    'global channels': [
+      both ? 'channel split: first Cg' : 'all channels',
+      `Cg = ${cg}: the channels of ${plural(gene.globalHeads, 'global head')}`,
+    ],
+    'global qkv linear': ['qkv linear', `Cg -> 3 x heads x head dim (ev = ${gene.qkvRatio})`],
+    'global merge heads': ['weights · v, heads merged', 'heads side by side: Cg x ev'],
+    'global proj linear': ['proj linear', 'back to Cg channels'],
+    'local channels': [both ? 'channel split: last Cl' : 'all channels', `Cl = ${cl}: the channels of ${localHeads}`],
+    'local qkv linear': ['qkv linear', window],
+    'local merge heads': ['weights · v, heads merged', 'heads side by side: Cl'],
+    'local proj linear': ['proj linear', 'back to Cl channels'],
+    'local expand': ['pointwise conv', `Cl -> 2 x E x Cl (E = ${gene.convExpansion}), per token`],
+    'local GLU': ['GLU', 'first half x sigmoid(second half): E x Cl'],
+    'local depthwise conv':
+      model.localModule === 'conv2d'
+        ? [`depthwise conv, ${k} x ${k}`, `each channel over the ${k} x ${k} nearest patches on the grid`]
+        : [`depthwise conv, K = ${k}`, `each channel over the ${k} nearest tokens in sequence order`],
+    'local BatchNorm': ['BatchNorm', `per channel over (B, T), ${ctx.training ? 'batch' : 'running'} statistics`],
+    'local Swish': ['Swish', 'x · sigmoid(x)'],
+    'local project': ['pointwise conv', 'E x Cl -> Cl, per token'],
+    'merge GL module': both
+      ? [merged, 'Cg + Cl = C channels: no mixing projection']
+      : ['GL module output (one path)', `G = ${gene.globalHeads}: no split, no concat`],
+    'merge residual': ['residual: x + GL(LN1(x))', 'B x T x C'],
+    'ffn LayerNorm 2': ['LayerNorm 2', 'per token, over channels'],
+    'ffn fc1': ['fc1', `C -> r x C (r = ${gene.ffnRatio})`],
+    'ffn gelu': ['GELU', 'element-wise'],
+    'ffn swish': ['Swish', 'element-wise'],
+    'ffn fc2': ['fc2', 'r x C -> C'],
+    'ffn residual': ['residual: h + FFN(LN2(h))', 'the block output, same shape as its input'],
+  };
+}
 
 /** Runs the block on x [B, T, C] (drop path off) and records every step. */
 export function traceBlock(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): BlockTrace {
   const steps: TraceStep[] = [];
-  const record = <T extends tf.Tensor>(part: TracePart, step: string, t: T, note: string, params = 0): T => {
-    steps.push({ part, step, shape: t.shape, params, note });
-    return t;
+  const named = labels(model, gene, ctx);
+  const [batch, tokens] = x.shape;
+  const trace = (part: string, step: string, t: tf.Tensor, weights?: Affine<tf.Tensor>) => {
+    const where = part as TracePart;
+    const [label, note] = named[`${part} ${step}`] ?? [step, ''];
+    const params = weights ? weights.weight.size + weights.bias.size : 0;
+    steps.push({ part: where, step: label, shape: t.shape, params, note });
+    if (step !== 'qkv linear') return;
+    // Inside attend(), from its input qkv [B, T, 3 x heads x head dim].
+    const heads = part === 'global' ? gene.globalHeads : model.heads - gene.globalHeads;
+    const dim = t.shape[2]! / 3 / heads;
+    const inside = (name: string, shape: number[], what: string) => steps.push({ part: where, step: name, shape, params: 0, note: what });
+    inside('split q | k | v and heads', [3, batch, heads, tokens, dim], '(q|k|v, B, heads, T, head dim)');
+    inside('q (k, v alike)', [batch, heads, tokens, dim], 'B x heads x T x head dim');
+    const keys = part === 'global' ? 'every token against every token' : 'each token against the tokens of its window';
+    inside('q kᵀ / sqrt(head dim)', [batch, heads, tokens, tokens], keys);
+    inside('attention weights (softmax)', [batch, heads, tokens, tokens], 'each row sums to 1 over the keys');
   };
-  const [batch, tokens, width] = x.shape;
-  const cg = globalChannels(model, gene);
-  const cl = localChannels(model, gene);
-
-  const output = tf.tidy(() => {
-    record('input', 'x', x, `B images x T tokens (CLS + patches) x C = ${width} channels`);
-    const normed = record('input', 'LayerNorm 1', layerNorm(p.norm1, x), 'per token, over channels', size(p.norm1.weight, p.norm1.bias));
-    const [xg, xl] = cg === 0 ? [undefined, normed] : cl === 0 ? [normed, undefined] : (tf.split(normed, [cg, cl], -1) as tf.Tensor3D[]);
-    const paths: tf.Tensor3D[] = [];
-
-    if (xg && p.attention) {
-      const a = p.attention;
-      const heads = gene.globalHeads;
-      const inner = a.proj.weight.shape[0];
-      const dim = inner / heads;
-      record('global', cl === 0 ? 'all channels' : 'channel split: first Cg', xg, `Cg = ${cg}: the channels of ${plural(heads, 'global head')}`);
-      const qkv = record('global', 'qkv linear', linear(a.qkv, xg), `Cg -> 3 x heads x head dim (ev = ${gene.qkvRatio})`, size(a.qkv.weight, a.qkv.bias));
-      const split = record('global', 'split q | k | v and heads', tf.transpose(tf.reshape(qkv, [batch, tokens, 3, heads, dim]), [2, 0, 3, 1, 4]), '(q|k|v, B, heads, T, head dim)');
-      const [q, k, v] = tf.unstack(split) as tf.Tensor4D[];
-      record('global', 'q (k, v alike)', q, 'B x heads x T x head dim');
-      const scores = record('global', 'q kᵀ / sqrt(head dim)', tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim)), 'every token against every token');
-      const weights = record('global', 'attention weights (softmax)', tf.softmax(scores), 'each row sums to 1 over the T keys');
-      const attended = record('global', 'weights · v', tf.matMul(weights, v), 'B x heads x T x head dim');
-      const merged = record('global', 'merge heads', tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [batch, tokens, inner]), 'heads side by side: Cg x ev');
-      paths.push(record('global', 'proj linear', linear(a.proj, merged) as tf.Tensor3D, 'back to Cg channels', size(a.proj.weight, a.proj.bias)));
-    }
-
-    if (xl && p.conv) {
-      const c = p.conv;
-      const e = gene.convExpansion;
-      record('local', cg === 0 ? 'all channels' : 'channel split: last Cl', xl, `Cl = ${cl}: the channels of ${plural(model.heads - gene.globalHeads, 'local head')}`);
-      const expanded = record('local', 'pointwise conv', linear(c.expand, xl), `Cl -> 2 x E x Cl (E = ${e}), per token`, size(c.expand.weight, c.expand.bias));
-      const gated = record('local', 'GLU', glu(expanded) as tf.Tensor3D, 'first half x sigmoid(second half): E x Cl');
-      const mixed = record('local', `depthwise conv, K = ${gene.kernelSize}`, depthwiseConv1d(c.depthwise, gated), `each channel over the ${gene.kernelSize} nearest tokens in sequence order`, size(c.depthwise.weight, c.depthwise.bias));
-      const normalised = record('local', 'BatchNorm', batchNorm(c.norm, mixed, ctx), `per channel over (B, T), ${ctx.training ? 'batch' : 'running'} statistics`, size(c.norm.weight, c.norm.bias));
-      const activated = record('local', 'Swish', swish(normalised), 'x · sigmoid(x)');
-      paths.push(record('local', 'pointwise conv', linear(c.project, activated) as tf.Tensor3D, 'E x Cl -> Cl, per token', size(c.project.weight, c.project.bias)));
-    }
-
-    const module =
-      paths.length === 1
-        ? record('merge', 'GL module output (one path)', paths[0], `G = ${gene.globalHeads}: no split, no concat`)
-        : record('merge', 'concat [attention, conv]', tf.concat(paths, -1), 'Cg + Cl = C channels: no mixing projection');
-    const h = record('merge', 'residual: x + GL(LN1(x))', tf.add(x, module), 'B x T x C');
-    const normed2 = record('ffn', 'LayerNorm 2', layerNorm(p.norm2, h), 'per token, over channels', size(p.norm2.weight, p.norm2.bias));
-    const hidden = record('ffn', 'fc1', linear(p.mlp.fc1, normed2), `C -> r x C (r = ${gene.ffnRatio})`, size(p.mlp.fc1.weight, p.mlp.fc1.bias));
-    const activated = record('ffn', model.ffnActivation === 'gelu' ? 'GELU' : 'Swish', model.ffnActivation === 'gelu' ? gelu(hidden) : swish(hidden), 'element-wise');
-    const out = record('ffn', 'fc2', linear(p.mlp.fc2, activated), 'r x C -> C', size(p.mlp.fc2.weight, p.mlp.fc2.bias));
-    return record('ffn', 'residual: h + FFN(LN2(h))', tf.add(h, out) as tf.Tensor3D, 'the block output, same shape as its input');
-  });
+  const output = tf.tidy(() => block(p, x, model, gene, { ...ctx, dropPath: 0, trace }));
   return { steps, output };
 }

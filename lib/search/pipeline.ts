@@ -36,7 +36,7 @@ import type { ProgressCallback } from '../core/progress';
 import { disposeModel, initModel } from '../model/model';
 import { createAdamW, disposeAdamW } from '../train/optimizer';
 import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { createSupernet, disposeSupernet, materialise, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
+import { createSavedVariables, createSupernet, disposeSupernet, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
 import { loadTrainState, saveTrainState } from '../train/train-state';
 
@@ -88,7 +88,7 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
   let from;
   if (fs.existsSync(stateFile)) {
     const variablesFor = (names: string[]) => {
-      materialise(net, names);
+      createSavedVariables(net, names);
       return supernetVariables(net);
     };
     from = loadTrainState(stateFile, variablesFor, optimizer).progress;

@@ -7,7 +7,7 @@
 //   'sliced'    per block one set of the largest weights, of which every candidate takes slices (lib/search/slicing.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture } from '../model/arch';
-import { initBlock, type BlockParams } from '../model/block';
+import { blockBatchNorms, initBlock, type BlockParams } from '../model/block';
 import type { ImageSet } from '../data/datasets';
 import { batches } from '../data/batches';
 import type { BatchNorm } from '../model/layers';
@@ -104,7 +104,8 @@ export function pathModel(net: Supernet, arch: Architecture): Trainable {
 /** The BatchNorms a path uses (those recalibration resets). */
 function pathBatchNorms(net: Supernet, arch: Architecture): BatchNorm[] {
   return encode(net.space, arch).flatMap((choice, i) => {
-    const norm = net.sharing === 'sliced' ? convNorm(net.sliced[i], net.space.model, net.space.choices[i][choice]) : candidate(net, i, choice).conv?.norm;
+    if (net.sharing === 'separate') return blockBatchNorms(candidate(net, i, choice));
+    const norm = convNorm(net.sliced[i], net.space.model, net.space.choices[i][choice]);
     return norm ? [norm] : [];
   });
 }
@@ -122,8 +123,8 @@ export function supernetVariables(net: Supernet): Map<string, tf.Variable> {
   return out;
 }
 
-/** Creates the candidates (or conv-shape BatchNorms) named in a saved state so their variables can be loaded. */
-export function materialise(net: Supernet, names: Iterable<string>): void {
+/** Creates the candidates (or conv-shape BatchNorms) that a saved state's variable names refer to, to load into. */
+export function createSavedVariables(net: Supernet, names: Iterable<string>): void {
   const { space } = net;
   for (const name of names) {
     const separate = /^blocks\.(\d+)\.c(\d+)\./.exec(name);

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Architecture } from '../model/arch';
 import { batches } from '../data/batches';
 import type { DatasetSplits, ImageSet } from '../data/datasets';
-import { forward, trainableVariables, type ForwardOptions, type ModelParams } from '../model/model';
+import type { ForwardContext } from '../model/layers';
+import { forward, trainableVariables, type ModelParams } from '../model/model';
 import { adamWStep, clipByGlobalNorm, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
 import { Rng } from '../core/random';
 
@@ -52,7 +53,7 @@ export function smoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, s
 /** What training needs of a model: its trainable variables under stable, unique names, and its logits. */
 export interface Trainable {
   variables: Map<string, tf.Variable>;
-  logits(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor2D;
+  logits(x: tf.Tensor4D, options: ForwardContext): tf.Tensor2D;
 }
 
 /** One fixed architecture as a Trainable (a supernet path is another; see lib/search/supernet.ts). */
