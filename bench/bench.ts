@@ -1,5 +1,5 @@
 // `npm run bench`: training-step throughput and peak memory of our model on the active backend against the PyTorch
-// reference on the same machine, one case after another (see bench/cases.ts). The numbers in README.md's Performance
+// reference on the same machine, one case after another (see bench/cases.ts). The numbers in docs/performance.md
 // section come from here.
 import * as os from 'node:os';
 import { writeFileSync } from 'node:fs';

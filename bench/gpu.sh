@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU rows of README.md's Performance table: `npm run bench` on tfjs-webgpu (Dawn on the card's Vulkan driver)
+# The GPU rows of docs/performance.md's table: `npm run bench` on tfjs-webgpu (Dawn on the card's Vulkan driver)
 # against PyTorch with CUDA (fp32, eager) on the same card. A few minutes on an H100/H200.
 #
 # Prepare here: `bash ../shared/device/pack.sh && bash bench/trim-device.sh` (.device/ fits the 64 MiB a run carries);

@@ -20,7 +20,7 @@ export interface ReferenceOptions {
   python: string;
   /** 'cuda' when ours runs on a GPU (the driver fails if PyTorch sees none); else the CPU. */
   device: 'cpu' | 'cuda';
-  /** PyTorch's intra-op threads on the CPU (OpenBLAS itself always gets one; see README, Performance). */
+  /** PyTorch's intra-op threads on the CPU (OpenBLAS itself always gets one; see docs/performance.md, Setup). */
   threads: number;
 }
 

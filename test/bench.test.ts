@@ -1,4 +1,4 @@
-// `npm run bench` at smoke scale: every --json line parses and carries the fields README's Performance table is made of.
+// `npm run bench` at smoke scale: every --json line parses and carries the fields docs/performance.md's table is made of.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// The ablation variants (spec section 5): uniform head distributions (Table 1) and the local modules of Table 6
+// The paper's ablation variants: uniform head distributions (Table 1) and the local modules of Table 6
 // (lib/model/local-modules.ts): their JSON fields and validation, kernels and windows at other grids, params and FLOPs by hand,
 // checkpoint names, the locality of each module checked through gradients, and the 2-D depthwise conv's hand-written
 // gradient against tfjs's own. Parity with PyTorch for the variants is in test/parity.test.ts.

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 // Architectures as plain data: a model config plus one gene per block. JSON in, JSON out, validated on the way in.
-// Spec sections 1, 2, 4 and 5 (the Table 6 local modules). Paper symbols: C width, N heads, M depth, G global heads,
+// The paper's GL block (Figure 2) and search space, the official GLiT-Tiny (glit_models.py) and Table 6's local
+// modules. Paper symbols: C width, N heads, M depth, G global heads,
 // L = N - G local heads, ev qkv ratio, E conv expansion, K conv kernel, r FFN ratio.
 
 /**
@@ -231,7 +232,7 @@ const attention = (qkvRatio: number, ffnRatio: number): BlockGene => ({ globalHe
 const conv = (convExpansion: number, kernelSize: number, ffnRatio: number): BlockGene => ({ globalHeads: 0, qkvRatio: null, convExpansion, kernelSize, ffnRatio });
 const mixed = (globalHeads: number, qkvRatio: number, convExpansion: number, kernelSize: number, ffnRatio: number): BlockGene => ({ globalHeads, qkvRatio, convExpansion, kernelSize, ffnRatio });
 
-/** The searched GLiT-Tiny of the official code (spec section 4), at the paper's 14x14 grid. */
+/** The searched GLiT-Tiny of the official code (glit_models.py; the paper's Figure 5), at the paper's 14x14 grid. */
 const GLIT_TINY_BLOCKS: BlockGene[] = [
   attention(0.5, 4), conv(2, 31, 4), mixed(1, 1, 4, 31, 6), attention(1, 4), conv(4, 45, 4), mixed(1, 1, 4, 31, 6),
   attention(1, 2), mixed(1, 1, 4, 31, 2), conv(4, 45, 4), attention(1, 4), conv(4, 31, 4), attention(2, 6),

@@ -1,4 +1,4 @@
-// The local heads' alternatives to the paper's 1-D conv module (Table 6; spec section 5), chosen by model.localModule:
+// The local heads' alternatives to the paper's 1-D conv module (its Table 6), chosen by model.localModule:
 // - 'window-attention': the L local heads are self-attention heads of dim C/N (ev = 1: the gene's ev is the global
 //   heads'), each token attending only to the w = localWindow tokens centred on it in the conv heads' 1-D sequence
 //   (CLS first, then patches row-major). CLS is token 0 of that sequence, as it is for the conv heads: it sees the

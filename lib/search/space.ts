@@ -1,6 +1,6 @@
 // Search spaces as plain data: a base model config plus, per block, the list of candidate genes. Sampling, mutation,
 // crossover and encoding are pure functions of a space and a seeded Rng, so the evolutionary search can store and
-// resume its state as JSON. Spec sections 2 and 3.
+// resume its state as JSON. The paper's search space and the two stages of its search.
 import { canonicalGene, localKernel, validateArchitecture, type Architecture, type BlockGene, type ModelConfig } from '../model/arch';
 import { modelCost, type Cost } from '../model/flops';
 import type { Rng } from '../core/random';
@@ -13,7 +13,7 @@ export interface SearchSpace {
   choices: BlockGene[][];
 }
 
-// Candidate values of the paper's Tiny space (spec section 2).
+// Candidate values of the paper's search space for its Tiny model.
 /** ev: attention qkv ratio (head dim 64*ev). */
 export const QKV_RATIOS = [0.5, 1, 2];
 /** E: conv expansion. */
@@ -90,7 +90,7 @@ function paperGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
   }));
 }
 
-/** The released code's 9 options for a block with G global heads (spec section 2). */
+/** The released code's 9 options for a block with G global heads (the option indices of glit_models.py). */
 function officialGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
   const f = OFFICIAL_GRID_FIXED;
   if (globalHeads === model.heads) {
@@ -105,7 +105,7 @@ function officialGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
 
 /**
  * Stage 2: the head distribution (G per block, from stage 1) is fixed and each block searches its low-level choices.
- * 'official' (the hierarchical method's default, as the spec asks) is the released code's 9-option grid; 'paper' is
+ * 'official' (the hierarchical method's default) is the released code's 9-option grid; 'paper' is
  * every applicable combination (9, 27 or 81 options per block).
  */
 export function stage2Space(model: ModelConfig, distribution: number[], grid: Stage2Grid = 'official'): SearchSpace {

@@ -1,13 +1,14 @@
 """An independent PyTorch reference of the GLiT model, the oracle for test/parity.test.ts.
 
-Written from the spec (section 1), not from lib/: pre-norm blocks x + GL(LN1(x)), x + FFN(LN2(x)); the GL module sends
+Written from a description of the official model (the paper's Figure 2, the official code's layer order), not from
+lib/: pre-norm blocks x + GL(LN1(x)), x + FFN(LN2(x)); the GL module sends
 the first Cg = (C/N)*G channels to G heads of self-attention and the last Cl to the conv path
 pointwise(2EC) -> GLU -> depthwise K -> BatchNorm -> Swish -> pointwise, and concatenates [attention, conv].
 Module attributes are laid out as in the official code so that state_dict() names match its checkpoints:
 cls_token, pos_embed, patch_embed.proj, blocks.{i}.0.{norm1, attn.qkv, attn.proj, attn.net.{1,3.conv,4,6}, norm2,
 mlp.fc1, mlp.fc2}, norm, head. Architectures are the JSON of lib/model/arch.ts.
 
-Table 6's local modules (spec section 5; model.localModule, no official code): 'window-attention' makes the L local
+Table 6's local modules (model.localModule; the official code has none): 'window-attention' makes the L local
 heads self-attention of head dim C/N under a band mask |query - key| <= w // 2 over the token sequence (CLS first),
 as a child `attn.local` with its own qkv and proj; 'conv2d' makes net.3 a depthwise k x k Conv2d on the patch grid.
 model.classToken false: no cls_token, and the classifier reads the mean of the normed patch tokens.
