@@ -62,7 +62,8 @@ interface BenchLine {
 
 /** A GPU runs GLiT-Tiny at batch 64; a CPU (webgpu on Mesa included) gets the small plans. */
 const onGpu = (info: BackendInfo): boolean =>
-  (info.backend === 'webgpu' && optionsFromEnv().webgpuAdapter !== 'opengles') || (info.backend === 'tensorflow' && info.device.includes('CUDA'));
+  (info.backend === 'webgpu' && optionsFromEnv().webgpuAdapter !== 'opengles') ||
+  (info.backend === 'tensorflow' && info.device.includes('CUDA'));
 
 const round = (x: number, digits = 3): number => Number(x.toPrecision(digits));
 
@@ -70,16 +71,35 @@ const TOP_KERNELS = 10;
 
 function kernelTable(profile: StepProfile): string {
   const total = profile.kernels.reduce((s, k) => s + k.ms, 0);
-  if (total === 0) return `    ${profile.kernelCount} kernel calls; no kernel times (a webgpu adapter without timestamp-query reports none)`;
+  if (total === 0)
+    return `    ${profile.kernelCount} kernel calls; no kernel times (a webgpu adapter without timestamp-query reports none)`;
   return [
     `    ${profile.kernelCount} kernel calls, ${total.toFixed(0)} ms summed kernel time; top ${TOP_KERNELS}:`,
-    ...profile.kernels.slice(0, TOP_KERNELS).map((k) => `    ${k.name.padEnd(34)} ${k.ms.toFixed(1).padStart(8)} ms ${(k.ms / total * 100).toFixed(0).padStart(3)}%  x${k.calls}`),
+    ...profile.kernels
+      .slice(0, TOP_KERNELS)
+      .map(
+        (k) =>
+          `    ${k.name.padEnd(34)} ${k.ms.toFixed(1).padStart(8)} ms ${((k.ms / total) * 100).toFixed(0).padStart(3)}%  x${k.calls}`,
+      ),
   ].join('\n');
 }
 
-async function runCase(c: BenchCase, scale: BenchScale, info: BackendInfo, gpu: boolean, reference: ReferenceOptions | null): Promise<{ line: BenchLine; profile: StepProfile }> {
+async function runCase(
+  c: BenchCase,
+  scale: BenchScale,
+  info: BackendInfo,
+  gpu: boolean,
+  reference: ReferenceOptions | null,
+): Promise<{ line: BenchLine; profile: StepProfile }> {
   const plan = c.plan[scale][gpu ? 'gpu' : 'cpu'];
-  const base = { case: c.id, backend: info.backend, device: info.device, batch: plan.batch, scale, date: new Date().toISOString().slice(0, 10) };
+  const base = {
+    case: c.id,
+    backend: info.backend,
+    device: info.device,
+    batch: plan.batch,
+    scale,
+    date: new Date().toISOString().slice(0, 10),
+  };
   if (c.kind === 'switch') {
     const r = await timePathSwitch(c, plan);
     const line = {
@@ -125,11 +145,29 @@ async function runCase(c: BenchCase, scale: BenchScale, info: BackendInfo, gpu: 
 function table(lines: BenchLine[]): string {
   const rows = [
     ['case', 'batch', 'ours img/s', 'ref img/s', 'ratio', 'cpu ratio', 'ours MB', 'ref MB', 'reference'],
-    ...lines.map((l) => [l.case, l.batch, l.img_per_s, l.ref_img_per_s ?? '-', l.ratio ?? '-', l.cpu_ratio ?? '-', l.peak_mem_mb, l.ref_peak_mem_mb ?? '-', l.reference ?? '-'].map(String)),
+    ...lines.map((l) =>
+      [
+        l.case,
+        l.batch,
+        l.img_per_s,
+        l.ref_img_per_s ?? '-',
+        l.ratio ?? '-',
+        l.cpu_ratio ?? '-',
+        l.peak_mem_mb,
+        l.ref_peak_mem_mb ?? '-',
+        l.reference ?? '-',
+      ].map(String),
+    ),
   ];
   const last = rows[0].length - 1;
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows.map((r) => r.map((cell, col) => (col === 0 || col === last ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ')).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => (col === 0 || col === last ? cell.padEnd(widths[col]) : cell.padStart(widths[col])))
+        .join('  '),
+    )
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -157,14 +195,17 @@ async function main(argv: string[]): Promise<void> {
   const scale: BenchScale = scales[0] ?? 'quick';
   const ids = values.cases?.split(',').map((s) => s.trim()) ?? CASES.map((c) => c.id);
   const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
-  if (unknown.length) throw new UsageError(`unknown case ${unknown.join(', ')}: use ${CASES.map((c) => c.id).join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(`unknown case ${unknown.join(', ')}: use ${CASES.map((c) => c.id).join(', ')}`);
   const cases = CASES.filter((c) => ids.includes(c.id));
 
   const info = await initBackend();
   const gpu = onGpu(info);
   const reference = values['no-reference'] ? null : referenceOptions(gpu);
   const log = (line: string) => console.error(line);
-  log(`bench (${scale}): ${describeBackend(info)}; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`);
+  log(
+    `bench (${scale}): ${describeBackend(info)}; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`,
+  );
   const lines: BenchLine[] = [];
   for (const c of cases) {
     const started = Date.now();
@@ -181,7 +222,13 @@ async function main(argv: string[]): Promise<void> {
   }
   if (!values.json) console.log(table(lines));
   if (values.out) {
-    const document = { command: `npm run bench -- ${argv.join(' ')}`.trim(), scale, backend: info, load_average: os.loadavg(), cases: lines };
+    const document = {
+      command: `npm run bench -- ${argv.join(' ')}`.trim(),
+      scale,
+      backend: info,
+      load_average: os.loadavg(),
+      cases: lines,
+    };
     writeFileSync(values.out, JSON.stringify(document, null, 2) + '\n');
     log(`wrote ${values.out}`);
   }
@@ -195,7 +242,9 @@ main(process.argv.slice(2)).then(
   (e) => {
     const message = e instanceof Error ? e.message : String(e);
     // What tfjs-wasm reports when its heap (4 GB at most) cannot hold a step.
-    const hint = /memory access out of bounds/.test(message) ? ' (the wasm heap is full: a smaller batch, see bench/cases.ts)' : '';
+    const hint = /memory access out of bounds/.test(message)
+      ? ' (the wasm heap is full: a smaller batch, see bench/cases.ts)'
+      : '';
     console.error(`bench: ${message}${hint}`);
     if (e instanceof UsageError) console.error(`\n${HELP}`);
     process.exit(e instanceof UsageError ? 2 : 1);

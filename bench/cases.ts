@@ -51,13 +51,16 @@ export const CASES: BenchCase[] = [
     preset: 'glit-tiny',
     plan: {
       smoke: same({ batch: 2, warmup: 1, windows: 2, steps: 1 }),
-      quick: { cpu: { batch: 4, warmup: 1, windows: 3, steps: 1 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 3 } },
+      quick: {
+        cpu: { batch: 4, warmup: 1, windows: 3, steps: 1 },
+        gpu: { batch: 64, warmup: 3, windows: 5, steps: 3 },
+      },
       full: { cpu: { batch: 4, warmup: 2, windows: 5, steps: 2 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 5 } },
     },
   },
   {
     id: 'glit-proxy-28',
-    summary: 'glit-proxy (GLiT-Tiny\'s first six blocks), 28x28x1, 10 classes',
+    summary: "glit-proxy (GLiT-Tiny's first six blocks), 28x28x1, 10 classes",
     kind: 'fixed',
     preset: 'glit-proxy',
     plan: PROXY_PLAN,
@@ -71,13 +74,20 @@ export const CASES: BenchCase[] = [
   },
   {
     id: 'path-switch-28',
-    summary: 'SPOS stage 1 on the proxy model: a new path (sampleWithin + pathModel) every step vs the same paths held fixed',
+    summary:
+      'SPOS stage 1 on the proxy model: a new path (sampleWithin + pathModel) every step vs the same paths held fixed',
     kind: 'switch',
     preset: 'deit-proxy',
     plan: {
       smoke: same({ batch: 8, warmup: 1, windows: 1, steps: 2 }),
-      quick: { cpu: { batch: 64, warmup: 1, windows: 2, steps: 3 }, gpu: { batch: 64, warmup: 2, windows: 3, steps: 6 } },
-      full: { cpu: { batch: 64, warmup: 1, windows: 3, steps: 6 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 12 } },
+      quick: {
+        cpu: { batch: 64, warmup: 1, windows: 2, steps: 3 },
+        gpu: { batch: 64, warmup: 2, windows: 3, steps: 6 },
+      },
+      full: {
+        cpu: { batch: 64, warmup: 1, windows: 3, steps: 6 },
+        gpu: { batch: 64, warmup: 3, windows: 5, steps: 12 },
+      },
     },
   },
 ];

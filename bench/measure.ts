@@ -89,10 +89,17 @@ export async function profileStep(step: () => tf.Scalar): Promise<StepProfile> {
 export function benchBatch(model: ModelConfig, batch: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
     x: tf.randomNormal([batch, model.imageSize, model.imageSize, model.inChannels], 0, 1, 'float32', 1) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: batch }, (_, i) => i % model.numClasses), 'int32'),
+    y: tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % model.numClasses),
+      'int32',
+    ),
   };
 }
 
 /** lib/train/train.ts's step with the bench's recipe, which torch_bench.py runs too. */
-export const benchStep = (model: Trainable, optimizer: AdamWState, batch: { x: tf.Tensor4D; y: tf.Tensor1D }, rng: Rng): tf.Scalar =>
-  trainStep({ model, optimizer, x: batch.x, y: batch.y, lr: BENCH_TRAIN.lr, config: BENCH_TRAIN, rng });
+export const benchStep = (
+  model: Trainable,
+  optimizer: AdamWState,
+  batch: { x: tf.Tensor4D; y: tf.Tensor1D },
+  rng: Rng,
+): tf.Scalar => trainStep({ model, optimizer, x: batch.x, y: batch.y, lr: BENCH_TRAIN.lr, config: BENCH_TRAIN, rng });

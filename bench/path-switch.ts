@@ -53,7 +53,11 @@ export async function timePathSwitch(c: BenchCase, plan: StepPlan): Promise<Swit
     return {
       model,
       switching: timing,
-      fixed: { imgPerS: meanRate((t) => t.imgPerS), windowS: perPath.map((t) => t.windowS[0]), imgPerCpuS: meanRate((t) => t.imgPerCpuS) },
+      fixed: {
+        imgPerS: meanRate((t) => t.imgPerS),
+        windowS: perPath.map((t) => t.windowS[0]),
+        imgPerCpuS: meanRate((t) => t.imgPerCpuS),
+      },
       profile: await profileStep(() => switching(0)),
       paths: pool.map((a) => a.blocks.map((b) => b.globalHeads).join(',')),
     };

@@ -28,13 +28,15 @@ const SCRIPT = path.join(__dirname, 'torch_bench.py');
 
 export function referenceOptions(onGpu: boolean, env: NodeJS.ProcessEnv = process.env): ReferenceOptions {
   const threads = Number(env.GLIT_TORCH_THREADS ?? 1);
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`GLIT_TORCH_THREADS='${env.GLIT_TORCH_THREADS}' is not a positive integer`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`GLIT_TORCH_THREADS='${env.GLIT_TORCH_THREADS}' is not a positive integer`);
   return { python: env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3', device: onGpu ? 'cuda' : 'cpu', threads };
 }
 
 export function runReference(arch: Architecture, plan: StepPlan, options: ReferenceOptions): ReferenceResult {
   const job = { arch, ...plan, ...BENCH_TRAIN, device: options.device };
-  const threads = options.device === 'cpu' ? { OMP_NUM_THREADS: String(options.threads), OPENBLAS_NUM_THREADS: '1' } : {};
+  const threads =
+    options.device === 'cpu' ? { OMP_NUM_THREADS: String(options.threads), OPENBLAS_NUM_THREADS: '1' } : {};
   const r = spawnSync(options.python, [SCRIPT], {
     input: JSON.stringify(job),
     encoding: 'utf8',

@@ -22,11 +22,20 @@ function build(kind: 'fixed' | 'path', arch: Architecture): { model: Trainable; 
     const params = initModel(arch, 0);
     return { model: fixedModel(params, arch), dispose: () => disposeModel(params) };
   }
-  const net = createSupernet(stage2Space(arch.model, arch.blocks.map((b) => b.globalHeads)), 0);
+  const net = createSupernet(
+    stage2Space(
+      arch.model,
+      arch.blocks.map((b) => b.globalHeads),
+    ),
+    0,
+  );
   return { model: pathModel(net, arch), dispose: () => disposeSupernet(net) };
 }
 
-export async function timeTrainCase(c: BenchCase & { kind: 'fixed' | 'path' }, plan: StepPlan): Promise<TrainCaseResult> {
+export async function timeTrainCase(
+  c: BenchCase & { kind: 'fixed' | 'path' },
+  plan: StepPlan,
+): Promise<TrainCaseResult> {
   const arch = presetArchitecture(c.preset);
   const { model, dispose } = build(c.kind, arch);
   const batch = benchBatch(arch.model, plan.batch);

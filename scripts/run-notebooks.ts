@@ -57,7 +57,10 @@ export interface ExecuteOptions {
 /** Executes `notebook` into `outDir` (same file name) and returns the executed copy's path. */
 export async function executeNotebook(notebook: string, outDir: string, options: ExecuteOptions = {}): Promise<string> {
   if (path.resolve(outDir) === path.dirname(path.resolve(notebook))) {
-    throw new NotebookError(notebook, `the output folder is the notebook's own folder: the committed notebook would be overwritten`);
+    throw new NotebookError(
+      notebook,
+      `the output folder is the notebook's own folder: the committed notebook would be overwritten`,
+    );
   }
   fs.mkdirSync(outDir, { recursive: true });
   const env = {
@@ -67,7 +70,18 @@ export async function executeNotebook(notebook: string, outDir: string, options:
     GLIT_KERNEL_STDERR: '1', // the kernel copies cell errors to its stderr (see jupyter/kernels/tslab/launch.cjs)
     PYDEVD_DISABLE_FILE_VALIDATION: '1', // quiets a debugger warning that Debian's ipykernel prints on every start
   };
-  const args = ['nbconvert', '--to', 'notebook', '--execute', notebook, '--output-dir', outDir, '--output', path.basename(notebook), `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 300}`];
+  const args = [
+    'nbconvert',
+    '--to',
+    'notebook',
+    '--execute',
+    notebook,
+    '--output-dir',
+    outDir,
+    '--output',
+    path.basename(notebook),
+    `--ExecutePreprocessor.timeout=${options.cellTimeoutS ?? 300}`,
+  ];
   try {
     await run(JUPYTER, args, env);
   } catch (e) {
@@ -78,16 +92,24 @@ export async function executeNotebook(notebook: string, outDir: string, options:
 
 /** Exports an executed notebook to `outDir` as HTML (outputs as they are; nothing is executed) and returns its path. */
 export async function exportHtml(executed: string, outDir: string): Promise<string> {
-  await run(JUPYTER, ['nbconvert', '--to', 'html', executed, '--output-dir', outDir], { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: '1' });
+  await run(JUPYTER, ['nbconvert', '--to', 'html', executed, '--output-dir', outDir], {
+    ...process.env,
+    PYDEVD_DISABLE_FILE_VALIDATION: '1',
+  });
   return path.join(outDir, path.basename(executed, '.ipynb') + '.html');
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutS = 0): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { env, cwd: ROOT, maxBuffer: 64 << 20, timeout: timeoutS * 1000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed (${error.code ?? error.signal}):\n${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      command,
+      args,
+      { env, cwd: ROOT, maxBuffer: 64 << 20, timeout: timeoutS * 1000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${command} ${args.join(' ')} failed (${error.code ?? error.signal}):\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -109,7 +131,8 @@ async function main(argv: string[]): Promise<void> {
   });
   const outDir = path.resolve(values.out ?? path.join(ROOT, 'runs', 'notebooks'));
   const cellTimeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (cellTimeoutS !== undefined && !(cellTimeoutS > 0)) throw new Error(`--timeout expects seconds > 0, got '${values.timeout}'`);
+  if (cellTimeoutS !== undefined && !(cellTimeoutS > 0))
+    throw new Error(`--timeout expects seconds > 0, got '${values.timeout}'`);
   const missing = await jupyterMissing();
   if (missing) throw new Error(missing);
   const notebooks = positionals.length ? positionals.map((p) => path.resolve(p)) : listNotebooks();
@@ -117,7 +140,9 @@ async function main(argv: string[]): Promise<void> {
     const started = Date.now();
     const executed = await executeNotebook(notebook, outDir, { cellTimeoutS });
     const html = values.html ? await exportHtml(executed, outDir) : undefined;
-    console.log(`${path.relative(ROOT, notebook)}: ${((Date.now() - started) / 1000).toFixed(1)} s -> ${path.relative(ROOT, html ?? executed)}`);
+    console.log(
+      `${path.relative(ROOT, notebook)}: ${((Date.now() - started) / 1000).toFixed(1)} s -> ${path.relative(ROOT, html ?? executed)}`,
+    );
   }
 }
 

@@ -8,4 +8,7 @@ cd "$(dirname "$0")/.."
 node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 node node_modules/@tslab/typescript-for-tslab/bin/tsc -p tsconfig.json --noEmit
 echo "typecheck: ok (TypeScript $(node node_modules/typescript/bin/tsc -v | cut -d' ' -f2) and tslab's $(node node_modules/@tslab/typescript-for-tslab/bin/tsc -v | cut -d' ' -f2))"
+# The formatter's check (npm run format fixes what it reports).
+node node_modules/prettier/bin/prettier.cjs --check --log-level warn "lib/**/*.ts" "test/**/*.ts" "bench/**/*.ts" "scripts/**/*.ts" bin/glit.js
+echo "format: ok (prettier $(node node_modules/prettier/bin/prettier.cjs --version))"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/*.test.ts

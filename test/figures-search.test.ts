@@ -18,7 +18,13 @@ type Trace = Record<string, any>;
 const traces = (f: { data: Record<string, unknown>[] }) => f.data as Trace[];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-const evaluation = (key: string, generation: number, score: number, flops: number, origin: Evaluation['origin']): Evaluation => ({
+const evaluation = (
+  key: string,
+  generation: number,
+  score: number,
+  flops: number,
+  origin: Evaluation['origin'],
+): Evaluation => ({
   key,
   code: [0],
   flops,
@@ -29,8 +35,20 @@ const evaluation = (key: string, generation: number, score: number, flops: numbe
 });
 
 const GENERATIONS: GenerationRecord[] = [
-  { generation: 0, population: [evaluation('a', 0, 0.2, 30e6, 'random'), evaluation('b', 0, 0.4, 32e6, 'random')], best: 0.4, mean: 0.3, bestSoFar: 0.4 },
-  { generation: 1, population: [evaluation('c', 1, 0.5, 34e6, 'mutation'), evaluation('d', 1, 0.1, 36e6, 'crossover')], best: 0.5, mean: 0.3, bestSoFar: 0.5 },
+  {
+    generation: 0,
+    population: [evaluation('a', 0, 0.2, 30e6, 'random'), evaluation('b', 0, 0.4, 32e6, 'random')],
+    best: 0.4,
+    mean: 0.3,
+    bestSoFar: 0.4,
+  },
+  {
+    generation: 1,
+    population: [evaluation('c', 1, 0.5, 34e6, 'mutation'), evaluation('d', 1, 0.1, 36e6, 'crossover')],
+    best: 0.5,
+    mean: 0.3,
+    bestSoFar: 0.5,
+  },
 ];
 
 test('histogram panels: shared bins, each panel summing to 100%, markers across all panels', () => {
@@ -48,12 +66,22 @@ test('histogram panels: shared bins, each panel summing to 100%, markers across 
   for (const t of [one, two]) assert.ok(Math.abs(sum(t.y) - 100) < 1e-9);
   assert.equal(two.y[two.y.length - 1], 50, 'the largest value lands in the last bin');
   const layout = figure.layout as Record<string, any>;
-  assert.deepEqual(layout.shapes.map((s: Trace) => [s.x0, s.yref, s.name]), [[3.5, 'paper', 'budget']]);
+  assert.deepEqual(
+    layout.shapes.map((s: Trace) => [s.x0, s.yref, s.name]),
+    [[3.5, 'paper', 'budget']],
+  );
   assert.match(layout.annotations[1].text, /two.*50% within budget/);
 });
 
 test('grouped bars on a log axis start at 1, so small counts keep their bars', () => {
-  const figure = groupedBarsFigure(['0', '1'], [{ name: 'a', values: [4, 198] }, { name: 'b', values: [9, null] }], { yTitle: 'choices', logY: true, showValues: false });
+  const figure = groupedBarsFigure(
+    ['0', '1'],
+    [
+      { name: 'a', values: [4, 198] },
+      { name: 'b', values: [9, null] },
+    ],
+    { yTitle: 'choices', logY: true, showValues: false },
+  );
   const yaxis = (figure.layout as Record<string, any>).yaxis;
   assert.equal(yaxis.type, 'log');
   assert.equal(yaxis.range[0], 0);
@@ -64,16 +92,32 @@ test('grouped bars on a log axis start at 1, so small counts keep their bars', (
 test('the EA figure: every candidate in %, and the best, mean and best-so-far lines per generation', () => {
   const figure = evolutionFigure(GENERATIONS);
   const byName = new Map(traces(figure).map((t) => [t.name, t]));
-  assert.deepEqual([...byName.keys()], ['candidate (random)', 'candidate (mutation)', 'candidate (crossover)', 'best so far', 'generation best', 'generation mean']);
+  assert.deepEqual(
+    [...byName.keys()],
+    [
+      'candidate (random)',
+      'candidate (mutation)',
+      'candidate (crossover)',
+      'best so far',
+      'generation best',
+      'generation mean',
+    ],
+  );
   assert.deepEqual(byName.get('candidate (random)')!.y, [20, 40]);
-  assert.ok(byName.get('candidate (random)')!.x.every((x: number) => Math.abs(x) <= 0.15), 'generation 0 candidates stay near x = 0');
+  assert.ok(
+    byName.get('candidate (random)')!.x.every((x: number) => Math.abs(x) <= 0.15),
+    'generation 0 candidates stay near x = 0',
+  );
   assert.deepEqual(byName.get('best so far')!.y, [40, 50]);
   assert.deepEqual(byName.get('generation mean')!.x, [0, 1]);
 });
 
 test('the population figure: FLOPs in millions, colour by generation, rings around the chosen keys only', () => {
   const all = GENERATIONS.flatMap((g) => g.population);
-  const figure = populationFigure(all, { highlight: { keys: ['c'], label: 'retrained' }, markers: [{ x: 35, label: 'budget', color: 'red' }] });
+  const figure = populationFigure(all, {
+    highlight: { keys: ['c'], label: 'retrained' },
+    markers: [{ x: 35, label: 'budget', color: 'red' }],
+  });
   const [random, , , ring] = traces(figure);
   assert.deepEqual(random.x, [30, 32]);
   assert.deepEqual(random.marker.color, [0, 0]);
@@ -87,7 +131,10 @@ test("an architecture as the paper's Figure 5: G and L stacked to N per block, t
   const glit = presetArchitecture('glit-tiny');
   const figure = architectureFigure(glit);
   const [global, local] = traces(figure);
-  assert.deepEqual(global.y, glit.blocks.map((g) => g.globalHeads));
+  assert.deepEqual(
+    global.y,
+    glit.blocks.map((g) => g.globalHeads),
+  );
   glit.blocks.forEach((_, i) => assert.equal(global.y[i] + local.y[i], 3));
   const labels = (figure.layout as Record<string, any>).annotations.map((a: Trace) => a.text);
   assert.equal(labels[0], 'ev 0.5<br>r 4', 'an all-global block shows ev and r only');
@@ -96,10 +143,22 @@ test("an architecture as the paper's Figure 5: G and L stacked to N per block, t
 });
 
 test('distributions as a heatmap: one row per architecture, one colour step per G', () => {
-  const figure = distributionsFigure([{ name: 'a', distribution: [0, 3] }, { name: 'b', distribution: [1, 2] }], 3);
+  const figure = distributionsFigure(
+    [
+      { name: 'a', distribution: [0, 3] },
+      { name: 'b', distribution: [1, 2] },
+    ],
+    3,
+  );
   const [heatmap] = traces(figure);
-  assert.deepEqual(heatmap.z, [[0, 3], [1, 2]]);
-  assert.deepEqual(heatmap.text, [['0/3', '3/0'], ['1/2', '2/1']]);
+  assert.deepEqual(heatmap.z, [
+    [0, 3],
+    [1, 2],
+  ]);
+  assert.deepEqual(heatmap.text, [
+    ['0/3', '3/0'],
+    ['1/2', '2/1'],
+  ]);
   assert.equal(heatmap.colorscale.length, 8, 'two stops for each of the four values of G');
   assert.equal(new Set(heatmap.colorscale.map((s: [number, string]) => s[1])).size, 4);
 });

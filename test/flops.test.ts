@@ -23,7 +23,19 @@ const repoRoot = join(__dirname, '..');
 /** 8x8 grey images, patch 4 (T = 5 tokens), width 6, 3 heads of 2 channels: one block of each kind, small enough to count by hand. */
 const TINY_BY_HAND: Architecture = {
   name: 'by-hand',
-  model: { imageSize: 8, inChannels: 1, patchSize: 4, width: 6, heads: 3, depth: 3, numClasses: 2, ffnActivation: 'gelu', localModule: 'conv1d', localWindow: null, classToken: true },
+  model: {
+    imageSize: 8,
+    inChannels: 1,
+    patchSize: 4,
+    width: 6,
+    heads: 3,
+    depth: 3,
+    numClasses: 2,
+    ffnActivation: 'gelu',
+    localModule: 'conv1d',
+    localWindow: null,
+    classToken: true,
+  },
   blocks: [
     { globalHeads: 0, qkvRatio: null, convExpansion: 2, kernelSize: 3, ffnRatio: 1 },
     { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: 3, ffnRatio: 2 },
@@ -97,7 +109,8 @@ test('totals are the sums of their parts, and parameterShapes agrees with the co
     const cost = modelCost(arch);
     for (const key of ['params', 'flops', 'macs'] as const) {
       assert.equal(sum([cost.stem, ...cost.blocks, cost.head], key), cost[key], `${name} ${key}`);
-      for (const b of cost.blocks) assert.equal(sum([b.attention, b.conv, b.ffn, b.norms], key), b[key], `${name} block ${b.index} ${key}`);
+      for (const b of cost.blocks)
+        assert.equal(sum([b.attention, b.conv, b.ffn, b.norms], key), b[key], `${name} block ${b.index} ${key}`);
     }
     const shapes = parameterShapes(arch);
     assert.equal(countParams(shapes), cost.params, name);
@@ -115,7 +128,9 @@ test('parameterShapes: official names, PyTorch shapes, state-dict order, BatchNo
     { name: 'patch_embed.proj.bias', shape: [192], kind: 'param' },
   ]);
   // Block 2 is mixed: G=1 (Cg=64, ev=1), L=2 (Cl=128, E=4, K=31), r=6.
-  const block2 = shapes.filter((t) => t.name.startsWith('blocks.2.')).map((t) => `${t.name} ${t.shape.join('x')} ${t.kind}`);
+  const block2 = shapes
+    .filter((t) => t.name.startsWith('blocks.2.'))
+    .map((t) => `${t.name} ${t.shape.join('x')} ${t.kind}`);
   assert.deepEqual(block2, [
     'blocks.2.0.norm1.weight 192 param',
     'blocks.2.0.norm1.bias 192 param',
@@ -141,20 +156,27 @@ test('parameterShapes: official names, PyTorch shapes, state-dict order, BatchNo
     'blocks.2.0.mlp.fc2.weight 192x1152 param',
     'blocks.2.0.mlp.fc2.bias 192 param',
   ]);
-  assert.deepEqual(shapes.slice(-4).map((t) => `${t.name} ${t.shape.join('x')}`), ['norm.weight 192', 'norm.bias 192', 'head.weight 1000x192', 'head.bias 1000']);
+  assert.deepEqual(
+    shapes.slice(-4).map((t) => `${t.name} ${t.shape.join('x')}`),
+    ['norm.weight 192', 'norm.bias 192', 'head.weight 1000x192', 'head.bias 1000'],
+  );
   // Block 0 is all attention with ev = 0.5: qkv 192 -> 3*96, proj 96 -> 192, and no conv tensors.
   const block0 = shapes.filter((t) => t.name.startsWith('blocks.0.0.attn.'));
-  assert.deepEqual(block0.map((t) => `${t.name} ${t.shape.join('x')}`), [
-    'blocks.0.0.attn.qkv.weight 288x192',
-    'blocks.0.0.attn.qkv.bias 288',
-    'blocks.0.0.attn.proj.weight 192x96',
-    'blocks.0.0.attn.proj.bias 192',
-  ]);
+  assert.deepEqual(
+    block0.map((t) => `${t.name} ${t.shape.join('x')}`),
+    [
+      'blocks.0.0.attn.qkv.weight 288x192',
+      'blocks.0.0.attn.qkv.bias 288',
+      'blocks.0.0.attn.proj.weight 192x96',
+      'blocks.0.0.attn.proj.bias 192',
+    ],
+  );
 });
 
 // --- the CLI ---------------------------------------------------------------------------------------------------------
 
-const glit = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/glit.js'), ...args], { cwd: repoRoot, encoding: 'utf8' });
+const glit = (...args: string[]) =>
+  spawnSync(process.execPath, [join(repoRoot, 'bin/glit.js'), ...args], { cwd: repoRoot, encoding: 'utf8' });
 
 test('glit summary --json prints the counts as one object', () => {
   const out = glit('summary', 'glit-tiny', '--json');
@@ -164,7 +186,13 @@ test('glit summary --json prints the counts as one object', () => {
   assert.equal(summary.flops, 1_332_470_592);
   assert.equal(summary.macs, 1_472_873_280);
   assert.equal(summary.blocks.length, 12);
-  assert.deepEqual(summary.blocks[1].gene, { globalHeads: 0, qkvRatio: null, convExpansion: 2, kernelSize: 31, ffnRatio: 4 });
+  assert.deepEqual(summary.blocks[1].gene, {
+    globalHeads: 0,
+    qkvRatio: null,
+    convExpansion: 2,
+    kernelSize: 31,
+    ffnRatio: 4,
+  });
 });
 
 test('glit summary prints a table with totals', () => {
@@ -178,11 +206,46 @@ test('glit summary rejects bad architectures with the validation message and a n
   const dir = mkdtempSync(join(tmpdir(), 'glit-summary-'));
   const good = JSON.parse(architectureToJson(presetArchitecture('glit-tiny')));
   const cases: [string, (a: any) => unknown, RegExp][] = [
-    ['even-kernel', (a) => { a.blocks[4].kernelSize = 30; return a; }, /blocks\[4\]\.kernelSize: K must be odd/],
-    ['too-many-global-heads', (a) => { a.blocks[7].globalHeads = 4; return a; }, /blocks\[7\]\.globalHeads: G must be an integer in 0\.\.3, got 4/],
-    ['width-not-divisible', (a) => { a.model.width = 200; return a; }, /model\.width: 200 is not divisible by heads 3/],
-    ['wrong-block-count', (a) => { a.blocks.pop(); return a; }, /blocks: has 11 genes but model\.depth is 12/],
-    ['missing-kernel', (a) => { delete a.blocks[1].kernelSize; return a; }, /blocks\[1\]\.kernelSize: K is needed/],
+    [
+      'even-kernel',
+      (a) => {
+        a.blocks[4].kernelSize = 30;
+        return a;
+      },
+      /blocks\[4\]\.kernelSize: K must be odd/,
+    ],
+    [
+      'too-many-global-heads',
+      (a) => {
+        a.blocks[7].globalHeads = 4;
+        return a;
+      },
+      /blocks\[7\]\.globalHeads: G must be an integer in 0\.\.3, got 4/,
+    ],
+    [
+      'width-not-divisible',
+      (a) => {
+        a.model.width = 200;
+        return a;
+      },
+      /model\.width: 200 is not divisible by heads 3/,
+    ],
+    [
+      'wrong-block-count',
+      (a) => {
+        a.blocks.pop();
+        return a;
+      },
+      /blocks: has 11 genes but model\.depth is 12/,
+    ],
+    [
+      'missing-kernel',
+      (a) => {
+        delete a.blocks[1].kernelSize;
+        return a;
+      },
+      /blocks\[1\]\.kernelSize: K is needed/,
+    ],
   ];
   for (const [name, edit, message] of cases) {
     const path = join(dir, `${name}.json`);
@@ -214,22 +277,47 @@ test('architectureToJson -> parseArchitecture round-trips every preset', () => {
 test('canonicalGene nulls the fields a head distribution does not use', () => {
   const model = presetArchitecture('glit-tiny').model;
   const full = { qkvRatio: 2, convExpansion: 4, kernelSize: 31, ffnRatio: 4 };
-  assert.deepEqual(canonicalGene(model, { globalHeads: 3, ...full }), { globalHeads: 3, qkvRatio: 2, convExpansion: null, kernelSize: null, ffnRatio: 4 });
-  assert.deepEqual(canonicalGene(model, { globalHeads: 0, ...full }), { globalHeads: 0, qkvRatio: null, convExpansion: 4, kernelSize: 31, ffnRatio: 4 });
+  assert.deepEqual(canonicalGene(model, { globalHeads: 3, ...full }), {
+    globalHeads: 3,
+    qkvRatio: 2,
+    convExpansion: null,
+    kernelSize: null,
+    ffnRatio: 4,
+  });
+  assert.deepEqual(canonicalGene(model, { globalHeads: 0, ...full }), {
+    globalHeads: 0,
+    qkvRatio: null,
+    convExpansion: 4,
+    kernelSize: 31,
+    ffnRatio: 4,
+  });
   assert.deepEqual(canonicalGene(model, { globalHeads: 2, ...full }), { globalHeads: 2, ...full });
 });
 
 test('validateArchitecture canonicalizes genes, defaults the activation and the Table 6 fields, and names the bad field', () => {
   const { model, blocks } = TINY_BY_HAND;
   const { ffnActivation: _, localModule: __, localWindow: ___, classToken: ____, ...withoutDefaults } = model;
-  const loose = { model: withoutDefaults, blocks: [{ ...blocks[0], qkvRatio: 1 }, blocks[1], { ...blocks[2], kernelSize: 9 }] };
+  const loose = {
+    model: withoutDefaults,
+    blocks: [{ ...blocks[0], qkvRatio: 1 }, blocks[1], { ...blocks[2], kernelSize: 9 }],
+  };
   assert.deepEqual(validateArchitecture(loose), { model, blocks });
-  assert.throws(() => validateArchitecture({ ...loose, blocks: [blocks[0], { ...blocks[1], qkvRatio: null }, blocks[2]] }, 'x.json'), {
-    name: 'ArchitectureError',
-    message: /^x\.json: blocks\[1\]\.qkvRatio: ev is needed/,
-  });
-  assert.throws(() => validateArchitecture({ model: { ...model, patchSize: 3 }, blocks }), /model\.patchSize: 3 does not divide imageSize 8/);
-  assert.throws(() => validateArchitecture({ model, blocks: [blocks[0], blocks[1], { ...blocks[2], ffnRatio: 0.1 }] }), /blocks\[2\]\.ffnRatio/);
+  assert.throws(
+    () =>
+      validateArchitecture({ ...loose, blocks: [blocks[0], { ...blocks[1], qkvRatio: null }, blocks[2]] }, 'x.json'),
+    {
+      name: 'ArchitectureError',
+      message: /^x\.json: blocks\[1\]\.qkvRatio: ev is needed/,
+    },
+  );
+  assert.throws(
+    () => validateArchitecture({ model: { ...model, patchSize: 3 }, blocks }),
+    /model\.patchSize: 3 does not divide imageSize 8/,
+  );
+  assert.throws(
+    () => validateArchitecture({ model, blocks: [blocks[0], blocks[1], { ...blocks[2], ffnRatio: 0.1 }] }),
+    /blocks\[2\]\.ffnRatio/,
+  );
   assert.throws(() => presetArchitecture('nope'), ArchitectureError);
 });
 

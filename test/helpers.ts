@@ -33,14 +33,31 @@ export function tinyBaseline(): Architecture {
 }
 
 /** A batch of normal noise images [n, size, size, channels] with labels 0..classes-1 in turn. */
-export function seededBatch(n: number, size: number, channels: number, classes: number, seed = 5): { x: tf.Tensor4D; y: tf.Tensor1D } {
+export function seededBatch(
+  n: number,
+  size: number,
+  channels: number,
+  classes: number,
+  seed = 5,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const rng = new Rng(seed);
   const values = Float32Array.from({ length: n * size * size * channels }, () => rng.normal());
-  return { x: tf.tensor4d(values, [n, size, size, channels]), y: tf.tensor1d(Array.from({ length: n }, (_, i) => i % classes), 'int32') };
+  return {
+    x: tf.tensor4d(values, [n, size, size, channels]),
+    y: tf.tensor1d(
+      Array.from({ length: n }, (_, i) => i % classes),
+      'int32',
+    ),
+  };
 }
 
 /** Runs `node bin/glit.js ...args` and returns its exit code and output. */
 export function runGlit(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 120_000) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/glit.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/glit.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -27,8 +27,16 @@ test('the committed notebooks use the tslab kernel and are stored without output
     assert.equal(nb.metadata.kernelspec?.name, 'tslab', `${name}: kernelspec must be 'tslab' (jupyter/kernels/tslab)`);
     nb.cells.forEach((cell, i) => {
       if (cell.cell_type !== 'code') return;
-      assert.deepEqual(cell.outputs, [], `${name}: cell ${i} has outputs: clear them before committing (Edit > Clear Outputs of All Cells)`);
-      assert.equal(cell.execution_count, null, `${name}: cell ${i} has an execution count: clear outputs before committing`);
+      assert.deepEqual(
+        cell.outputs,
+        [],
+        `${name}: cell ${i} has outputs: clear them before committing (Edit > Clear Outputs of All Cells)`,
+      );
+      assert.equal(
+        cell.execution_count,
+        null,
+        `${name}: cell ${i} has an execution count: clear outputs before committing`,
+      );
     });
   }
 });
@@ -37,7 +45,10 @@ for (const notebook of listNotebooks()) {
   test(`${path.basename(notebook)} runs at smoke scale`, { timeout: 10 * 60_000 }, async (t) => {
     const missing = await jupyterMissing();
     if (missing) return t.skip(missing);
-    const executed = await executeNotebook(notebook, OUT, { env: { GLIT_SCALE: 'smoke' }, cellTimeoutS: CELL_TIMEOUT_S });
+    const executed = await executeNotebook(notebook, OUT, {
+      env: { GLIT_SCALE: 'smoke' },
+      cellTimeoutS: CELL_TIMEOUT_S,
+    });
     const outputs = readNotebook(executed).cells.flatMap((c) => c.outputs ?? []);
     assert.ok(outputs.length > 0, `${executed}: the notebook ran but showed nothing`);
   });
@@ -50,16 +61,26 @@ test('a notebook with a failing cell fails the run and reports the error', { tim
   try {
     const notebook = path.join(dir, 'failing.ipynb');
     const sources = ['console.log(1);', "throw new Error('deliberate ' + 'failure in a test notebook');"];
-    const cells = sources.map((source, i) => ({ cell_type: 'code', id: `cell-${i}`, metadata: {}, source, outputs: [], execution_count: null }));
+    const cells = sources.map((source, i) => ({
+      cell_type: 'code',
+      id: `cell-${i}`,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    }));
     const kernelspec = { name: 'tslab', display_name: 'TypeScript (tslab, this repo)', language: 'typescript' };
     const nb = { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells };
     fs.writeFileSync(notebook, JSON.stringify(nb));
     // The message is assembled at run time, so matching it proves the kernel's error text was reported, not the source.
-    await assert.rejects(executeNotebook(notebook, path.join(dir, 'out'), { cellTimeoutS: CELL_TIMEOUT_S }), (e: unknown) => {
-      assert.ok(e instanceof NotebookError, String(e));
-      assert.match(e.message, /deliberate failure in a test notebook/);
-      return true;
-    });
+    await assert.rejects(
+      executeNotebook(notebook, path.join(dir, 'out'), { cellTimeoutS: CELL_TIMEOUT_S }),
+      (e: unknown) => {
+        assert.ok(e instanceof NotebookError, String(e));
+        assert.match(e.message, /deliberate failure in a test notebook/);
+        return true;
+      },
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

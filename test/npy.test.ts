@@ -44,10 +44,12 @@ test('round trip, with the data 64-byte aligned as numpy writes it', () => {
   }
 });
 
-test('numpy reads ours, and we read numpy\'s versions 1.0 and 2.0', () => {
+test("numpy reads ours, and we read numpy's versions 1.0 and 2.0", () => {
   const ours = path.join(dir, 'ours.npy');
   writeNpy(ours, { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) });
-  python(`import numpy as np; a = np.load(${JSON.stringify(ours)}); assert a.dtype == np.float32 and a.shape == (2, 3) and a[1, 2] == 6.5, a`);
+  python(
+    `import numpy as np; a = np.load(${JSON.stringify(ours)}); assert a.dtype == np.float32 and a.shape == (2, 3) and a[1, 2] == 6.5, a`,
+  );
   const v1 = path.join(dir, 'v1.npy');
   const v2 = path.join(dir, 'v2.npy');
   python(
@@ -62,24 +64,59 @@ test('numpy reads ours, and we read numpy\'s versions 1.0 and 2.0', () => {
 test('other dtypes, byte order, Fortran order, truncation and non-npy files are refused with what to do', () => {
   const f4 = new Uint8Array(8);
   const cases: [string, Uint8Array, RegExp][] = [
-    ['magic', Buffer.from('not an array at all'), /not a \.npy file \(no \\x93NUMPY magic\); save the array with numpy\.save/],
-    ['float64', npyWithHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8)), /dtype '<f8', not little-endian float32 '<f4'; save x\.astype\(np\.float32\)/],
-    ['uint8', npyWithHeader("{'descr': '|u1', 'fortran_order': False, 'shape': (8,), }", new Uint8Array(8)), /dtype '\|u1'/],
-    ['big-endian', npyWithHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", f4), /big-endian float32; save x\.astype\("<f4"\)/],
-    ['structured', npyWithHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", f4), /is not a plain float32 array/],
-    ['fortran', npyWithHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }", f4), /Fortran order; save np\.ascontiguousarray\(x\)/],
-    ['truncated', npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", f4), /shape \(3\) needs 12 data bytes but the file has 8/],
-    ['version', npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4, 9), /unsupported \.npy version 9\.0/],
+    [
+      'magic',
+      Buffer.from('not an array at all'),
+      /not a \.npy file \(no \\x93NUMPY magic\); save the array with numpy\.save/,
+    ],
+    [
+      'float64',
+      npyWithHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(8)),
+      /dtype '<f8', not little-endian float32 '<f4'; save x\.astype\(np\.float32\)/,
+    ],
+    [
+      'uint8',
+      npyWithHeader("{'descr': '|u1', 'fortran_order': False, 'shape': (8,), }", new Uint8Array(8)),
+      /dtype '\|u1'/,
+    ],
+    [
+      'big-endian',
+      npyWithHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", f4),
+      /big-endian float32; save x\.astype\("<f4"\)/,
+    ],
+    [
+      'structured',
+      npyWithHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", f4),
+      /is not a plain float32 array/,
+    ],
+    [
+      'fortran',
+      npyWithHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }", f4),
+      /Fortran order; save np\.ascontiguousarray\(x\)/,
+    ],
+    [
+      'truncated',
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", f4),
+      /shape \(3\) needs 12 data bytes but the file has 8/,
+    ],
+    [
+      'version',
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4, 9),
+      /unsupported \.npy version 9\.0/,
+    ],
   ];
   for (const [name, bytes, message] of cases) {
     const file = path.join(dir, `${name}.npy`);
     writeFileSync(file, bytes);
-    assert.throws(() => readNpy(file), (e: Error) => {
-      assert.ok(e instanceof NpyError, `${name}: ${e}`);
-      assert.match(e.message, message, name);
-      assert.ok(e.message.startsWith(file), `${name}: the error names the file`);
-      return true;
-    });
+    assert.throws(
+      () => readNpy(file),
+      (e: Error) => {
+        assert.ok(e instanceof NpyError, `${name}: ${e}`);
+        assert.match(e.message, message, name);
+        assert.ok(e.message.startsWith(file), `${name}: the error names the file`);
+        return true;
+      },
+    );
   }
 });
 
@@ -87,18 +124,33 @@ test('headers numpy refuses are refused here too: missing or extra keys, a shape
   const f4 = new Uint8Array(8);
   const cases: [string, string, RegExp][] = [
     ['extra-key', "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }", /not a string|keys/],
-    ['missing-key', "{'descr': '<f4', 'shape': (2,), }", /the header has the keys descr, shape, numpy needs exactly descr, fortran_order, shape/],
+    [
+      'missing-key',
+      "{'descr': '<f4', 'shape': (2,), }",
+      /the header has the keys descr, shape, numpy needs exactly descr, fortran_order, shape/,
+    ],
     ['words', "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 'a'), }", /the shape is not a tuple of sizes/],
     ['list-shape', "{'descr': '<f4', 'fortran_order': False, 'shape': 2, }", /not a string|shape is not a tuple/],
     ['not-a-dict', "descr: '<f4', fortran_order: False, shape: (2,)", /not a dict literal/],
-    ['fortran-not-bool', "{'descr': '<f4', 'fortran_order': 'no', 'shape': (2,), }", /fortran_order is not True or False/],
+    [
+      'fortran-not-bool',
+      "{'descr': '<f4', 'fortran_order': 'no', 'shape': (2,), }",
+      /fortran_order is not True or False/,
+    ],
   ];
   for (const [name, header, message] of cases) {
     const file = path.join(dir, `bad-${name}.npy`);
     writeFileSync(file, npyWithHeader(header, f4));
-    assert.throws(() => readNpy(file), (e: Error) => e instanceof NpyError && message.test(e.message) && e.message.startsWith(file), name);
+    assert.throws(
+      () => readNpy(file),
+      (e: Error) => e instanceof NpyError && message.test(e.message) && e.message.startsWith(file),
+      name,
+    );
     // numpy itself refuses the same file
-    const r = spawnSync(PYTHON, ['-c', `import numpy as np\ntry:\n  np.load(${JSON.stringify(file)})\nexcept Exception:\n  raise SystemExit(3)`]);
+    const r = spawnSync(PYTHON, [
+      '-c',
+      `import numpy as np\ntry:\n  np.load(${JSON.stringify(file)})\nexcept Exception:\n  raise SystemExit(3)`,
+    ]);
     assert.equal(r.status, 3, `numpy should refuse ${name} too`);
   }
   // numpy's reader lets a negative size through; an array cannot have one.
@@ -108,6 +160,9 @@ test('headers numpy refuses are refused here too: missing or extra keys, a shape
 });
 
 test('a folder or a missing file given as the input says so', () => {
-  assert.throws(() => readNpy(dir), new RegExp(`^Error: ${dir.replace(/[/.]/g, '\\$&')}: is a folder, expected a file|${dir}: is a folder`));
+  assert.throws(
+    () => readNpy(dir),
+    new RegExp(`^Error: ${dir.replace(/[/.]/g, '\\$&')}: is a folder, expected a file|${dir}: is a folder`),
+  );
   assert.throws(() => readNpy(path.join(dir, 'none.npy')), /none\.npy: not found/);
 });

@@ -16,7 +16,14 @@ import * as tf from '@tensorflow/tfjs';
 import { architectureToJson, presetArchitecture, validateArchitecture, type Architecture } from '../lib/model/arch';
 import { initBackend, releaseBackend, type BackendName } from '../lib/kernels/backend';
 import { loadCheckpoint, saveCheckpoint, toTorchLayout } from '../lib/io/checkpoint';
-import { disposeModel, forward, initModel, namedVariables, trainableVariables, type ModelParams } from '../lib/model/model';
+import {
+  disposeModel,
+  forward,
+  initModel,
+  namedVariables,
+  trainableVariables,
+  type ModelParams,
+} from '../lib/model/model';
 import { readNpy, writeNpy, type NpyArray } from '../lib/io/npy';
 import { Rng } from '../lib/core/random';
 import { readSafetensors, toFloat32, type Safetensors } from '../lib/io/safetensors';
@@ -31,7 +38,11 @@ const SMOOTHING = 0.1; // train mode uses label smoothing, eval mode plain cross
 let dir: string;
 before(() => {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  assert.equal(probe.status, 0, `the PyTorch reference needs ${PYTHON} with torch and numpy (npm run setup installs python3-torch; or set GLIT_REFERENCE_PYTHON): ${probe.stderr ?? probe.error}`);
+  assert.equal(
+    probe.status,
+    0,
+    `the PyTorch reference needs ${PYTHON} with torch and numpy (npm run setup installs python3-torch; or set GLIT_REFERENCE_PYTHON): ${probe.stderr ?? probe.error}`,
+  );
   dir = mkdtempSync(path.join(os.tmpdir(), 'glit-parity-'));
 });
 after(() => {
@@ -41,7 +52,10 @@ after(() => {
 
 function reference(args: string[]): void {
   // One OpenMP thread: two made the reference 3-9x slower on this 2-core machine. No __pycache__ in the tree.
-  const r = spawnSync(PYTHON, [DRIVER, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' } });
+  const r = spawnSync(PYTHON, [DRIVER, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
+  });
   assert.equal(r.status, 0, `reference failed: ${PYTHON} ${DRIVER} ${args.join(' ')}\n${r.stderr}`);
 }
 
@@ -53,7 +67,8 @@ function images(arch: Architecture, batch: number, seed: number): NpyArray {
   return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()) };
 }
 
-const nhwc = (a: NpyArray): tf.Tensor4D => tf.tidy(() => tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]));
+const nhwc = (a: NpyArray): tf.Tensor4D =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]));
 
 /**
  * max |ours - ref| / max(max |ref|, floor): relative to the tensor's own scale. The floor keeps tensors that are zero
@@ -81,18 +96,34 @@ const FLOOR_FRACTION = 1e-2;
 
 /** Compares named tensors to the reference's, each relative to its own scale or the group's floor. */
 function compareGroup(ours: Map<string, Float32Array>, refs: Map<string, Float32Array>): Comparison[] {
-  assert.deepEqual([...ours.keys()].sort(), [...refs.keys()].sort(), 'ours and the reference should have the same tensors');
+  assert.deepEqual(
+    [...ours.keys()].sort(),
+    [...refs.keys()].sort(),
+    'ours and the reference should have the same tensors',
+  );
   const largest = Math.max(...[...refs.values()].map((r) => r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-  return [...ours].map(([name, values]) => ({ name, error: relativeError(values, refs.get(name)!, FLOOR_FRACTION * largest) }));
+  return [...ours].map(([name, values]) => ({
+    name,
+    error: relativeError(values, refs.get(name)!, FLOOR_FRACTION * largest),
+  }));
 }
 
 /** A file's tensors under `prefix`, keyed by the rest of the name. */
 function group(file: Safetensors, prefix: string): Map<string, Float32Array> {
-  return new Map([...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), toFloat32(t)]));
+  return new Map(
+    [...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), toFloat32(t)]),
+  );
 }
 
 /** Logits, loss and gradients (PyTorch layout) of one mode, compared to the reference's. */
-async function checkMode(params: ModelParams, arch: Architecture, x: tf.Tensor4D, y: tf.Tensor1D, mode: 'train' | 'eval', ref: Safetensors): Promise<Comparison[]> {
+async function checkMode(
+  params: ModelParams,
+  arch: Architecture,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  mode: 'train' | 'eval',
+  ref: Safetensors,
+): Promise<Comparison[]> {
   const variables = trainableVariables(params);
   let logits: tf.Tensor2D | undefined;
   const { value, grads } = tf.variableGrads(() => {
@@ -107,7 +138,10 @@ async function checkMode(params: ModelParams, arch: Architecture, x: tf.Tensor4D
     gradients.set(name, (await torch.data()) as Float32Array);
     torch.dispose();
   }
-  const outputs = new Map([['logits', (await logits!.data()) as Float32Array], ['loss', (await value.data()) as Float32Array]]);
+  const outputs = new Map([
+    ['logits', (await logits!.data()) as Float32Array],
+    ['loss', (await value.data()) as Float32Array],
+  ]);
   tf.dispose([logits!, value, ...Object.values(grads)]);
   return [
     ...compareGroup(outputs, new Map([...group(ref, `${mode}/`)].filter(([n]) => !n.includes('/')))),
@@ -129,7 +163,12 @@ function randomize(params: ModelParams, seed: number): void {
   for (const [name, v] of namedVariables(params)) {
     const scale = v.shape.length === 2 ? Math.sqrt(3 / v.shape[0]) : 0.5; // 2-D variables are [fan-in, ...] here
     const offset = /(norm[12]?|net\.4)\.weight$|running_var$/.test(name) ? 1 : 0;
-    v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => offset + scale * (2 * rng.uniform() - 1)), v.shape));
+    v.assign(
+      tf.tensor(
+        Float32Array.from({ length: v.size }, () => offset + scale * (2 * rng.uniform() - 1)),
+        v.shape,
+      ),
+    );
   }
 }
 
@@ -149,9 +188,17 @@ function tinyVariant(name: string, model: Partial<Architecture['model']>, kernel
 const CASES: Case[] = [
   { arch: tinyArchitecture(), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
   // 17 tokens, window 5: CLS and the first patches see the sequence's edge, the others a full window.
-  { arch: tinyVariant('tiny-window-attention', { localModule: 'window-attention', localWindow: 5 }), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
+  {
+    arch: tinyVariant('tiny-window-attention', { localModule: 'window-attention', localWindow: 5 }),
+    batch: 4,
+    backends: ['cpu', 'wasm', 'webgpu'],
+  },
   // A 4x4 grid with 3x3 kernels: edges padded in both directions; no CLS token, the head pools the patch tokens.
-  { arch: tinyVariant('tiny-conv2d', { localModule: 'conv2d', classToken: false }, 3), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
+  {
+    arch: tinyVariant('tiny-conv2d', { localModule: 'conv2d', classToken: false }, 3),
+    batch: 4,
+    backends: ['cpu', 'wasm', 'webgpu'],
+  },
   { arch: presetArchitecture('deit-tiny'), batch: 2, backends: ['wasm'] },
   { arch: presetArchitecture('glit-tiny'), batch: 2, backends: ['wasm'] },
 ];
@@ -176,7 +223,21 @@ for (const { arch, batch, backends } of CASES) {
       writeNpy(path.join(work, 'x.npy'), input);
       writeFileSync(path.join(work, 'arch.json'), architectureToJson(arch));
       const w = (f: string) => path.join(work, f);
-      reference(['check', '--arch', w('arch.json'), '--checkpoint', w('model.safetensors'), '--input', w('x.npy'), '--labels', labels.join(','), '--smoothing', String(SMOOTHING), '--out', w('ref.safetensors')]);
+      reference([
+        'check',
+        '--arch',
+        w('arch.json'),
+        '--checkpoint',
+        w('model.safetensors'),
+        '--input',
+        w('x.npy'),
+        '--labels',
+        labels.join(','),
+        '--smoothing',
+        String(SMOOTHING),
+        '--out',
+        w('ref.safetensors'),
+      ]);
       ref = readSafetensors(w('ref.safetensors'));
       initial = group(readSafetensors(w('model.safetensors')), '');
     });
@@ -201,11 +262,19 @@ for (const { arch, batch, backends } of CASES) {
         const evalMode = await checkMode(params, arch, x, y, 'eval', ref);
         tf.dispose([x, y]);
         disposeModel(params);
-        const modes: [string, Comparison[]][] = [['train', [...train, ...state]], ['eval', evalMode]];
+        const modes: [string, Comparison[]][] = [
+          ['train', [...train, ...state]],
+          ['eval', evalMode],
+        ];
         for (const [mode, comparisons] of modes) {
           const w = worst(comparisons);
-          t.diagnostic(`${arch.name} ${backend} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`);
-          assert.ok(w.error <= TOLERANCE, `${arch.name} on ${backend}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`);
+          t.diagnostic(
+            `${arch.name} ${backend} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`,
+          );
+          assert.ok(
+            w.error <= TOLERANCE,
+            `${arch.name} on ${backend}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`,
+          );
         }
       });
     }
@@ -221,12 +290,26 @@ describe('a checkpoint written by PyTorch', () => {
     mkdirSync(path.join(dir, 'torch'));
     writeNpy(w('x.npy'), images(arch, 3, 11));
     writeFileSync(w('arch.json'), architectureToJson(arch));
-    reference(['export', '--arch', w('arch.json'), '--seed', '4', '--input', w('x.npy'), '--out', w('torch.safetensors'), '--logits', w('logits.npy')]);
+    reference([
+      'export',
+      '--arch',
+      w('arch.json'),
+      '--seed',
+      '4',
+      '--input',
+      w('x.npy'),
+      '--out',
+      w('torch.safetensors'),
+      '--logits',
+      w('logits.npy'),
+    ]);
     torchLogits = readNpy(w('logits.npy'));
   });
 
-  test('glit predict --json gives PyTorch\'s logits (architecture from the checkpoint metadata)', () => {
-    const r = runGlit(['predict', '--checkpoint', w('torch.safetensors'), '--input', w('x.npy'), '--json'], { GLIT_BACKEND: 'wasm' });
+  test("glit predict --json gives PyTorch's logits (architecture from the checkpoint metadata)", () => {
+    const r = runGlit(['predict', '--checkpoint', w('torch.safetensors'), '--input', w('x.npy'), '--json'], {
+      GLIT_BACKEND: 'wasm',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /backend wasm on /);
     const logits = Float32Array.from((JSON.parse(r.stdout).logits as number[][]).flat());
@@ -236,9 +319,16 @@ describe('a checkpoint written by PyTorch', () => {
   });
 
   test('glit predict --arch prints the top class per image', () => {
-    const r = runGlit(['predict', '--arch', w('arch.json'), '--checkpoint', w('torch.safetensors'), '--input', w('x.npy')], { GLIT_BACKEND: 'cpu' });
+    const r = runGlit(
+      ['predict', '--arch', w('arch.json'), '--checkpoint', w('torch.safetensors'), '--input', w('x.npy')],
+      { GLIT_BACKEND: 'cpu' },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const classes = r.stdout.trim().split('\n').slice(1).map((line) => Number(line.trim().split(/\s+/)[1]));
+    const classes = r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => Number(line.trim().split(/\s+/)[1]));
     const [batch, numClasses] = torchLogits.shape;
     const expected = Array.from({ length: batch }, (_, i) => {
       const row = Array.from(torchLogits.data.subarray(i * numClasses, (i + 1) * numClasses));

@@ -6,7 +6,15 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateArchitecture } from '../lib/model/arch';
 import { initBlock, localHeads } from '../lib/model/block';
-import { centrePatch, centreReach, kernelReach, onPatchGrid, patchToken, reachedTokens as reached, tokenSensitivity } from '../lib/notebook/receptive-field';
+import {
+  centrePatch,
+  centreReach,
+  kernelReach,
+  onPatchGrid,
+  patchToken,
+  reachedTokens as reached,
+  tokenSensitivity,
+} from '../lib/notebook/receptive-field';
 import { Rng } from '../lib/core/random';
 
 before(async () => {
@@ -35,7 +43,11 @@ test('on the 14x14 grid a 17-tap kernel at the centre patch wraps to the neighbo
   const { cls, patches, centre } = centreReach([17], grid);
   assert.deepEqual(centre, [7, 7]);
   assert.equal(cls, 0);
-  assert.deepEqual(reached(patches[7]), Array.from({ length: 14 }, (_, c) => c), 'its own row entirely');
+  assert.deepEqual(
+    reached(patches[7]),
+    Array.from({ length: 14 }, (_, c) => c),
+    'its own row entirely',
+  );
   assert.deepEqual(reached(patches[6]), [13], 'the last patch of the row above');
   assert.deepEqual(reached(patches[8]), [0, 1], 'the first two patches of the row below');
   assert.equal(patches.flat().filter((v) => v !== 0).length, 17);
@@ -43,7 +55,14 @@ test('on the 14x14 grid a 17-tap kernel at the centre patch wraps to the neighbo
 
 test('onPatchGrid puts CLS apart and the patches row-major', () => {
   const values = Array.from({ length: 10 }, (_, i) => i);
-  assert.deepEqual(onPatchGrid(values, 3), { cls: 0, patches: [[1, 2, 3], [4, 5, 6], [7, 8, 9]] });
+  assert.deepEqual(onPatchGrid(values, 3), {
+    cls: 0,
+    patches: [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ],
+  });
   assert.throws(() => onPatchGrid(new Float32Array(50), 8), /do not fit a 8x8 grid/);
 });
 
@@ -56,7 +75,11 @@ test('a random conv head (eval mode) reaches exactly the tokens of its kernel, a
   const tokens = 65;
   const x = tf.randomNormal([2, tokens, 12], 0, 1, 'float32', 1) as tf.Tensor3D;
   const before = tf.memory().numTensors;
-  const head = tokenSensitivity((input) => localHeads(params.local!, input, arch.model, arch.blocks[0], { training: false }), x, 30);
+  const head = tokenSensitivity(
+    (input) => localHeads(params.local!, input, arch.model, arch.blocks[0], { training: false }),
+    x,
+    30,
+  );
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(reached(head), reached(kernelReach([7], tokens, 30)));
   assert.deepEqual(reached(head), [27, 28, 29, 30, 31, 32, 33]);

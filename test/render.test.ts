@@ -58,37 +58,57 @@ function renderedFigures(dom: string): RenderedFigure[] {
     .map((part) => ({
       id: /^<div id="([^"]+)"/.exec(part)![1],
       drawn: part.includes('class="main-svg"') && /<g class="\w+layer mlayer"><g\b/.test(part),
-      text: part.slice(0, part.indexOf('</div>')).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim(),
+      text: part
+        .slice(0, part.indexOf('</div>'))
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
     }));
 }
 
 async function chromiumMissing(): Promise<string | undefined> {
   return new Promise((resolve) =>
     execFile(CHROMIUM, ['--version'], { timeout: 60_000 }, (error) =>
-      resolve(error ? `${CHROMIUM} does not run (${error.message.split('\n')[0]}): install Chromium (Debian: apt-get install chromium) or set CHROMIUM` : undefined),
+      resolve(
+        error
+          ? `${CHROMIUM} does not run (${error.message.split('\n')[0]}): install Chromium (Debian: apt-get install chromium) or set CHROMIUM`
+          : undefined,
+      ),
     ),
   );
 }
 
-test('the figures of 00_setup render in its HTML export (headless Chromium, offline)', { timeout: 10 * 60_000 }, async (t) => {
-  const missing = (await jupyterMissing()) ?? (await chromiumMissing());
-  if (missing) return t.skip(missing);
-  const executed = await executeNotebook(path.join(NOTEBOOK_DIR, '00_setup.ipynb'), OUT, { env: { GLIT_SCALE: 'smoke' }, cellTimeoutS: 120 });
-  const outputs = JSON.parse(fs.readFileSync(executed, 'utf8')).cells.flatMap((c: { outputs?: { data?: object }[] }) => c.outputs ?? []);
-  const plotlyOutputs = outputs.filter((o: { data?: object }) => o.data && PLOTLY_MIME in o.data).length;
-  assert.ok(plotlyOutputs >= 2, `expected 00_setup to show at least 2 plotly figures, found ${plotlyOutputs}`);
+test(
+  'the figures of 00_setup render in its HTML export (headless Chromium, offline)',
+  { timeout: 10 * 60_000 },
+  async (t) => {
+    const missing = (await jupyterMissing()) ?? (await chromiumMissing());
+    if (missing) return t.skip(missing);
+    const executed = await executeNotebook(path.join(NOTEBOOK_DIR, '00_setup.ipynb'), OUT, {
+      env: { GLIT_SCALE: 'smoke' },
+      cellTimeoutS: 120,
+    });
+    const outputs = JSON.parse(fs.readFileSync(executed, 'utf8')).cells.flatMap(
+      (c: { outputs?: { data?: object }[] }) => c.outputs ?? [],
+    );
+    const plotlyOutputs = outputs.filter((o: { data?: object }) => o.data && PLOTLY_MIME in o.data).length;
+    assert.ok(plotlyOutputs >= 2, `expected 00_setup to show at least 2 plotly figures, found ${plotlyOutputs}`);
 
-  const screenshot = path.join(OUT, '00_setup.png');
-  const figures = renderedFigures(await renderPage(await exportHtml(executed, OUT), screenshot));
-  assert.equal(figures.length, plotlyOutputs, 'every plotly output should have its placeholder in the HTML export');
-  for (const f of figures) assert.ok(f.drawn, `figure ${f.id} was not drawn; it shows: '${f.text}'`);
-  assert.ok(fs.statSync(screenshot).size > 10_000, `${screenshot} looks empty`);
-});
+    const screenshot = path.join(OUT, '00_setup.png');
+    const figures = renderedFigures(await renderPage(await exportHtml(executed, OUT), screenshot));
+    assert.equal(figures.length, plotlyOutputs, 'every plotly output should have its placeholder in the HTML export');
+    for (const f of figures) assert.ok(f.drawn, `figure ${f.id} was not drawn; it shows: '${f.text}'`);
+    assert.ok(fs.statSync(screenshot).size > 10_000, `${screenshot} looks empty`);
+  },
+);
 
 test('a figure whose plotly.js never loaded is reported as not drawn', { timeout: 5 * 60_000 }, async (t) => {
   const missing = await chromiumMissing();
   if (missing) return t.skip(missing);
-  const figure: PlotlyFigure = { data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }], layout: { title: { text: '</script> in a title' } } };
+  const figure: PlotlyFigure = {
+    data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }],
+    layout: { title: { text: '</script> in a title' } },
+  };
   // In page order: a figure before any plotly.js (as when the output that inlined it was cleared), then one that
   // inlines it. The first must not be drawn and must say why; the second proves the page itself works.
   const withoutLibrary = figureBundle(figure, { inlinePlotly: false })['text/html'];

@@ -9,43 +9,70 @@ import { TABLE_SPECS } from '../lib/experiments/reproduce';
 import { TABLES, type TableResult } from '../lib/experiments/records';
 import { runGlit } from './helpers';
 
-test('glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back', { timeout: 900_000 }, () => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'glit-reproduce-')), 'run');
-  const args = ['reproduce', 'all', '--json', '--out', out];
-  const first = runGlit([...args, '--preset', 'smoke', '--limit', 'train=128,val=64,test=64'], { GLIT_BACKEND: 'wasm' }, 900_000);
-  assert.equal(first.status, 0, first.stderr);
-  const results = JSON.parse(first.stdout) as TableResult[];
-  assert.deepEqual(results.map((t) => t.table), [...TABLES]);
-  for (const t of results) {
-    const saved = JSON.parse(fs.readFileSync(path.join(out, `${t.table}.json`), 'utf8')) as TableResult;
-    assert.deepEqual(saved.rows.map((r) => r.id), TABLE_SPECS[t.table].rows.map((r) => r.id));
-    for (const r of saved.rows) {
-      assert.equal(r.runs.length, 1);
-      assert.ok(r.runs[0].params > 0 && r.runs[0].flops > 0 && r.meanTest >= 0 && r.meanTest <= 1, JSON.stringify(r));
+test(
+  'glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back',
+  { timeout: 900_000 },
+  () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'glit-reproduce-')), 'run');
+    const args = ['reproduce', 'all', '--json', '--out', out];
+    const first = runGlit(
+      [...args, '--preset', 'smoke', '--limit', 'train=128,val=64,test=64'],
+      { GLIT_BACKEND: 'wasm' },
+      900_000,
+    );
+    assert.equal(first.status, 0, first.stderr);
+    const results = JSON.parse(first.stdout) as TableResult[];
+    assert.deepEqual(
+      results.map((t) => t.table),
+      [...TABLES],
+    );
+    for (const t of results) {
+      const saved = JSON.parse(fs.readFileSync(path.join(out, `${t.table}.json`), 'utf8')) as TableResult;
+      assert.deepEqual(
+        saved.rows.map((r) => r.id),
+        TABLE_SPECS[t.table].rows.map((r) => r.id),
+      );
+      for (const r of saved.rows) {
+        assert.equal(r.runs.length, 1);
+        assert.ok(r.runs[0].params > 0 && r.runs[0].flops > 0 && r.meanTest >= 0 && r.meanTest <= 1, JSON.stringify(r));
+      }
+      assert.equal(saved.backend, 'wasm');
+      assert.equal(saved.scale, 'smoke');
     }
-    assert.equal(saved.backend, 'wasm');
-    assert.equal(saved.scale, 'smoke');
-  }
-  // Tables 4 and 5 share one hierarchical search: their GLiT rows are the same run.
-  const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
-  assert.deepEqual(row('table4', 'glit').runs, row('table5', 'hierarchical').runs);
+    // Tables 4 and 5 share one hierarchical search: their GLiT rows are the same run.
+    const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
+    assert.deepEqual(row('table4', 'glit').runs, row('table5', 'hierarchical').runs);
 
-  const again = runGlit([...args, '--resume'], { GLIT_BACKEND: 'wasm' }, 300_000);
-  assert.equal(again.status, 0, again.stderr);
-  assert.doesNotMatch(again.stderr, /epoch 1\/1, train loss/, 'a rerun should train nothing');
-  const strip = (ts: TableResult[]) => ts.map((t) => ({ ...t, date: '', commit: '', rows: t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) })) }));
-  assert.deepEqual(strip(JSON.parse(again.stdout)), strip(results));
+    const again = runGlit([...args, '--resume'], { GLIT_BACKEND: 'wasm' }, 300_000);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /epoch 1\/1, train loss/, 'a rerun should train nothing');
+    const strip = (ts: TableResult[]) =>
+      ts.map((t) => ({
+        ...t,
+        date: '',
+        commit: '',
+        rows: t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) })),
+      }));
+    assert.deepEqual(strip(JSON.parse(again.stdout)), strip(results));
 
-  // More seeds for a finished run: seed 0 is read back, seed 1 trained; fewer seeds than the run has are refused.
-  const more = runGlit(['reproduce', 'table1', '--json', '--out', out, '--resume', '--seeds', '2'], { GLIT_BACKEND: 'wasm' }, 300_000);
-  assert.equal(more.status, 0, more.stderr);
-  const [table1] = strip(JSON.parse(more.stdout));
-  const before = strip(results).find((t) => t.table === 'table1')!;
-  for (const [i, r] of table1.rows.entries()) {
-    assert.deepEqual(r.runs.map((x) => x.seed), [0, 1]);
-    assert.deepEqual(r.runs[0], before.rows[i].runs[0]);
-  }
-  const fewer = runGlit(['reproduce', 'table1', '--out', out, '--resume', '--seeds', '1'], { GLIT_BACKEND: 'wasm' });
-  assert.notEqual(fewer.status, 0);
-  assert.match(fewer.stderr, /runs 2 seeds; a resumed run can add seeds, not drop them/);
-});
+    // More seeds for a finished run: seed 0 is read back, seed 1 trained; fewer seeds than the run has are refused.
+    const more = runGlit(
+      ['reproduce', 'table1', '--json', '--out', out, '--resume', '--seeds', '2'],
+      { GLIT_BACKEND: 'wasm' },
+      300_000,
+    );
+    assert.equal(more.status, 0, more.stderr);
+    const [table1] = strip(JSON.parse(more.stdout));
+    const before = strip(results).find((t) => t.table === 'table1')!;
+    for (const [i, r] of table1.rows.entries()) {
+      assert.deepEqual(
+        r.runs.map((x) => x.seed),
+        [0, 1],
+      );
+      assert.deepEqual(r.runs[0], before.rows[i].runs[0]);
+    }
+    const fewer = runGlit(['reproduce', 'table1', '--out', out, '--resume', '--seeds', '1'], { GLIT_BACKEND: 'wasm' });
+    assert.notEqual(fewer.status, 0);
+    assert.match(fewer.stderr, /runs 2 seeds; a resumed run can add seeds, not drop them/);
+  },
+);

@@ -16,7 +16,8 @@ import { resolveRun } from '../lib/cli/run-options';
 import { ROOT, runGlit, tinyBaseline } from './helpers';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'glit-run-folder-'));
-const writeConfig = (dir: string, json: unknown) => fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json));
+const writeConfig = (dir: string, json: unknown) =>
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(json));
 
 test('the committed main search provenance is the cpu scale, and reads back as it', () => {
   const recorded = JSON.parse(fs.readFileSync(path.join(ROOT, 'results', 'main-search-cpu.json'), 'utf8')).settings;
@@ -50,7 +51,10 @@ test('scales are differences from the defaults; a diff naming an unknown field i
   const merged = applyDiff(SCALE_CONFIGS.smoke.search, { retrain: { augment: { flip: true } } }, 'x');
   assert.deepEqual(merged.retrain.augment, { padCrop: 2, flip: true });
   assert.equal(merged.retrain.epochs, 1);
-  assert.throws(() => applyDiff(SCALE_CONFIGS.smoke.search, { retrain: { epoch: 3 } }, '--config c.json'), /--config c\.json\.retrain: unknown field 'epoch'/);
+  assert.throws(
+    () => applyDiff(SCALE_CONFIGS.smoke.search, { retrain: { epoch: 3 } }, '--config c.json'),
+    /--config c\.json\.retrain: unknown field 'epoch'/,
+  );
 });
 
 test('--preset SCALE is the old spelling of --scale', () => {
@@ -58,17 +62,37 @@ test('--preset SCALE is the old spelling of --scale', () => {
   const { run } = resolveRun({ out: path.join(dir, 'a'), preset: 'smoke' }, 'search');
   assert.equal(run.scale, 'smoke');
   assert.deepEqual(run, resolveRun({ out: path.join(dir, 'b'), scale: 'smoke' }, 'search').run);
-  assert.throws(() => resolveRun({ out: path.join(dir, 'c'), preset: 'smoke', scale: 'cpu' }, 'search'), /only --scale/);
-  assert.throws(() => resolveRun({ out: path.join(dir, 'd'), scale: 'huge' }, 'search'), /--scale 'huge' is not a scale/);
+  assert.throws(
+    () => resolveRun({ out: path.join(dir, 'c'), preset: 'smoke', scale: 'cpu' }, 'search'),
+    /only --scale/,
+  );
+  assert.throws(
+    () => resolveRun({ out: path.join(dir, 'd'), scale: 'huge' }, 'search'),
+    /--scale 'huge' is not a scale/,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('old glit train folders: 0-based metrics read 1-based, and --resume says it cannot continue them', () => {
   const dir = tmp();
   const val = { loss: 2, accuracy: 0.5, count: 10 };
-  fs.writeFileSync(path.join(dir, 'metrics.jsonl'), [0, 1].map((epoch) => JSON.stringify({ epoch, step: 8 * (epoch + 1), lr: 1e-3, trainLoss: 2, val, seconds: 1 }) + '\n').join(''));
-  assert.deepEqual(readRetraining(dir).epochs.map((e) => e.epoch), [1, 2]);
-  writeConfig(dir, { command: 'train', arch: tinyBaseline(), dataset: 'fashion-mnist', scale: 'smoke', config: SCALE_CONFIGS.smoke.train });
+  fs.writeFileSync(
+    path.join(dir, 'metrics.jsonl'),
+    [0, 1]
+      .map((epoch) => JSON.stringify({ epoch, step: 8 * (epoch + 1), lr: 1e-3, trainLoss: 2, val, seconds: 1 }) + '\n')
+      .join(''),
+  );
+  assert.deepEqual(
+    readRetraining(dir).epochs.map((e) => e.epoch),
+    [1, 2],
+  );
+  writeConfig(dir, {
+    command: 'train',
+    arch: tinyBaseline(),
+    dataset: 'fashion-mnist',
+    scale: 'smoke',
+    config: SCALE_CONFIGS.smoke.train,
+  });
   assert.throws(() => readTrainSettings(dir), /older `glit train`, which saved no training state/);
   const r = runGlit(['train', '--out', dir, '--resume']);
   assert.equal(r.status, 1);
@@ -80,9 +104,15 @@ test('old glit train folders: 0-based metrics read 1-based, and --resume says it
 });
 
 /** Runs `glit train` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
-function trainProcess(args: string[], killWhen?: string): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+function trainProcess(
+  args: string[],
+  killWhen?: string,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'train', ...args], { cwd: ROOT, env: { ...process.env, GLIT_BACKEND: 'wasm' } });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'train', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, GLIT_BACKEND: 'wasm' },
+    });
     let [stdout, stderr, killed] = ['', '', false];
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -101,28 +131,39 @@ function trainProcess(args: string[], killWhen?: string): Promise<{ killed: bool
   });
 }
 
-test('glit train killed with SIGKILL after an epoch resumes to the same result as an uninterrupted run', { timeout: 300_000 }, async () => {
-  const dir = tmp();
-  const archFile = path.join(dir, 'tiny.json');
-  fs.writeFileSync(archFile, architectureToJson(tinyBaseline()));
-  const common = ['--arch', archFile, '--scale', 'smoke', '--epochs', '3', '--json'];
-  const whole = await trainProcess([...common, '--out', path.join(dir, 'whole')]);
-  assert.equal(whole.code, 0, whole.stderr);
-  const expected = JSON.parse(whole.stdout);
-  for (const f of ['config.json', 'arch.json', 'metrics.jsonl', 'model.safetensors', 'result.json']) assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
-  assert.ok(!fs.existsSync(path.join(dir, 'whole', 'train.safetensors')), 'the training state is removed at the end');
-  assert.deepEqual(readRetraining(path.join(dir, 'whole')).epochs.map((e) => e.epoch), [1, 2, 3]);
+test(
+  'glit train killed with SIGKILL after an epoch resumes to the same result as an uninterrupted run',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tmp();
+    const archFile = path.join(dir, 'tiny.json');
+    fs.writeFileSync(archFile, architectureToJson(tinyBaseline()));
+    const common = ['--arch', archFile, '--scale', 'smoke', '--epochs', '3', '--json'];
+    const whole = await trainProcess([...common, '--out', path.join(dir, 'whole')]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const expected = JSON.parse(whole.stdout);
+    for (const f of ['config.json', 'arch.json', 'metrics.jsonl', 'model.safetensors', 'result.json'])
+      assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
+    assert.ok(!fs.existsSync(path.join(dir, 'whole', 'train.safetensors')), 'the training state is removed at the end');
+    assert.deepEqual(
+      readRetraining(path.join(dir, 'whole')).epochs.map((e) => e.epoch),
+      [1, 2, 3],
+    );
 
-  const out = path.join(dir, 'killed');
-  const first = await trainProcess([...common, '--out', out], path.join(out, 'metrics.jsonl'));
-  assert.ok(first.killed, 'the first run should have been killed after its first epoch');
-  const again = await trainProcess(['--out', out, '--resume', '--epochs', '4']);
-  assert.equal(again.code, 2);
-  assert.match(again.stderr, /drop --epochs/);
-  const resumed = await trainProcess(['--out', out, '--resume', '--json']);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
-  assert.deepEqual(strip(JSON.parse(resumed.stdout)), strip(expected));
-  assert.deepEqual(readRetraining(out).epochs.map((e) => e.epoch), [1, 2, 3]);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+    const out = path.join(dir, 'killed');
+    const first = await trainProcess([...common, '--out', out], path.join(out, 'metrics.jsonl'));
+    assert.ok(first.killed, 'the first run should have been killed after its first epoch');
+    const again = await trainProcess(['--out', out, '--resume', '--epochs', '4']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /drop --epochs/);
+    const resumed = await trainProcess(['--out', out, '--resume', '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
+    assert.deepEqual(strip(JSON.parse(resumed.stdout)), strip(expected));
+    assert.deepEqual(
+      readRetraining(out).epochs.map((e) => e.epoch),
+      [1, 2, 3],
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);

@@ -21,7 +21,10 @@ function locker(dir: string, holdMs: number) {
   const script = `const { lockRunFolder } = require(${JSON.stringify(LOCK_MODULE)});
     try { lockRunFolder(${JSON.stringify(dir)}, 'test'); console.log('locked'); setTimeout(() => {}, ${holdMs}); }
     catch (e) { console.log(e.name === 'RunFolderBusyError' ? 'busy' : 'error: ' + e.message); }`;
-  return spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 const output = (child: ReturnType<typeof locker>) =>
@@ -36,7 +39,8 @@ test('a second writer is refused with the holder named, and the lock goes with r
   const lock = lockRunFolder(dir, 'search');
   assert.throws(
     () => lockRunFolder(dir, 'search'),
-    (e: unknown) => e instanceof RunFolderBusyError && e.message.includes(`PID ${process.pid}`) && e.message.includes('--out'),
+    (e: unknown) =>
+      e instanceof RunFolderBusyError && e.message.includes(`PID ${process.pid}`) && e.message.includes('--out'),
   );
   lock.release();
   assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false);
@@ -87,17 +91,27 @@ test('a failed write removes its temporary and names the file and the space it n
     real(target, data.subarray(0, 10));
     throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
   });
-  assert.throws(() => writeFileAtomic(file, new Uint8Array(3 * 2 ** 20)), /model\.safetensors: the disk is full \(writing 3\.0 MB\)/);
+  assert.throws(
+    () => writeFileAtomic(file, new Uint8Array(3 * 2 ** 20)),
+    /model\.safetensors: the disk is full \(writing 3\.0 MB\)/,
+  );
   t.mock.restoreAll();
   assert.deepEqual(fs.readdirSync(dir), ['model.safetensors']);
   assert.equal(fs.readFileSync(file, 'utf8'), 'previous');
-  assert.throws(() => appendJsonLine(path.join(file, 'x.jsonl'), {}), /model\.safetensors\/x\.jsonl: could not be written/);
+  assert.throws(
+    () => appendJsonLine(path.join(file, 'x.jsonl'), {}),
+    /model\.safetensors\/x\.jsonl: could not be written/,
+  );
 });
 
 test('temporaries left by a killed writer are swept, and nothing else is', () => {
   const dir = scratch();
   fs.mkdirSync(path.join(dir, 'stage1', 'retrain'), { recursive: true });
-  const left = [path.join(dir, 'result.json.tmp-123'), path.join(dir, 'stage1', 'retrain', 'state.safetensors.tmp-9'), path.join(dir, '.lock.77')];
+  const left = [
+    path.join(dir, 'result.json.tmp-123'),
+    path.join(dir, 'stage1', 'retrain', 'state.safetensors.tmp-9'),
+    path.join(dir, '.lock.77'),
+  ];
   for (const f of left) fs.writeFileSync(f, 'x');
   fs.writeFileSync(path.join(dir, 'result.json'), '{}');
   fs.writeFileSync(path.join(dir, 'notes.tmp-keep'), 'x');
@@ -111,7 +125,11 @@ test('kill -9 mid-write never leaves a torn target', () => {
   writeFileAtomic(file, new Uint8Array(1000).fill(1));
   const script = `const { writeFileAtomic } = require(${JSON.stringify(path.join(ROOT, 'lib/io/atomic-files.ts'))});
     for (let i = 0; ; i++) writeFileAtomic(${JSON.stringify(file)}, new Uint8Array(8 * 2 ** 20).fill(i % 250 + 2));`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, timeout: 1500, killSignal: 'SIGKILL' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: ROOT,
+    timeout: 1500,
+    killSignal: 'SIGKILL',
+  });
   assert.equal(run.signal, 'SIGKILL');
   const bytes = fs.readFileSync(file);
   assert.ok(bytes.length === 1000 || bytes.length === 8 * 2 ** 20);

@@ -37,13 +37,26 @@ before(async () => {
     baseline: archFile,
     maxFlopsRatio: 1.5,
     supernet: { ...smoke.supernet, epochs: 2, batchSize: 16 },
-    evolution: { ...smoke.evolution, generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1, mutationProbability: 0.5 },
+    evolution: {
+      ...smoke.evolution,
+      generations: 2,
+      population: 3,
+      topK: 2,
+      mutations: 1,
+      crossovers: 1,
+      mutationProbability: 0.5,
+    },
     scoring: { valImages: 16, recalibrationBatches: 1, batchSize: 16 },
     stage1Retrain: 2,
     retrain: { ...smoke.retrain, epochs: 1, batchSize: 16 },
   };
   data = await loadDataset('fashion-mnist', { seed: 0, limit: { train: 32, val: 16, test: 16 } });
-  const settings: RunSettings = { dataset: 'fashion-mnist', scale: 'smoke', limit: { train: 32, val: 16, test: 16 }, config };
+  const settings: RunSettings = {
+    dataset: 'fashion-mnist',
+    scale: 'smoke',
+    limit: { train: 32, val: 16, test: 16 },
+    config,
+  };
   fs.mkdirSync(path.join(dir, 'whole'));
   fs.writeFileSync(path.join(dir, 'whole', 'config.json'), JSON.stringify({ command: 'search', run: settings }));
   await hierarchicalSearch(path.join(dir, 'whole'), data, config, quiet);
@@ -55,16 +68,25 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 test('readRun reads every part of a finished run', () => {
   assert.equal(run.settings?.config.baseline, config.baseline);
   for (const stage of [run.stage1, run.stage2]) {
-    assert.deepEqual(stage.supernet.map((e) => e.epoch), [1, 2]);
+    assert.deepEqual(
+      stage.supernet.map((e) => e.epoch),
+      [1, 2],
+    );
     assert.ok(stage.supernet.every((e) => Number.isFinite(e.trainLoss) && e.step > 0));
     assert.equal(stage.generations.length, 2);
     assert.equal(stage.generations, stage.evolution?.history);
-    assert.equal(evaluations(stage.evolution).length, stage.generations.reduce((n, g) => n + g.population.length, 0));
+    assert.equal(
+      evaluations(stage.evolution).length,
+      stage.generations.reduce((n, g) => n + g.population.length, 0),
+    );
     assert.equal(stage.top.length, 2);
     assert.deepEqual(stage.top[0].arch.model, TINY.model);
   }
   assert.equal(run.stage1.retrained.length, 2);
-  assert.deepEqual(run.stage1.retrained.map((r) => r.result?.name), ['stage1-rank1', 'stage1-rank2']);
+  assert.deepEqual(
+    run.stage1.retrained.map((r) => r.result?.name),
+    ['stage1-rank1', 'stage1-rank2'],
+  );
   assert.ok(run.stage1.retrained.every((r) => r.epochs.length === 1 && r.arch !== null));
   assert.deepEqual(run.stage1.result?.distribution, run.result?.distribution);
   assert.equal(run.stage2.retrained?.result?.name, 'glit-found');
@@ -75,7 +97,15 @@ test('readRun reads every part of a finished run', () => {
 test('a run in progress reads as far as it got', () => {
   const partial = path.join(dir, 'partial');
   fs.cpSync(path.join(dir, 'whole'), partial, { recursive: true });
-  for (const f of ['stage2', 'baseline', 'result.json', 'best-arch.json', 'stage1/result.json', 'stage1/evolution/top.json', 'stage1/retrain/rank2/result.json']) {
+  for (const f of [
+    'stage2',
+    'baseline',
+    'result.json',
+    'best-arch.json',
+    'stage1/result.json',
+    'stage1/evolution/top.json',
+    'stage1/retrain/rank2/result.json',
+  ]) {
     fs.rmSync(path.join(partial, f), { recursive: true });
   }
   // Killed mid-append (a line without its newline), and mid-generation (the last generation pending, partly scored).
@@ -94,7 +124,14 @@ test('a run in progress reads as far as it got', () => {
   assert.equal(got.stage1.result, null);
   assert.equal(got.stage1.retrained[1].result, null);
   assert.equal(got.stage1.retrained[1].epochs.length, 1);
-  assert.deepEqual(got.stage2, { supernet: [], supernetSteps: [], evolution: null, generations: [], top: [], retrained: null });
+  assert.deepEqual(got.stage2, {
+    supernet: [],
+    supernetSteps: [],
+    evolution: null,
+    generations: [],
+    top: [],
+    retrained: null,
+  });
   assert.equal(got.baseline, null);
   assert.equal(got.result, null);
   assert.equal(got.bestArch, null);
@@ -110,21 +147,36 @@ test('readRun says what is wrong with a folder that is not a run', () => {
 });
 
 test('notebooks run live in runs/notebooks/ by default, and only read the folder GLIT_RUN names', () => {
-  const params = { scale: 'smoke' as const, dataset: 'fashion-mnist', seed: 3, backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const }, weightSharing: 'separate' as const };
+  const params = {
+    scale: 'smoke' as const,
+    dataset: 'fashion-mnist',
+    seed: 3,
+    backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const },
+    weightSharing: 'separate' as const,
+  };
   const own = notebookSearch(params, {});
   assert.equal(own.dir, path.join(ROOT, 'runs', 'notebooks', 'search-smoke-seed3-fashion-mnist'));
   assert.equal(own.live, true);
   assert.equal(own.settings.config.weightSharing, 'separate');
   assert.equal(notebookParams({ GLIT_WEIGHT_SHARING: 'sliced' }).weightSharing, 'sliced');
-  assert.throws(() => notebookParams({ GLIT_WEIGHT_SHARING: 'shared' }), /GLIT_WEIGHT_SHARING='shared' is not one of separate, sliced/);
+  assert.throws(
+    () => notebookParams({ GLIT_WEIGHT_SHARING: 'shared' }),
+    /GLIT_WEIGHT_SHARING='shared' is not one of separate, sliced/,
+  );
   const sliced = notebookSearch({ ...params, weightSharing: 'sliced' }, {});
   assert.deepEqual([sliced.dir, sliced.settings.config.weightSharing], [`${own.dir}-sliced`, 'sliced']);
   assert.equal(own.settings.config.seed, 3);
   assert.equal(own.settings.config.retrain.seed, 3);
-  assert.ok(own.settings.limit && own.settings.limit.train! < SCALE_CONFIGS.smoke.limit!.train!, 'smoke notebooks use a smaller data limit than the preset');
+  assert.ok(
+    own.settings.limit && own.settings.limit.train! < SCALE_CONFIGS.smoke.limit!.train!,
+    'smoke notebooks use a smaller data limit than the preset',
+  );
 
   const given = notebookSearch(params, { GLIT_RUN: path.join(dir, 'whole') });
-  assert.deepEqual({ live: given.live, baseline: given.settings.config.baseline }, { live: false, baseline: config.baseline });
+  assert.deepEqual(
+    { live: given.live, baseline: given.settings.config.baseline },
+    { live: false, baseline: config.baseline },
+  );
   assert.throws(() => notebookSearch(params, { GLIT_RUN: path.join(dir, 'empty') }), /GLIT_RUN=.*has no config\.json/);
 
   const rows = describeSettings(given.settings);

@@ -15,7 +15,14 @@ import { batchNorm, initBatchNorm } from '../lib/model/layers';
 import { adamWStep, clipByGlobalNorm, createAdamW, decays, learningRate } from '../lib/train/optimizer';
 import { Rng } from '../lib/core/random';
 import { sampleWithin, stage1Space } from '../lib/search/space';
-import { createSupernet, disposeSupernet, pathModel, pathParams, recalibrateBatchNorm, supernetVariables } from '../lib/search/supernet';
+import {
+  createSupernet,
+  disposeSupernet,
+  pathModel,
+  pathParams,
+  recalibrateBatchNorm,
+  supernetVariables,
+} from '../lib/search/supernet';
 import { TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
 import { ROOT, runGlit, tinyBaseline } from './helpers';
 
@@ -25,12 +32,23 @@ test('AdamW matches hand-computed steps: decoupled decay, bias correction, per-p
   tf.setBackend('cpu');
   const w = tf.variable(tf.tensor2d([[1, -2]]));
   const b = tf.variable(tf.tensor1d([0.5]));
-  const vars = new Map<string, tf.Variable>([['fc.weight', w], ['fc.bias', b]]);
+  const vars = new Map<string, tf.Variable>([
+    ['fc.weight', w],
+    ['fc.bias', b],
+  ]);
   const opt = createAdamW({ weightDecay: 0.1 });
   const lr = 0.01;
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
   // Step 1 updates both; step 2 only the weight (the bias got no gradient, as in a supernet path not sampled).
-  adamWStep(opt, vars, new Map<string, tf.Tensor>([['fc.weight', tf.tensor2d([[0.5, 0.5]])], ['fc.bias', tf.tensor1d([1])]]), lr);
+  adamWStep(
+    opt,
+    vars,
+    new Map<string, tf.Tensor>([
+      ['fc.weight', tf.tensor2d([[0.5, 0.5]])],
+      ['fc.bias', tf.tensor1d([1])],
+    ]),
+    lr,
+  );
   adamWStep(opt, vars, new Map([['fc.weight', tf.tensor2d([[-1, 2]])]]), lr);
   const expectWeight = (p0: number, g1: number, g2: number) => {
     let p = p0 * (1 - lr * 0.1);
@@ -60,16 +78,29 @@ test('cosine schedule with linear warm-up, and global-norm clipping', () => {
   assert.ok(Math.abs(learningRate(s, 60) - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-12);
   assert.ok(Math.abs(learningRate(s, 110) - 1e-5) < 1e-12);
   tf.setBackend('cpu');
-  const { grads, norm } = clipByGlobalNorm(new Map([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([4])]]), 1);
+  const { grads, norm } = clipByGlobalNorm(
+    new Map([
+      ['a', tf.tensor1d([3, 0])],
+      ['b', tf.tensor1d([4])],
+    ]),
+    1,
+  );
   assert.ok(Math.abs(norm.dataSync()[0] - 5) < 1e-6);
-  assert.ok(Math.abs(grads.get('a')!.dataSync()[0] - 0.6) < 1e-6 && Math.abs(grads.get('b')!.dataSync()[0] - 0.8) < 1e-6);
+  assert.ok(
+    Math.abs(grads.get('a')!.dataSync()[0] - 0.6) < 1e-6 && Math.abs(grads.get('b')!.dataSync()[0] - 0.8) < 1e-6,
+  );
 });
 
 test('BatchNorm with momentum 1/(k+1) keeps the running average of the batch statistics', () => {
   tf.setBackend('cpu');
   const bn = initBatchNorm(2);
   const rng = new Rng(3);
-  const xs = [0, 1, 2].map(() => tf.tensor3d(Float32Array.from({ length: 4 * 5 * 2 }, () => rng.normal() * 3 + 1), [4, 5, 2]));
+  const xs = [0, 1, 2].map(() =>
+    tf.tensor3d(
+      Float32Array.from({ length: 4 * 5 * 2 }, () => rng.normal() * 3 + 1),
+      [4, 5, 2],
+    ),
+  );
   xs.forEach((x, k) => tf.tidy(() => batchNorm(bn, x, { training: true, bnMomentum: 1 / (k + 1) })));
   const n = 20;
   const means = xs.map((x) => tf.moments(x, [0, 1]).mean.arraySync() as number[]);
@@ -98,7 +129,12 @@ test('a supernet step trains only the sampled path, and recalibration does not d
   pathParams(net, other); // create the other candidates so we can see they do not move
   const before = new Map([...supernetVariables(net)].map(([k, v]) => [k, v.dataSync().slice()]));
   const optimizer = createAdamW();
-  await trainLoop({ data, config: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, warmupEpochs: 0 }, optimizer, modelForStep: () => pathModel(net, a) });
+  await trainLoop({
+    data,
+    config: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, warmupEpochs: 0 },
+    optimizer,
+    modelForStep: () => pathModel(net, a),
+  });
   const trained = new Set(pathModel(net, a).variables.keys());
   for (const [name, v] of supernetVariables(net)) {
     const moved = v.dataSync().some((x, i) => x !== before.get(name)![i]);
@@ -106,7 +142,8 @@ test('a supernet step trains only the sampled path, and recalibration does not d
   }
   // Recalibration: two different starting statistics give the same recalibrated ones.
   const params = pathParams(net, a);
-  const stats = () => params.blocks.flatMap(blockBatchNorms).flatMap((n) => [...n.runningMean.dataSync(), ...n.runningVar.dataSync()]);
+  const stats = () =>
+    params.blocks.flatMap(blockBatchNorms).flatMap((n) => [...n.runningMean.dataSync(), ...n.runningVar.dataSync()]);
   recalibrateBatchNorm(net, a, data.train, data, 2, 32);
   const first = stats();
   for (const n of params.blocks.flatMap(blockBatchNorms)) n.runningMean.assign(tf.fill(n.runningMean.shape, 7));
@@ -142,22 +179,41 @@ test('trainLoop reports every step in order, and stops a diverging run at the st
   const path = pathModel(net, sampleWithin(space, new Rng(2), {}));
   const config = { ...TRAIN_DEFAULTS, epochs: 2, batchSize: 32, warmupEpochs: 0 };
   const steps: number[] = [];
-  await trainLoop({ data, config, optimizer: createAdamW(), modelForStep: () => path, hooks: { onStep: ({ step }) => void steps.push(step) } });
+  await trainLoop({
+    data,
+    config,
+    optimizer: createAdamW(),
+    modelForStep: () => path,
+    hooks: { onStep: ({ step }) => void steps.push(step) },
+  });
   assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
   // From step 4 (the second of epoch 2) on, the logits are NaN.
   let calls = 0;
-  const diverging = { ...path, logits: (x: tf.Tensor4D, options: Parameters<typeof path.logits>[1]) => tf.mul(path.logits(x, options), ++calls > 4 ? NaN : 1) as tf.Tensor2D };
+  const diverging = {
+    ...path,
+    logits: (x: tf.Tensor4D, options: Parameters<typeof path.logits>[1]) =>
+      tf.mul(path.logits(x, options), ++calls > 4 ? NaN : 1) as tf.Tensor2D,
+  };
   const optimizer = createAdamW();
   const before = tf.memory().numTensors;
-  await assert.rejects(trainLoop({ data, config, optimizer, modelForStep: () => diverging }), /training diverged at epoch 2, step 4: loss NaN/);
+  await assert.rejects(
+    trainLoop({ data, config, optimizer, modelForStep: () => diverging }),
+    /training diverged at epoch 2, step 4: loss NaN/,
+  );
   assert.equal(tf.memory().numTensors - before, 2 * optimizer.m.size, 'only the optimizer state is left');
   disposeSupernet(net);
 });
 
 /** Runs `glit search` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
-function searchProcess(args: string[], killWhen?: string): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+function searchProcess(
+  args: string[],
+  killWhen?: string,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'search', ...args], { cwd: ROOT, env: { ...process.env, GLIT_BACKEND: 'wasm' } });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'search', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, GLIT_BACKEND: 'wasm' },
+    });
     let [stdout, stderr, killed] = ['', '', false];
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -176,49 +232,66 @@ function searchProcess(args: string[], killWhen?: string): Promise<{ killed: boo
   });
 }
 
-test('glit search killed with SIGKILL mid-EA and mid-supernet resumes to the same result as an uninterrupted run', { timeout: 600_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
-  const archFile = path.join(dir, 'tiny.json');
-  fs.writeFileSync(archFile, architectureToJson(TINY));
-  const configFile = path.join(dir, 'config.json');
-  fs.writeFileSync(
-    configFile,
-    JSON.stringify({
-      baseline: archFile,
-      maxFlopsRatio: 1.5,
-      supernet: { epochs: 2, batchSize: 32 },
-      evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1 },
-      scoring: { valImages: 32, recalibrationBatches: 1, batchSize: 32 },
-      stage1Retrain: 2,
-      retrain: { epochs: 2, batchSize: 32 },
-    }),
-  );
-  const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
-  const whole = await searchProcess([...common, '--out', path.join(dir, 'whole')]);
-  assert.equal(whole.code, 0, whole.stderr);
-  const expected = JSON.parse(whole.stdout);
-  for (const f of ['config.json', 'best-arch.json', 'result.json', 'stage1/supernet/metrics.jsonl', 'stage1/evolution/generations.jsonl', 'stage1/evolution/evolution.json', 'stage1/result.json', 'stage2/retrain/model.safetensors', 'baseline/result.json']) {
-    assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
-  }
+test(
+  'glit search killed with SIGKILL mid-EA and mid-supernet resumes to the same result as an uninterrupted run',
+  { timeout: 600_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
+    const archFile = path.join(dir, 'tiny.json');
+    fs.writeFileSync(archFile, architectureToJson(TINY));
+    const configFile = path.join(dir, 'config.json');
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        baseline: archFile,
+        maxFlopsRatio: 1.5,
+        supernet: { epochs: 2, batchSize: 32 },
+        evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1 },
+        scoring: { valImages: 32, recalibrationBatches: 1, batchSize: 32 },
+        stage1Retrain: 2,
+        retrain: { epochs: 2, batchSize: 32 },
+      }),
+    );
+    const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
+    const whole = await searchProcess([...common, '--out', path.join(dir, 'whole')]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const expected = JSON.parse(whole.stdout);
+    for (const f of [
+      'config.json',
+      'best-arch.json',
+      'result.json',
+      'stage1/supernet/metrics.jsonl',
+      'stage1/evolution/generations.jsonl',
+      'stage1/evolution/evolution.json',
+      'stage1/result.json',
+      'stage2/retrain/model.safetensors',
+      'baseline/result.json',
+    ]) {
+      assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
+    }
 
-  const out = path.join(dir, 'killed');
-  const first = await searchProcess([...common, '--out', out], path.join(out, 'stage1/evolution/evolution.json'));
-  assert.ok(first.killed, 'the first run should have been killed mid-EA');
-  const second = await searchProcess(['--out', out, '--resume', '--json'], path.join(out, 'stage2/supernet/supernet.safetensors'));
-  assert.ok(second.killed, `the resumed run should have been killed mid-supernet: ${second.stderr}`);
-  assert.match(second.stderr, /resuming the evolution search/);
-  const third = await searchProcess(['--out', out, '--resume', '--json']);
-  assert.equal(third.code, 0, third.stderr);
-  assert.match(third.stderr, /resuming the supernet after epoch 1\/2/);
-  const got = JSON.parse(third.stdout);
-  const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
-  assert.deepEqual(got.distribution, expected.distribution);
-  assert.deepEqual(strip(got.found), strip(expected.found));
-  const stage1 = (run: string) => fs.readFileSync(path.join(dir, run, 'stage1/result.json'), 'utf8');
-  assert.equal(stage1('killed'), stage1('whole'));
-  assert.deepEqual(strip(got.baseline), strip(expected.baseline));
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+    const out = path.join(dir, 'killed');
+    const first = await searchProcess([...common, '--out', out], path.join(out, 'stage1/evolution/evolution.json'));
+    assert.ok(first.killed, 'the first run should have been killed mid-EA');
+    const second = await searchProcess(
+      ['--out', out, '--resume', '--json'],
+      path.join(out, 'stage2/supernet/supernet.safetensors'),
+    );
+    assert.ok(second.killed, `the resumed run should have been killed mid-supernet: ${second.stderr}`);
+    assert.match(second.stderr, /resuming the evolution search/);
+    const third = await searchProcess(['--out', out, '--resume', '--json']);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /resuming the supernet after epoch 1\/2/);
+    const got = JSON.parse(third.stdout);
+    const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
+    assert.deepEqual(got.distribution, expected.distribution);
+    assert.deepEqual(strip(got.found), strip(expected.found));
+    const stage1 = (run: string) => fs.readFileSync(path.join(dir, run, 'stage1/result.json'), 'utf8');
+    assert.equal(stage1('killed'), stage1('whole'));
+    assert.deepEqual(strip(got.baseline), strip(expected.baseline));
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
 
 test('glit search refuses a non-empty --out without --resume, and --resume without a run', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));

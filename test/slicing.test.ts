@@ -14,7 +14,14 @@ import { forward, initModel } from '../lib/model/model';
 import { SCALE_CONFIGS } from '../lib/config/scales';
 import { trainSupernet } from '../lib/search/pipeline';
 import { fullSpace, type SearchSpace } from '../lib/search/space';
-import { createSupernet, disposeSupernet, pathModel, pathParams, scorePath, supernetVariables } from '../lib/search/supernet';
+import {
+  createSupernet,
+  disposeSupernet,
+  pathModel,
+  pathParams,
+  scorePath,
+  supernetVariables,
+} from '../lib/search/supernet';
 import { smoothedCrossEntropy } from '../lib/train/train';
 import { seededBatch, tinyBaseline } from './helpers';
 
@@ -38,7 +45,11 @@ function copyInto(target: object, source: object): void {
 }
 
 /** Per element of `variable`, whether the path's gradient is non-zero there. */
-function gradientMask(net: ReturnType<typeof createSupernet>, arch: Architecture, name: string): { shape: number[]; nonzero: boolean[] } {
+function gradientMask(
+  net: ReturnType<typeof createSupernet>,
+  arch: Architecture,
+  name: string,
+): { shape: number[]; nonzero: boolean[] } {
   const model = pathModel(net, arch);
   const { x, y } = seededBatch(8, 28, 1, 10);
   const v = model.variables.get(name)!;
@@ -72,10 +83,33 @@ test('a sliced path trains only its slices: first attention channels, last conv 
   const [cg, cl] = [globalChannels(MODEL, g), localChannels(MODEL, g)]; // 4 and 8
   const qkv = gradientMask(net, arch, 'blocks.0.attn.qkv.weight');
   assert.deepEqual(qkv.shape, [12, 72]);
-  assertOnly(qkv, inside(qkv.shape, [0, cg], [[0, 2], [24, 26], [48, 50]]), 'qkv');
+  assertOnly(
+    qkv,
+    inside(
+      qkv.shape,
+      [0, cg],
+      [
+        [0, 2],
+        [24, 26],
+        [48, 50],
+      ],
+    ),
+    'qkv',
+  );
   const expand = gradientMask(net, arch, 'blocks.0.attn.net.1.weight');
   assert.deepEqual(expand.shape, [12, 96]);
-  assertOnly(expand, inside(expand.shape, [12 - cl, 12], [[0, 16], [48, 64]]), 'expand');
+  assertOnly(
+    expand,
+    inside(
+      expand.shape,
+      [12 - cl, 12],
+      [
+        [0, 16],
+        [48, 64],
+      ],
+    ),
+    'expand',
+  );
   const depthwise = gradientMask(net, arch, 'blocks.0.attn.net.3.conv.weight');
   assert.deepEqual(depthwise.shape, [K13, 48]);
   const offset = (K13 - K5) / 2;
@@ -95,60 +129,91 @@ test('sliced paths share what they overlap on, and compute what a plain model wi
   const net = createSupernet(SPACE, 4, 'sliced');
   const small = gene(SPACE, { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: K5, ffnRatio: 2 });
   const large = gene(SPACE, { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: K9, ffnRatio: 4 });
-  const weightsOf = (g: BlockGene) => tf.tidy(() => {
-    const b = pathParams(net, { model: MODEL, blocks: [g, g] }).blocks[0];
-    return { taps: (b.local as ConvParams<tf.Tensor>).depthwise.weight.arraySync() as number[][], fc1: b.mlp.fc1.weight.arraySync() as number[][] };
-  });
+  const weightsOf = (g: BlockGene) =>
+    tf.tidy(() => {
+      const b = pathParams(net, { model: MODEL, blocks: [g, g] }).blocks[0];
+      return {
+        taps: (b.local as ConvParams<tf.Tensor>).depthwise.weight.arraySync() as number[][],
+        fc1: b.mlp.fc1.weight.arraySync() as number[][],
+      };
+    });
   const [a, b] = [weightsOf(small), weightsOf(large)];
   const offset = (K9 - K5) / 2;
   assert.deepEqual(a.taps, b.taps.slice(offset, offset + K5), 'the small kernel is the centre of the large one');
-  assert.deepEqual(a.fc1, b.fc1.map((row) => row.slice(0, 24)), 'r = 2 is the first half of r = 4');
+  assert.deepEqual(
+    a.fc1,
+    b.fc1.map((row) => row.slice(0, 24)),
+    'r = 2 is the first half of r = 4',
+  );
 
   // Copy one path's slices into an ordinary model of the same architecture: same logits, train and eval mode.
-  const arch: Architecture = { model: MODEL, blocks: [large, gene(SPACE, { globalHeads: 2, qkvRatio: 2, convExpansion: 4, kernelSize: K13, ffnRatio: 6 })] };
+  const arch: Architecture = {
+    model: MODEL,
+    blocks: [large, gene(SPACE, { globalHeads: 2, qkvRatio: 2, convExpansion: 4, kernelSize: K13, ffnRatio: 6 })],
+  };
   const plain = initModel(arch, 9);
   copyInto(plain, pathParams(net, arch));
   const { x } = seededBatch(4, 28, 1, 10);
   for (const training of [true, false]) {
-    const [got, want] = tf.tidy(() => [forward(pathParams(net, arch), x, arch, { training }).arraySync(), forward(plain, x, arch, { training }).arraySync()]);
+    const [got, want] = tf.tidy(() => [
+      forward(pathParams(net, arch), x, arch, { training }).arraySync(),
+      forward(plain, x, arch, { training }).arraySync(),
+    ]);
     assert.deepEqual(got, want, `training=${training}`);
   }
   disposeSupernet(net);
 });
 
-test('a sliced supernet killed mid-epoch resumes to the same weights as an uninterrupted run; memory stays flat', { timeout: 120_000 }, async () => {
-  await initBackend({ backend: 'cpu' });
-  const data = await loadDataset('fashion-mnist', { seed: 0, limit: { train: 96, val: 32, test: 32 } });
-  const smoke = SCALE_CONFIGS.smoke.search;
-  const config = { ...smoke, weightSharing: 'sliced' as const, supernet: { ...smoke.supernet, epochs: 3, batchSize: 32 } };
-  const budget = {};
-  const quiet = () => {};
-  const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'glit-sliced-')));
+test(
+  'a sliced supernet killed mid-epoch resumes to the same weights as an uninterrupted run; memory stays flat',
+  { timeout: 120_000 },
+  async () => {
+    await initBackend({ backend: 'cpu' });
+    const data = await loadDataset('fashion-mnist', { seed: 0, limit: { train: 96, val: 32, test: 32 } });
+    const smoke = SCALE_CONFIGS.smoke.search;
+    const config = {
+      ...smoke,
+      weightSharing: 'sliced' as const,
+      supernet: { ...smoke.supernet, epochs: 3, batchSize: 32 },
+    };
+    const budget = {};
+    const quiet = () => {};
+    const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'glit-sliced-')));
 
-  const before = tf.memory().numTensors;
-  const whole = await trainSupernet(dirs[0], SPACE, data, config, budget, quiet);
-  const wholeValues = new Map([...supernetVariables(whole)].map(([k, v]) => [k, v.dataSync().slice()]));
-  assert.ok([...wholeValues.keys()].some((k) => /^blocks\.0\.attn\.net\.4\.g\d+e/.test(k)), 'conv-shape BatchNorms are saved');
-  // Nothing but the supernet's variables stays allocated (the optimizer's moments are disposed with it).
-  assert.equal(tf.memory().numTensors - before, wholeValues.size);
-  const score = await scorePath(whole, { model: MODEL, blocks: [SPACE.choices[0][0], SPACE.choices[1][0]] }, data, { recalibrationBatches: 1, batchSize: 32 });
-  assert.ok(score >= 0 && score <= 1);
-  disposeSupernet(whole);
+    const before = tf.memory().numTensors;
+    const whole = await trainSupernet(dirs[0], SPACE, data, config, budget, quiet);
+    const wholeValues = new Map([...supernetVariables(whole)].map(([k, v]) => [k, v.dataSync().slice()]));
+    assert.ok(
+      [...wholeValues.keys()].some((k) => /^blocks\.0\.attn\.net\.4\.g\d+e/.test(k)),
+      'conv-shape BatchNorms are saved',
+    );
+    // Nothing but the supernet's variables stays allocated (the optimizer's moments are disposed with it).
+    assert.equal(tf.memory().numTensors - before, wholeValues.size);
+    const score = await scorePath(whole, { model: MODEL, blocks: [SPACE.choices[0][0], SPACE.choices[1][0]] }, data, {
+      recalibrationBatches: 1,
+      batchSize: 32,
+    });
+    assert.ok(score >= 0 && score <= 1);
+    disposeSupernet(whole);
 
-  // Killed in epoch 2: the progress callback throws after epoch 1's state was saved.
-  await assert.rejects(
-    trainSupernet(dirs[1], SPACE, data, config, budget, quiet, (p) => {
-      if (p.task.includes('epoch 2/') && p.done === 2) throw new Error('killed');
-    }),
-    /killed/,
-  );
-  const resumed = await trainSupernet(dirs[1], SPACE, data, config, budget, quiet);
-  const got = supernetVariables(resumed);
-  assert.deepEqual([...got.keys()].sort(), [...wholeValues.keys()].sort());
-  for (const [name, v] of got) assert.deepEqual(v.dataSync(), wholeValues.get(name), name);
-  disposeSupernet(resumed);
+    // Killed in epoch 2: the progress callback throws after epoch 1's state was saved.
+    await assert.rejects(
+      trainSupernet(dirs[1], SPACE, data, config, budget, quiet, (p) => {
+        if (p.task.includes('epoch 2/') && p.done === 2) throw new Error('killed');
+      }),
+      /killed/,
+    );
+    const resumed = await trainSupernet(dirs[1], SPACE, data, config, budget, quiet);
+    const got = supernetVariables(resumed);
+    assert.deepEqual([...got.keys()].sort(), [...wholeValues.keys()].sort());
+    for (const [name, v] of got) assert.deepEqual(v.dataSync(), wholeValues.get(name), name);
+    disposeSupernet(resumed);
 
-  // A separate-weights run refuses the sliced state rather than loading it wrongly.
-  await assert.rejects(trainSupernet(dirs[1], SPACE, data, { ...config, weightSharing: 'separate' }, budget, quiet), /sliced/);
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+    // A separate-weights run refuses the sliced state rather than loading it wrongly.
+    await assert.rejects(
+      trainSupernet(dirs[1], SPACE, data, { ...config, weightSharing: 'separate' }, budget, quiet),
+      /sliced/,
+    );
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  },
+);

@@ -56,7 +56,10 @@ test('sizes: stage 1 of Tiny 4^12, the official stage-2 grid 9^12, the paper cou
   assert.equal(spaceSize(full).exact, pow(198, 12));
   // The paper's grid in stage 2: 9, 27 or 81 options per block depending on its G.
   const paper = stage2Space(TINY, distribution(GLIT_TINY), 'paper');
-  assert.deepEqual(paper.choices.map((c) => c.length), distribution(GLIT_TINY).map((g) => (g === 3 ? 9 : g === 0 ? 27 : 81)));
+  assert.deepEqual(
+    paper.choices.map((c) => c.length),
+    distribution(GLIT_TINY).map((g) => (g === 3 ? 9 : g === 0 ? 27 : 81)),
+  );
   assert.equal(paperFormulaSize(paper).exact, spaceSize(paper).exact, 'no unused fields counted when G is fixed');
   assert.equal(spaceSize(stage1Space(PROXY)).exact, pow(4, 6));
   assert.equal(paperFormulaSize(fullSpace(PROXY)).exact, pow(324, 6));
@@ -64,16 +67,26 @@ test('sizes: stage 1 of Tiny 4^12, the official stage-2 grid 9^12, the paper cou
 
 test('stage 1: G in 0..N with the fixed low-level choices; the kernel scales with the token grid', () => {
   const tiny = stage1Space(TINY).choices[0];
-  assert.deepEqual(tiny.map((g) => g.globalHeads), [0, 1, 2, 3]);
+  assert.deepEqual(
+    tiny.map((g) => g.globalHeads),
+    [0, 1, 2, 3],
+  );
   assert.deepEqual(tiny[1], { globalHeads: 1, qkvRatio: 1, convExpansion: 2, kernelSize: 31, ffnRatio: 4 });
-  assert.deepEqual(tiny[3], { globalHeads: 3, qkvRatio: 1, convExpansion: null, kernelSize: null, ffnRatio: 4 }, 'canonical: no conv fields when G = N');
+  assert.deepEqual(
+    tiny[3],
+    { globalHeads: 3, qkvRatio: 1, convExpansion: null, kernelSize: null, ffnRatio: 4 },
+    'canonical: no conv fields when G = N',
+  );
   assert.equal(stage1Space(PROXY).choices[0][0].kernelSize, 17, '31 on the 14x14 grid is 17 on the 7x7 grid');
-  assert.equal(stage1Space(TINY, { qkvRatio: 2, convExpansion: 4, kernelSize: 45, ffnRatio: 6 }).choices[0][2].kernelSize, 45);
+  assert.equal(
+    stage1Space(TINY, { qkvRatio: 2, convExpansion: 4, kernelSize: 45, ffnRatio: 6 }).choices[0][2].kernelSize,
+    45,
+  );
   const proxyKernels = new Set(fullSpace(PROXY).choices[0].map((g) => g.kernelSize));
   assert.deepEqual(proxyKernels, new Set([null, 9, 17, 23]), '17, 31, 45 on the 14x14 grid');
 });
 
-test("the official stage-2 grid: ev x r for all-global blocks, K x E with r = 4 for all-local, E x r with ev = 1, K = 31 for mixed", () => {
+test('the official stage-2 grid: ev x r for all-global blocks, K x E with r = 4 for all-local, E x r with ev = 1, K = 31 for mixed', () => {
   const [global, local, mixed] = stage2Space(TINY, [3, 0, 2, ...Array(9).fill(1)]).choices;
   for (const c of [global, local, mixed]) assert.equal(c.length, 9);
   assert.ok(global.every((g) => g.convExpansion === null && g.kernelSize === null));
@@ -87,7 +100,7 @@ test("the official stage-2 grid: ev x r for all-global blocks, K x E with r = 4 
   assert.throws(() => stage2Space(PROXY, [3, 0, 4, 0, 0, 0]), /block 2: G must be an integer in 0..3, got 4/);
 });
 
-test("the published models are members of their spaces: GLiT-Tiny of its official stage-2 grid and of the full space, DeiT-Tiny of stage 1 and NLP-NAS", () => {
+test('the published models are members of their spaces: GLiT-Tiny of its official stage-2 grid and of the full space, DeiT-Tiny of stage 1 and NLP-NAS', () => {
   const official = stage2Space(TINY, distribution(GLIT_TINY));
   assert.deepEqual(decode(official, encode(official, GLIT_TINY)).blocks, GLIT_TINY.blocks);
   assert.deepEqual(decode(fullSpace(TINY), encode(fullSpace(TINY), GLIT_TINY)).blocks, GLIT_TINY.blocks);
@@ -97,7 +110,10 @@ test("the published models are members of their spaces: GLiT-Tiny of its officia
 });
 
 test('encode names the block that is not in the space, and the model field that differs; decode checks its code', () => {
-  assert.throws(() => encode(stage1Space(TINY), GLIT_TINY), /not in space 'stage1': block 0 gene 3\/0.5\/-\/-\/4 \(G\/ev\/E\/K\/r\) is not one of its 4 choices/);
+  assert.throws(
+    () => encode(stage1Space(TINY), GLIT_TINY),
+    /not in space 'stage1': block 0 gene 3\/0.5\/-\/-\/4 \(G\/ev\/E\/K\/r\) is not one of its 4 choices/,
+  );
   assert.throws(() => encode(stage1Space(TINY), GLIT_PROXY), /model.imageSize is 28, the space's is 224/);
   const space = stage1Space(PROXY);
   assert.throws(() => decode(space, [0, 0, 0]), /3 entries but the space has 6 blocks/);
@@ -128,7 +144,8 @@ test('mutation changes each block with the given probability; crossover takes ea
   const b = sample(space, rng);
   assert.deepEqual(mutate(space, a, rng, 0), a);
   let changed = 0;
-  for (let i = 0; i < 200; i++) changed += encode(space, mutate(space, a, rng, 0.1)).filter((j, m) => j !== encode(space, a)[m]).length;
+  for (let i = 0; i < 200; i++)
+    changed += encode(space, mutate(space, a, rng, 0.1)).filter((j, m) => j !== encode(space, a)[m]).length;
   const rate = changed / (200 * 12);
   assert.ok(rate > 0.07 && rate < 0.13, `changed blocks ${rate} (expected 0.1 * 197/198)`);
   const [codeA, codeB] = [encode(space, a), encode(space, b)];
@@ -143,7 +160,10 @@ test('mutation changes each block with the given probability; crossover takes ea
       }
     });
   }
-  assert.ok(fromA / differing > 0.4 && fromA / differing < 0.6, `${fromA} of ${differing} differing blocks from the first parent`);
+  assert.ok(
+    fromA / differing > 0.4 && fromA / differing < 0.6,
+    `${fromA} of ${differing} differing blocks from the first parent`,
+  );
 });
 
 test('archKey ignores unused fields and tells different models apart', () => {
@@ -160,9 +180,15 @@ test('defineSpace validates and canonicalises genes and drops duplicates', () =>
   const attention: BlockGene = { globalHeads: 3, qkvRatio: 1, convExpansion: null, kernelSize: null, ffnRatio: 4 };
   const space = defineSpace('custom', model, [[attention, { ...attention, convExpansion: 2, kernelSize: 9 }]]);
   assert.deepEqual(space.choices, [[attention]]);
-  assert.throws(() => defineSpace('bad', model, [[attention, { ...attention, globalHeads: 0, kernelSize: 8, convExpansion: 1 }]]), /space 'bad' block 0 choice 1: blocks\[0\].kernelSize: K must be odd/);
+  assert.throws(
+    () => defineSpace('bad', model, [[attention, { ...attention, globalHeads: 0, kernelSize: 8, convExpansion: 1 }]]),
+    /space 'bad' block 0 choice 1: blocks\[0\].kernelSize: K must be odd/,
+  );
   assert.throws(() => defineSpace('bad', model, [[]]), /block 0 has no choices/);
-  assert.throws(() => defineSpace('bad', model, [[attention], [attention]]), /2 blocks of choices but model.depth is 1/);
+  assert.throws(
+    () => defineSpace('bad', model, [[attention], [attention]]),
+    /2 blocks of choices but model.depth is 1/,
+  );
 });
 
 test('costRange is the exact min and max of FLOPs and params (brute force on a small space), and agrees with modelCost', () => {
@@ -173,7 +199,13 @@ test('costRange is the exact min and max of FLOPs and params (brute force on a s
   assert.deepEqual(range.flops, [Math.min(...costs.map((c) => c.flops)), Math.max(...costs.map((c) => c.flops))]);
   assert.deepEqual(range.params, [Math.min(...costs.map((c) => c.params)), Math.max(...costs.map((c) => c.params))]);
   const tiny = costRange(nlpNasSpace(TINY));
-  assert.equal(tiny.flops[1], modelCost({ model: TINY, blocks: Array(12).fill({ globalHeads: 3, qkvRatio: 2, convExpansion: null, kernelSize: null, ffnRatio: 6 }) }).flops);
+  assert.equal(
+    tiny.flops[1],
+    modelCost({
+      model: TINY,
+      blocks: Array(12).fill({ globalHeads: 3, qkvRatio: 2, convExpansion: null, kernelSize: null, ffnRatio: 6 }),
+    }).flops,
+  );
 });
 
 test('sampleWithin respects FLOPs and params budgets', () => {
@@ -183,17 +215,28 @@ test('sampleWithin respects FLOPs and params budgets', () => {
   const budget = { maxFlops: lo + 0.4 * (hi - lo), minFlops: lo + 0.3 * (hi - lo), maxParams: 6e6 };
   for (let i = 0; i < 100; i++) {
     const cost = modelCost(sampleWithin(space, rng, budget));
-    assert.ok(cost.flops <= budget.maxFlops && cost.flops >= budget.minFlops && cost.params <= budget.maxParams, JSON.stringify(cost));
+    assert.ok(
+      cost.flops <= budget.maxFlops && cost.flops >= budget.minFlops && cost.params <= budget.maxParams,
+      JSON.stringify(cost),
+    );
   }
 });
 
 test('an infeasible budget fails with the space range; a feasible but tiny one says so', () => {
   const space = fullSpace(TINY);
   const [lo, hi] = costRange(space).flops;
-  assert.throws(() => sampleWithin(space, new Rng(1), { maxFlops: lo - 1 }, 1000), new RegExp(`infeasible in space 'full': maxFlops .* is below the smallest architecture \\(the space spans ${(lo / 1e6).toFixed(2)}M\\.\\.${(hi / 1e6).toFixed(2)}M FLOPs`));
+  assert.throws(
+    () => sampleWithin(space, new Rng(1), { maxFlops: lo - 1 }, 1000),
+    new RegExp(
+      `infeasible in space 'full': maxFlops .* is below the smallest architecture \\(the space spans ${(lo / 1e6).toFixed(2)}M\\.\\.${(hi / 1e6).toFixed(2)}M FLOPs`,
+    ),
+  );
   assert.throws(() => checkBudget(space, { minFlops: hi + 1 }), /minFlops .* is above the largest architecture/);
   assert.throws(() => checkBudget(space, { minFlops: 2e9, maxFlops: 1e9 }), /minFlops > maxFlops/);
   assert.throws(() => checkBudget(space, { maxParams: 1e6 }), /maxParams 1.00M is below the smallest architecture/);
-  assert.throws(() => sampleWithin(space, new Rng(1), { minFlops: hi - 1 }, 100), /no architecture .* in 100 samples; the budget is feasible/);
+  assert.throws(
+    () => sampleWithin(space, new Rng(1), { minFlops: hi - 1 }, 100),
+    /no architecture .* in 100 samples; the budget is feasible/,
+  );
   assert.doesNotThrow(() => checkBudget(space, { maxFlops: lo, minFlops: lo }));
 });

@@ -11,25 +11,61 @@ const std = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) *
 
 /** A row with these test accuracies, one seed each. */
 function row(id: string, tests: number[]): RowResult {
-  const runs = tests.map((testAccuracy, seed) => ({ seed, name: id, params: 1e5, flops: 1e7, valAccuracy: testAccuracy, testAccuracy, seconds: 1 }));
-  return { id, label: id, runs, meanTest: mean(tests), stdTest: tests.length < 2 ? 0 : std(tests), meanVal: mean(tests) };
+  const runs = tests.map((testAccuracy, seed) => ({
+    seed,
+    name: id,
+    params: 1e5,
+    flops: 1e7,
+    valAccuracy: testAccuracy,
+    testAccuracy,
+    seconds: 1,
+  }));
+  return {
+    id,
+    label: id,
+    runs,
+    meanTest: mean(tests),
+    stdTest: tests.length < 2 ? 0 : std(tests),
+    meanVal: mean(tests),
+  };
 }
 
 function table(name: TableName, rows: RowResult[]): TableResult {
   const spec = TABLE_SPECS[name];
-  return { table: name, title: spec.title, claim: spec.claim, scale: 'smoke', dataset: 'fashion-mnist', seeds: [0], backend: 'cpu', device: 'cpu', commit: 'x', date: '', rows };
+  return {
+    table: name,
+    title: spec.title,
+    claim: spec.claim,
+    scale: 'smoke',
+    dataset: 'fashion-mnist',
+    seeds: [0],
+    backend: 'cpu',
+    device: 'cpu',
+    commit: 'x',
+    date: '',
+    rows,
+  };
 }
 
-test("every claim compares rows that the table has, and each row it names appears", () => {
+test('every claim compares rows that the table has, and each row it names appears', () => {
   for (const name of TABLES) {
     const ids = TABLE_SPECS[name].rows.map((r) => r.id);
     for (const c of CLAIM_CHECKS[name].comparisons) {
-      assert.ok(ids.includes(c.better) && ids.includes(c.worse), `${name}: ${c.better} > ${c.worse} names a row not in ${ids}`);
+      assert.ok(
+        ids.includes(c.better) && ids.includes(c.worse),
+        `${name}: ${c.better} > ${c.worse} names a row not in ${ids}`,
+      );
       assert.notEqual(c.better, c.worse);
     }
   }
   // Table 6: the 1-D conv row against every other row.
-  assert.deepEqual(CLAIM_CHECKS.table6.comparisons.map((c) => c.worse).sort(), TABLE_SPECS.table6.rows.map((r) => r.id).filter((id) => id !== 'conv1d').sort());
+  assert.deepEqual(
+    CLAIM_CHECKS.table6.comparisons.map((c) => c.worse).sort(),
+    TABLE_SPECS.table6.rows
+      .map((r) => r.id)
+      .filter((id) => id !== 'conv1d')
+      .sort(),
+  );
 });
 
 test("Student's t critical values: textbook points, rounding down fractional degrees of freedom", () => {
@@ -52,7 +88,11 @@ test("a comparison is Welch's t-test at 5%: the threshold is t * SE at Welch's d
   // The same means with a wide spread: within the noise.
   assert.equal(compareRows(row('a', [0.7, 0.8, 0.93]), row('b', [0.68, 0.78, 0.67])).outcome, 'within noise');
   // One seed: undecided however large the gap.
-  assert.deepEqual(compareRows(row('a', [0.9]), row('b', [0.1])), { difference: 0.9 - 0.1, threshold: null, outcome: 'one seed' });
+  assert.deepEqual(compareRows(row('a', [0.9]), row('b', [0.1])), {
+    difference: 0.9 - 0.1,
+    threshold: null,
+    outcome: 'one seed',
+  });
   // No spread at all: the sign decides; a tie stays undecided.
   assert.equal(compareRows(row('a', [0.5, 0.5]), row('b', [0.4, 0.4])).outcome, 'holds');
   assert.equal(compareRows(row('a', [0.5, 0.5]), row('b', [0.5, 0.5])).outcome, 'within noise');
@@ -61,14 +101,24 @@ test("a comparison is Welch's t-test at 5%: the threshold is t * SE at Welch's d
 test('verdicts: all comparisons hold, one fails, some within noise, one seed, a row missing', () => {
   const clear = [0.9, 0.91, 0.92];
   const low = [0.5, 0.51, 0.52];
-  const t5 = (h: number[], s: number[], r: number[]) => table('table5', [row('random', r), row('spos', s), row('hierarchical', h)]);
+  const t5 = (h: number[], s: number[], r: number[]) =>
+    table('table5', [row('random', r), row('spos', s), row('hierarchical', h)]);
   const reproduced = judgeTable(t5(clear, low, low));
   assert.equal(reproduced.verdict, 'reproduced');
-  assert.deepEqual(reproduced.comparisons.map((c) => c.outcome), ['holds', 'holds']);
+  assert.deepEqual(
+    reproduced.comparisons.map((c) => c.outcome),
+    ['holds', 'holds'],
+  );
 
   const contradicted = judgeTable(t5(low, clear, [0.1, 0.11, 0.12]));
   assert.equal(contradicted.verdict, 'not reproduced');
-  assert.deepEqual(contradicted.comparisons.map((c) => [c.worse, c.outcome]), [['spos', 'fails'], ['random', 'holds']]);
+  assert.deepEqual(
+    contradicted.comparisons.map((c) => [c.worse, c.outcome]),
+    [
+      ['spos', 'fails'],
+      ['random', 'holds'],
+    ],
+  );
 
   const noisy = judgeTable(t5([0.66, 0.7, 0.74], [0.55, 0.72, 0.71], low));
   assert.equal(noisy.verdict, 'inconclusive at this scale');
@@ -78,14 +128,28 @@ test('verdicts: all comparisons hold, one fails, some within noise, one seed, a 
 
   const partial = judgeTable(table('table5', [row('random', low), row('spos', low)]));
   assert.equal(partial.verdict, 'inconclusive at this scale');
-  assert.deepEqual(partial.comparisons.map((c) => c.outcome), ['row missing', 'row missing']);
+  assert.deepEqual(
+    partial.comparisons.map((c) => c.outcome),
+    ['row missing', 'row missing'],
+  );
 });
 
 test("table 1's claim needs (1, 2) best and every local row above DeiT", () => {
-  const rows = (g3: number[], g2: number[], g1: number[], g0: number[]) => [row('G3-L0', g3), row('G2-L1', g2), row('G1-L2', g1), row('G0-L3', g0)];
-  assert.equal(judgeTable(table('table1', rows([0.5, 0.51], [0.7, 0.71], [0.9, 0.91], [0.6, 0.61]))).verdict, 'reproduced');
+  const rows = (g3: number[], g2: number[], g1: number[], g0: number[]) => [
+    row('G3-L0', g3),
+    row('G2-L1', g2),
+    row('G1-L2', g1),
+    row('G0-L3', g0),
+  ];
+  assert.equal(
+    judgeTable(table('table1', rows([0.5, 0.51], [0.7, 0.71], [0.9, 0.91], [0.6, 0.61]))).verdict,
+    'reproduced',
+  );
   // (0, 3) below DeiT: the claim fails although (1, 2) is best.
   const worse = judgeTable(table('table1', rows([0.5, 0.51], [0.7, 0.71], [0.9, 0.91], [0.3, 0.31])));
   assert.equal(worse.verdict, 'not reproduced');
-  assert.deepEqual(worse.comparisons.filter((c) => c.outcome === 'fails').map((c) => `${c.better}>${c.worse}`), ['G0-L3>G3-L0']);
+  assert.deepEqual(
+    worse.comparisons.filter((c) => c.outcome === 'fails').map((c) => `${c.better}>${c.worse}`),
+    ['G0-L3>G3-L0'],
+  );
 });

@@ -40,12 +40,25 @@ function sliceCases(count: number): SliceCase[] {
     // -1: to the end of the axis, as tf.slice allows.
     const size = shape.map((d, a) => (whole ? d : rng.uniform() < 0.15 ? -1 : rng.int(d - begin[a] + 1)));
     const dtype = DTYPES[i % DTYPES.length];
-    return { shape, dtype, data: values(rng, shape.reduce((p, d) => p * d, 1), dtype), begin, size };
+    return {
+      shape,
+      dtype,
+      data: values(
+        rng,
+        shape.reduce((p, d) => p * d, 1),
+        dtype,
+      ),
+      begin,
+      size,
+    };
   });
 }
 
 /** The bytes of each output of `f`, run on `backend`. */
-async function bytesOn(backend: BackendName, f: () => tf.Tensor | tf.Tensor[]): Promise<{ shape: number[]; bytes: Uint8Array }[]> {
+async function bytesOn(
+  backend: BackendName,
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<{ shape: number[]; bytes: Uint8Array }[]> {
   await initBackend({ backend });
   const before = tf.memory().numTensors;
   const outs = tf.tidy(f);
@@ -70,11 +83,15 @@ async function assertSameOnWasm(name: string, f: () => tf.Tensor | tf.Tensor[]):
   });
 }
 
-const tensor = (c: { shape: number[]; dtype: Dtype; data: Float32Array | Int32Array | Uint8Array }) => tf.tensor(c.data, c.shape, c.dtype);
+const tensor = (c: { shape: number[]; dtype: Dtype; data: Float32Array | Int32Array | Uint8Array }) =>
+  tf.tensor(c.data, c.shape, c.dtype);
 
 test('Slice on wasm equals cpu bit for bit: 300 random slices of ranks 1-5', async () => {
   const cases = sliceCases(300);
-  assert.ok(cases.some((c) => c.size.includes(0)) && cases.some((c) => c.shape.includes(0)), 'zero-size slices and inputs are drawn');
+  assert.ok(
+    cases.some((c) => c.size.includes(0)) && cases.some((c) => c.shape.includes(0)),
+    'zero-size slices and inputs are drawn',
+  );
   await assertSameOnWasm('slices', () => cases.map((c) => tf.slice(tensor(c), c.begin, c.size)));
 });
 
@@ -91,10 +108,22 @@ test('tf.split and tf.unstack on wasm equal cpu bit for bit', async () => {
   ];
   const cases = splits.flatMap((s, i) => {
     const dtype = DTYPES[i % DTYPES.length];
-    return [{ ...s, dtype, data: values(rng, s.shape.reduce((p, d) => p * d, 1), dtype) }];
+    return [
+      {
+        ...s,
+        dtype,
+        data: values(
+          rng,
+          s.shape.reduce((p, d) => p * d, 1),
+          dtype,
+        ),
+      },
+    ];
   });
   await assertSameOnWasm('splits', () => cases.flatMap((c) => tf.split(tensor(c), c.split, c.axis)));
-  await assertSameOnWasm('unstacks', () => cases.flatMap((c) => [0, c.shape.length - 1].flatMap((axis) => tf.unstack(tensor(c), axis))));
+  await assertSameOnWasm('unstacks', () =>
+    cases.flatMap((c) => [0, c.shape.length - 1].flatMap((axis) => tf.unstack(tensor(c), axis))),
+  );
 });
 
 test('tf.concat on wasm equals cpu bit for bit: every axis of ranks 1-4, zero-size inputs included', async () => {
@@ -106,10 +135,22 @@ test('tf.concat on wasm equals cpu bit for bit: every axis of ranks 1-4, zero-si
     const dtype = DTYPES[i % DTYPES.length];
     return Array.from({ length: 1 + rng.int(3) }, () => {
       const shape = base.map((d, a) => (a === axis ? rng.int(4) : d));
-      return { shape, dtype, axis, data: values(rng, shape.reduce((p, d) => p * d, 1), dtype) };
+      return {
+        shape,
+        dtype,
+        axis,
+        data: values(
+          rng,
+          shape.reduce((p, d) => p * d, 1),
+          dtype,
+        ),
+      };
     });
   });
-  assert.ok(cases.some((c) => c.some((t) => t.shape.includes(0))), 'zero-size inputs are drawn');
+  assert.ok(
+    cases.some((c) => c.some((t) => t.shape.includes(0))),
+    'zero-size inputs are drawn',
+  );
   await assertSameOnWasm('concats', () => cases.map((c) => tf.concat(c.map(tensor), c[0].axis)));
 });
 
@@ -117,11 +158,17 @@ test("gradients through tf.split on wasm equal cpu's", async () => {
   const rng = new Rng(11);
   const shape = [4, 6, 24];
   const x = (values(rng, 4 * 6 * 24, 'float32') as Float32Array).map((v) => (Number.isFinite(v) ? v : 1));
-  const weights = [8, 4, 12].map((width) => (values(rng, 4 * 6 * width, 'float32') as Float32Array).map((v) => (Number.isFinite(v) ? v : 2)));
+  const weights = [8, 4, 12].map((width) =>
+    (values(rng, 4 * 6 * width, 'float32') as Float32Array).map((v) => (Number.isFinite(v) ? v : 2)),
+  );
   await assertSameOnWasm('split gradient', () => {
     const pieces = (input: tf.Tensor) => tf.split(input, [8, 4, 12], -1);
-    const loss = (input: tf.Tensor) => tf.addN(pieces(input).map((p, i) => tf.sum(tf.mul(p, tf.tensor(weights[i], p.shape)))));
-    return [tf.grad(loss)(tf.tensor(x, shape)), ...pieces(tf.grad((input: tf.Tensor) => tf.sum(tf.square(pieces(input)[1])))(tf.tensor(x, shape)))];
+    const loss = (input: tf.Tensor) =>
+      tf.addN(pieces(input).map((p, i) => tf.sum(tf.mul(p, tf.tensor(weights[i], p.shape)))));
+    return [
+      tf.grad(loss)(tf.tensor(x, shape)),
+      ...pieces(tf.grad((input: tf.Tensor) => tf.sum(tf.square(pieces(input)[1])))(tf.tensor(x, shape))),
+    ];
   });
 });
 
@@ -160,9 +207,21 @@ test('Identity on wasm shares the buffer: a clone outlives its source, and the m
   assert.equal(backend.numDataIds(), ids, 'the buffer is freed with the last reference');
   // A gradient saves its inputs by cloning them; the result must not change.
   const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.square(t), tf.sin(t)));
-  const grad = tf.tidy(() => Array.from(tf.grad(f)(tf.tensor([0.5, -1, 2])).dataSync()));
+  const grad = tf.tidy(() =>
+    Array.from(
+      tf
+        .grad(f)(tf.tensor([0.5, -1, 2]))
+        .dataSync(),
+    ),
+  );
   await initBackend({ backend: 'cpu' });
-  const expected = tf.tidy(() => Array.from(tf.grad(f)(tf.tensor([0.5, -1, 2])).dataSync()));
+  const expected = tf.tidy(() =>
+    Array.from(
+      tf
+        .grad(f)(tf.tensor([0.5, -1, 2]))
+        .dataSync(),
+    ),
+  );
   grad.forEach((g, i) => assert.ok(Math.abs(g - expected[i]) < 1e-6, `gradient ${i}: ${g} vs ${expected[i]}`));
 });
 

@@ -1,12 +1,20 @@
 // `glit data`: builds the embedded datasets' cache, and describes a dataset's splits.
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
-import { DATASET_SPEC_HELP, DEFAULT_DATASET, labelCounts, loadDataset, parseDatasetSpec, parseLimit, type LoadOptions } from '../data/datasets';
+import {
+  DATASET_SPEC_HELP,
+  DEFAULT_DATASET,
+  labelCounts,
+  loadDataset,
+  parseDatasetSpec,
+  parseLimit,
+  type LoadOptions,
+} from '../data/datasets';
 
 const EMBEDDED = ['fashion-mnist', 'mnist'];
 
 export const dataCommand: Command = {
   name: 'data',
-  summary: 'build the embedded datasets\' cache, or print a dataset\'s splits, classes, shape and mean/std',
+  summary: "build the embedded datasets' cache, or print a dataset's splits, classes, shape and mean/std",
   help: `usage: npx glit data prepare [--dataset SPEC] [--cache-dir DIR]
        npx glit data info [--dataset SPEC] [--seed N] [--val-fraction F] [--test-fraction F] [--limit L]
                           [--image-size N] [--cache-dir DIR] [--json]
@@ -44,7 +52,10 @@ examples:
       json: { type: 'boolean' },
     });
     const [action, ...extra] = positionals;
-    if (action !== 'prepare' && action !== 'info') throw new UsageError(action ? `unknown action '${action}': use prepare or info` : 'say what to do: prepare or info');
+    if (action !== 'prepare' && action !== 'info')
+      throw new UsageError(
+        action ? `unknown action '${action}': use prepare or info` : 'say what to do: prepare or info',
+      );
     if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
     const options: LoadOptions = {
       seed: numberOption(values.seed, 'seed'),
@@ -56,12 +67,20 @@ examples:
     };
     if (action === 'prepare') {
       for (const spec of values.dataset ? [values.dataset] : EMBEDDED) {
-        const d = await loadDataset(usage(() => parseDatasetSpec(spec)), options);
-        console.log(`${d.source}: ${d.train.count + d.val.count} train + ${d.test.count} test images, ${d.classes.length} classes, ready (${d.location})`);
+        const d = await loadDataset(
+          usage(() => parseDatasetSpec(spec)),
+          options,
+        );
+        console.log(
+          `${d.source}: ${d.train.count + d.val.count} train + ${d.test.count} test images, ${d.classes.length} classes, ready (${d.location})`,
+        );
       }
       return;
     }
-    const d = await loadDataset(usage(() => parseDatasetSpec(values.dataset ?? DEFAULT_DATASET)), options);
+    const d = await loadDataset(
+      usage(() => parseDatasetSpec(values.dataset ?? DEFAULT_DATASET)),
+      options,
+    );
     const n = d.classes.length;
     const info = {
       name: d.name,

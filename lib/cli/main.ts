@@ -9,14 +9,24 @@ import { dataCommand } from './data';
 import { predictCommand } from './predict';
 import { summaryCommand } from './summary';
 
-const COMMANDS: Command[] = [backendCommand, trainCommand, supernetCommand, evolveCommand, searchCommand, reproduceCommand, summaryCommand, dataCommand, predictCommand];
+const COMMANDS: Command[] = [
+  backendCommand,
+  trainCommand,
+  supernetCommand,
+  evolveCommand,
+  searchCommand,
+  reproduceCommand,
+  summaryCommand,
+  dataCommand,
+  predictCommand,
+];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'glit: GLiT (global-local image transformer) and its hierarchical architecture search, in TypeScript.',
     '',
-    'usage: npx glit <command> [options]      (npx glit <command> --help for a command\'s options)',
+    "usage: npx glit <command> [options]      (npx glit <command> --help for a command's options)",
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),

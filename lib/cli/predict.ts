@@ -21,7 +21,12 @@ async function predict(arch: Architecture, checkpoint: Checkpoint, images: NpyAr
     for (let start = 0; start < batch; start += CHUNK) {
       const n = Math.min(CHUNK, batch - start);
       const logits = tf.tidy(() => {
-        const nchw = tf.tensor4d(images.data.subarray(start * perImage, (start + n) * perImage), [n, channels, height, width]);
+        const nchw = tf.tensor4d(images.data.subarray(start * perImage, (start + n) * perImage), [
+          n,
+          channels,
+          height,
+          width,
+        ]);
         return forward(params, tf.transpose(nchw, [0, 2, 3, 1]), arch, { training: false });
       });
       rows.push(...((await logits.array()) as number[][]));
@@ -37,7 +42,9 @@ function checkInputShape(images: NpyArray, arch: Architecture, path: string): vo
   const m = arch.model;
   const expected = [m.inChannels, m.imageSize, m.imageSize];
   if (images.shape.length !== 4 || images.shape.slice(1).join() !== expected.join()) {
-    throw new Error(`${path} has shape (${images.shape.join(', ')}), but architecture '${arch.name ?? 'unnamed'}' takes (B, ${expected.join(', ')}): float32 images in NCHW order, normalised as in training`);
+    throw new Error(
+      `${path} has shape (${images.shape.join(', ')}), but architecture '${arch.name ?? 'unnamed'}' takes (B, ${expected.join(', ')}): float32 images in NCHW order, normalised as in training`,
+    );
   }
 }
 
@@ -47,7 +54,9 @@ function table(logits: number[][]): string {
     const best = row.indexOf(Math.max(...row));
     const max = row[best];
     const probability = 1 / row.reduce((s, v) => s + Math.exp(v - max), 0);
-    lines.push(`${String(i).padStart(5)}  ${String(best).padStart(5)}  ${row[best].toFixed(4).padStart(7)}  ${probability.toFixed(4).padStart(11)}`);
+    lines.push(
+      `${String(i).padStart(5)}  ${String(best).padStart(5)}  ${row[best].toFixed(4).padStart(7)}  ${probability.toFixed(4).padStart(11)}`,
+    );
   });
   return lines.join('\n');
 }
@@ -70,7 +79,16 @@ Examples:
   npx glit predict --checkpoint run/model.safetensors --input images.npy
   npx glit predict --arch glit-tiny --checkpoint glit_tiny.safetensors --input batch.npy --json`,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, { arch: { type: 'string' }, checkpoint: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        arch: { type: 'string' },
+        checkpoint: { type: 'string' },
+        input: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      false,
+    );
     if (!values.checkpoint) throw new UsageError('--checkpoint is required');
     if (!values.input) throw new UsageError('--input is required');
     const checkpoint = readCheckpoint(values.checkpoint);

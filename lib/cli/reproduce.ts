@@ -10,11 +10,15 @@ import { timedLog } from './search';
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function printTable(t: TableResult): void {
-  console.log(`\n${t.title}\n  claim: ${t.claim}\n  ${t.scale} scale, ${t.dataset}, seeds ${t.seeds.join(', ')}, ${t.backend} on ${t.device}`);
+  console.log(
+    `\n${t.title}\n  claim: ${t.claim}\n  ${t.scale} scale, ${t.dataset}, seeds ${t.seeds.join(', ')}, ${t.backend} on ${t.device}`,
+  );
   const width = Math.max(...t.rows.map((r) => r.label.length));
   for (const r of t.rows) {
     const first = r.runs[0];
-    console.log(`  ${r.label.padEnd(width)}  ${(first.params / 1e6).toFixed(3)}M params  ${(first.flops / 1e6).toFixed(1)}M FLOPs  test ${pct(r.meanTest)} ± ${pct(r.stdTest)}  (val ${pct(r.meanVal)})`);
+    console.log(
+      `  ${r.label.padEnd(width)}  ${(first.params / 1e6).toFixed(3)}M params  ${(first.flops / 1e6).toFixed(1)}M FLOPs  test ${pct(r.meanTest)} ± ${pct(r.stdTest)}  (val ${pct(r.meanVal)})`,
+    );
   }
 }
 
@@ -38,11 +42,15 @@ ${RUN_HELP}`,
       throw new UsageError(`name one table: ${TABLES.join(', ')} or all`);
     }
     const seedsFlag = numberOption(values.seeds, 'seeds');
-    if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
+    if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1))
+      throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
     const { out, run, resumed } = resolveRun(values, 'reproduce', { seeds: seedsFlag ?? 1 });
     let seeds = run.seeds ?? 1;
     if (resumed && seedsFlag !== undefined && seedsFlag !== seeds) {
-      if (seedsFlag < seeds) throw new UsageError(`--seeds ${seedsFlag}: ${out} runs ${seeds} seeds; a resumed run can add seeds, not drop them`);
+      if (seedsFlag < seeds)
+        throw new UsageError(
+          `--seeds ${seedsFlag}: ${out} runs ${seeds} seeds; a resumed run can add seeds, not drop them`,
+        );
       seeds = seedsFlag;
       updateSettings(out, { seeds });
     }
@@ -51,7 +59,15 @@ ${RUN_HELP}`,
     const tables = which === 'all' ? [...TABLES] : [which as TableName];
     const results: TableResult[] = [];
     for (const table of tables) {
-      results.push(await reproduceTable(table, out, data, run.config, { seeds, scale: run.scale, dataset: data.name, log, progress: stderrProgress() }));
+      results.push(
+        await reproduceTable(table, out, data, run.config, {
+          seeds,
+          scale: run.scale,
+          dataset: data.name,
+          log,
+          progress: stderrProgress(),
+        }),
+      );
     }
     if (values.json) console.log(JSON.stringify(results));
     else results.forEach(printTable);

@@ -25,7 +25,8 @@ export const RUN_OPTIONS = {
 } as const;
 
 /** The scales, one a line indented by `indent`, for a flag's help. */
-export const scaleHelp = (indent: number) => SCALES.map((s) => `${s}: ${SCALE_CONFIGS[s].description}`).join(`\n${' '.repeat(indent)}`);
+export const scaleHelp = (indent: number) =>
+  SCALES.map((s) => `${s}: ${SCALE_CONFIGS[s].description}`).join(`\n${' '.repeat(indent)}`);
 
 export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/<command>-<date>-<time>)
   --resume         continue the run in DIR from where it stopped (its config.json decides everything else)
@@ -43,7 +44,9 @@ export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/
   --json           print the result as JSON on stdout
 The backend comes from GLIT_BACKEND (see environment.md).`;
 
-type RunValues = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type RunValues = {
+  [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 function readJson(file: string): unknown {
   if (!fs.existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -57,7 +60,10 @@ function readJson(file: string): unknown {
 /** The run folder: --out, or a new runs/<command>-<date>-<time>; a new run's must be empty, a resumed one given. */
 export function runFolder(values: { out?: string; resume?: boolean }, command: string): string {
   if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
-  const out = path.resolve(values.out ?? path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`));
+  const out = path.resolve(
+    values.out ??
+      path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`),
+  );
   if (!values.resume && fs.existsSync(out) && fs.readdirSync(out).length > 0) {
     throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
   }
@@ -67,7 +73,8 @@ export function runFolder(values: { out?: string; resume?: boolean }, command: s
 /** A resumed run takes its settings from config.json: any of these flags is an error. */
 export function refuseWithResume(values: Record<string, unknown>, flags: readonly string[], out: string): void {
   for (const flag of flags) {
-    if (values[flag] !== undefined) throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
+    if (values[flag] !== undefined)
+      throw new UsageError(`--resume takes its settings from ${out}/config.json: drop --${flag}`);
   }
 }
 
@@ -85,7 +92,11 @@ export function scaleOption(values: { scale?: string; preset?: string }): Scale 
 }
 
 /** The run's settings: read back from DIR/config.json with --resume, else resolved from the flags (DIR must be empty). */
-export function resolveRun(values: RunValues, command: string, fields?: Pick<RunSettings, 'space' | 'seeds'>): { out: string; run: RunSettings; resumed: boolean } {
+export function resolveRun(
+  values: RunValues,
+  command: string,
+  fields?: Pick<RunSettings, 'space' | 'seeds'>,
+): { out: string; run: RunSettings; resumed: boolean } {
   const out = runFolder(values, command);
   if (values.resume) {
     refuseWithResume(values, ['scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'], out);
@@ -101,7 +112,9 @@ export function resolveRun(values: RunValues, command: string, fields?: Pick<Run
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  let config = values.config ? applyDiff(SCALE_CONFIGS[scale].search, readJson(values.config), `--config ${values.config}`) : undefined;
+  let config = values.config
+    ? applyDiff(SCALE_CONFIGS[scale].search, readJson(values.config), `--config ${values.config}`)
+    : undefined;
   if (sharing) config = { ...(config ?? SCALE_CONFIGS[scale].search), weightSharing: sharing };
   const run = scaleSettings(scale, {
     dataset: values.dataset ?? DEFAULT_DATASET,
@@ -114,11 +127,18 @@ export function resolveRun(values: RunValues, command: string, fields?: Pick<Run
 }
 
 /** Starts the backend, records the settings in a new run's config.json, and loads the data; says what it does. */
-export async function openRun(command: string, out: string, run: RunSettings, resumed: boolean): Promise<{ backend: BackendInfo; data: DatasetSplits }> {
+export async function openRun(
+  command: string,
+  out: string,
+  run: RunSettings,
+  resumed: boolean,
+): Promise<{ backend: BackendInfo; data: DatasetSplits }> {
   const backend = await initBackend();
   console.error(`glit ${command}: ${describeBackend(backend)}`);
   if (!resumed) writeSettings(out, command, run, backend);
   const data = await loadDataset(run.dataset, { seed: run.config.seed, limit: run.limit });
-  console.error(`glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), scale ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`);
+  console.error(
+    `glit ${command}: ${data.name} (train ${data.train.count}, val ${data.val.count}, test ${data.test.count}), scale ${run.scale}, ${resumed ? 'resuming' : 'out'} ${out}`,
+  );
   return { backend, data };
 }

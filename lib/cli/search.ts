@@ -8,10 +8,12 @@ import { parseCommandArgs, type Command } from './command';
 import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-const row = (r: RetrainResult) => `${r.name.padEnd(14)} ${(r.params / 1e6).toFixed(3)}M params  ${(r.flops / 1e6).toFixed(1)}M FLOPs  val ${pct(r.valAccuracy)}  test ${pct(r.testAccuracy)}`;
+const row = (r: RetrainResult) =>
+  `${r.name.padEnd(14)} ${(r.params / 1e6).toFixed(3)}M params  ${(r.flops / 1e6).toFixed(1)}M FLOPs  val ${pct(r.valAccuracy)}  test ${pct(r.testAccuracy)}`;
 
 /** A log for the pipeline: each line on stderr with the time since `started`. */
-export const timedLog = (started: number) => (line: string) => console.error(`[${formatSeconds((Date.now() - started) / 1000)}] ${line}`);
+export const timedLog = (started: number) => (line: string) =>
+  console.error(`[${formatSeconds((Date.now() - started) / 1000)}] ${line}`);
 
 export const searchCommand: Command = {
   name: 'search',

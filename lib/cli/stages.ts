@@ -29,7 +29,15 @@ ${RUN_HELP}`,
     const { out, run, resumed } = resolveRun(values, 'supernet', values.space ? { space: values.space } : undefined);
     const space = spaceOf(run);
     const { data } = await openRun('supernet', out, run, resumed);
-    const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config, budgetFor(run.config), timedLog(Date.now()), stderrProgress());
+    const net = await trainSupernet(
+      path.join(out, 'supernet'),
+      space,
+      data,
+      run.config,
+      budgetFor(run.config),
+      timedLog(Date.now()),
+      stderrProgress(),
+    );
     disposeSupernet(net);
     if (values.json) console.log(JSON.stringify({ out, space: space.name }));
   },
@@ -37,7 +45,8 @@ ${RUN_HELP}`,
 
 export const evolveCommand: Command = {
   name: 'evolve',
-  summary: "search a trained supernet with the evolutionary algorithm (or random search) and save the best architectures",
+  summary:
+    'search a trained supernet with the evolutionary algorithm (or random search) and save the best architectures',
   help: `usage: npx glit evolve --out DIR [--method evolution|random]
 
 Loads the supernet that \`glit supernet --out DIR\` trained (training it first if it is not finished), scores
@@ -47,9 +56,14 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
   --method NAME    evolution (SPOS's EA, default) or random (same number of evaluations)
   --json           print the best candidates as JSON`,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, { out: { type: 'string' }, method: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseCommandArgs(
+      argv,
+      { out: { type: 'string' }, method: { type: 'string' }, json: { type: 'boolean' } },
+      false,
+    );
     const method = values.method ?? 'evolution';
-    if (method !== 'evolution' && method !== 'random') throw new UsageError(`--method '${method}' is not a method: use evolution or random`);
+    if (method !== 'evolution' && method !== 'random')
+      throw new UsageError(`--method '${method}' is not a method: use evolution or random`);
     if (!values.out) throw new UsageError('--out DIR is required: a run folder made by `glit supernet`');
     const { out, run } = resolveRun({ out: values.out, resume: true }, 'evolve');
     if (!run.space) throw new UsageError(`${out} was not made by \`glit supernet\` (its config.json names no space)`);
@@ -58,11 +72,24 @@ evaluation), generations.jsonl, top.json} and DIR/best-arch.json, which \`glit t
     const log = timedLog(Date.now());
     const budget = budgetFor(run.config);
     const net = await trainSupernet(path.join(out, 'supernet'), space, data, run.config, budget, log, stderrProgress());
-    const state = await searchSupernet(path.join(out, method), method, space, net, data, run.config, budget, log, stderrProgress());
+    const state = await searchSupernet(
+      path.join(out, method),
+      method,
+      space,
+      net,
+      data,
+      run.config,
+      budget,
+      log,
+      stderrProgress(),
+    );
     disposeSupernet(net);
     const best = { ...decode(space, state.topK[0].code), name: `${method}-best` };
     writeBestArch(out, best);
     if (values.json) console.log(JSON.stringify(state.topK));
-    else console.log(`best: ${state.topK[0].key} (val ${(100 * state.topK[0].score).toFixed(2)}% on the supernet) -> ${runFiles(out).bestArch}`);
+    else
+      console.log(
+        `best: ${state.topK[0].key} (val ${(100 * state.topK[0].score).toFixed(2)}% on the supernet) -> ${runFiles(out).bestArch}`,
+      );
   },
 };

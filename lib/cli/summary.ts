@@ -29,7 +29,9 @@ function table(arch: Architecture, cost: ModelCost): string {
   ];
   const widths = header.map((_, col) => Math.max(...rows.map((r) => r[col].length)));
   // Labels left-aligned, numbers right-aligned.
-  const lines = rows.map((r) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  '));
+  const lines = rows.map((r) =>
+    r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  '),
+  );
   return [
     `${arch.name ?? 'architecture'}: ${model.imageSize}x${model.imageSize}x${model.inChannels}, patch ${model.patchSize} (${tokenCount(model)} tokens), ` +
       `width ${model.width}, ${model.heads} heads, ${model.depth} blocks, ${model.numClasses} classes`,
@@ -38,7 +40,7 @@ function table(arch: Architecture, cost: ModelCost): string {
     '',
     ...lines,
     '',
-    'FLOPs: the official code\'s count (multiply-accumulates; the GLU\'s doubled pointwise conv counted once), as the paper reports.',
+    "FLOPs: the official code's count (multiply-accumulates; the GLU's doubled pointwise conv counted once), as the paper reports.",
     'MACs: every multiply-accumulate of the forward pass. Neither counts biases, norms, softmax or activations.',
   ].join('\n');
 }
@@ -56,7 +58,8 @@ Examples:
   npx glit summary my-arch.json --json`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError(`expected one architecture (preset or .json file), got ${positionals.length}`);
+    if (positionals.length !== 1)
+      throw new UsageError(`expected one architecture (preset or .json file), got ${positionals.length}`);
     const arch = loadArchitecture(positionals[0]);
     const cost = modelCost(arch);
     if (values.json) console.log(JSON.stringify({ name: arch.name ?? null, model: arch.model, ...cost }));

@@ -27,7 +27,9 @@ const TRAIN_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-type TrainValues = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type TrainValues = {
+  [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 /** A new run's settings from the flags: the scale's recipe with --epochs, --batch-size, --lr and --seed replaced. */
 function newSettings(values: TrainValues): TrainSettings {
@@ -42,7 +44,13 @@ function newSettings(values: TrainValues): TrainSettings {
     lr: numberOption(values.lr, 'lr') ?? train.lr,
     seed: numberOption(values.seed, 'seed') ?? train.seed,
   };
-  return { dataset: values.dataset ?? DEFAULT_DATASET, scale, limit, arch: { ...arch, name: arch.name ?? archFlag }, config };
+  return {
+    dataset: values.dataset ?? DEFAULT_DATASET,
+    scale,
+    limit,
+    arch: { ...arch, name: arch.name ?? archFlag },
+    config,
+  };
 }
 
 export const trainCommand: Command = {
@@ -82,7 +90,11 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
     const name = arch.name!;
     const backend = await initBackend();
     console.error(`glit train: ${describeBackend(backend)}`);
-    const data = await loadDataset(settings.dataset, { seed: config.seed, limit: settings.limit, imageSize: arch.model.imageSize });
+    const data = await loadDataset(settings.dataset, {
+      seed: config.seed,
+      limit: settings.limit,
+      imageSize: arch.model.imageSize,
+    });
     if (data.train.channels !== arch.model.inChannels || data.classes.length !== arch.model.numClasses) {
       throw new Error(
         `architecture ${name} expects ${arch.model.inChannels}-channel images and ${arch.model.numClasses} classes; ` +

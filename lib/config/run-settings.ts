@@ -42,10 +42,18 @@ function commandFields(o: CommandFields & LegacyExtra): CommandFields {
 }
 
 /** A new run's settings: the scale's search config (or `config`, made from it), with one seed for every stage. */
-export function scaleSettings(scale: Scale, o: { dataset: string; seed: number; limit?: SplitLimit; config?: SearchConfig } & CommandFields): RunSettings {
+export function scaleSettings(
+  scale: Scale,
+  o: { dataset: string; seed: number; limit?: SplitLimit; config?: SearchConfig } & CommandFields,
+): RunSettings {
   const scaleConfig = SCALE_CONFIGS[scale];
   const base = o.config ?? scaleConfig.search;
-  const config = { ...base, seed: o.seed, supernet: { ...base.supernet, seed: o.seed }, retrain: { ...base.retrain, seed: o.seed } };
+  const config = {
+    ...base,
+    seed: o.seed,
+    supernet: { ...base.supernet, seed: o.seed },
+    retrain: { ...base.retrain, seed: o.seed },
+  };
   return { dataset: o.dataset, scale, limit: o.limit ?? scaleConfig.limit, config, ...commandFields(o) };
 }
 

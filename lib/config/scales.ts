@@ -21,7 +21,9 @@ export interface ScaleConfig {
 }
 
 /** A difference from a config: any field, at any depth, left out or replaced (arrays and limits are replaced whole). */
-export type ConfigDiff<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? ConfigDiff<T[K]> : T[K] };
+export type ConfigDiff<T> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? ConfigDiff<T[K]> : T[K];
+};
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
@@ -33,7 +35,8 @@ export function applyDiff<T>(base: T, diff: unknown, source: string): T {
   if (!isRecord(diff)) throw new Error(`${source} must hold a JSON object`);
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, value] of Object.entries(diff)) {
-    if (!(key in out)) throw new Error(`${source}: unknown field '${key}'; the fields are ${Object.keys(out).join(', ')}`);
+    if (!(key in out))
+      throw new Error(`${source}: unknown field '${key}'; the fields are ${Object.keys(out).join(', ')}`);
     out[key] = isRecord(out[key]) && isRecord(value) ? applyDiff(out[key], value, `${source}.${key}`) : value;
   }
   return out as T;
@@ -58,7 +61,10 @@ const DEFAULTS: ScaleConfig = {
 };
 
 /** The same recipe for `glit train`, the supernets and the retrainings of a scale. */
-const recipe = (r: ConfigDiff<TrainConfig>): ConfigDiff<ScaleConfig> => ({ train: r, search: { supernet: r, retrain: r } });
+const recipe = (r: ConfigDiff<TrainConfig>): ConfigDiff<ScaleConfig> => ({
+  train: r,
+  search: { supernet: r, retrain: r },
+});
 
 const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
   smoke: [
@@ -86,7 +92,10 @@ const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
       },
     },
   ],
-  gpu: [recipe({ epochs: 30, batchSize: 128, warmupEpochs: 3 }), { description: 'the whole embedded dataset, 30 epochs (a GPU backend)' }],
+  gpu: [
+    recipe({ epochs: 30, batchSize: 128, warmupEpochs: 3 }),
+    { description: 'the whole embedded dataset, 30 epochs (a GPU backend)' },
+  ],
   paper: [
     recipe({ epochs: 300, batchSize: 512, lr: 5e-4, minLr: 1e-5, warmupEpochs: 5 }),
     {
@@ -100,10 +109,14 @@ const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
 };
 
 export const SCALE_CONFIGS = Object.fromEntries(
-  SCALES.map((s) => [s, SCALE_DIFFS[s].reduce<ScaleConfig>((config, diff) => applyDiff(config, diff, `scale ${s}`), DEFAULTS)]),
+  SCALES.map((s) => [
+    s,
+    SCALE_DIFFS[s].reduce<ScaleConfig>((config, diff) => applyDiff(config, diff, `scale ${s}`), DEFAULTS),
+  ]),
 ) as Record<Scale, ScaleConfig>;
 
 export function parseScale(value: string, source = 'scale'): Scale {
-  if (!(SCALES as readonly string[]).includes(value)) throw new Error(`${source} '${value}' is not a scale: use one of ${SCALES.join(', ')}`);
+  if (!(SCALES as readonly string[]).includes(value))
+    throw new Error(`${source} '${value}' is not a scale: use one of ${SCALES.join(', ')}`);
   return value as Scale;
 }

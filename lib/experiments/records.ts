@@ -8,7 +8,15 @@ export interface RowResult {
   id: string;
   label: string;
   /** Per seed, in seed order. */
-  runs: { seed: number; name: string; params: number; flops: number; valAccuracy: number; testAccuracy: number; seconds: number }[];
+  runs: {
+    seed: number;
+    name: string;
+    params: number;
+    flops: number;
+    valAccuracy: number;
+    testAccuracy: number;
+    seconds: number;
+  }[];
   meanTest: number;
   stdTest: number;
   meanVal: number;

@@ -9,7 +9,16 @@ import type { DatasetSplits } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import type { ProgressCallback } from '../core/progress';
 import { readRetrainResult } from '../io/run-folder';
-import { budgetFor, hierarchicalSearch, retrain, searchSupernet, stage1, trainSupernet, type SearchConfig, type SearchLog } from '../search/pipeline';
+import {
+  budgetFor,
+  hierarchicalSearch,
+  retrain,
+  searchSupernet,
+  stage1,
+  trainSupernet,
+  type SearchConfig,
+  type SearchLog,
+} from '../search/pipeline';
 import type { RetrainResult } from '../search/records';
 import type { RowResult, TableName, TableResult } from './records';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
@@ -44,20 +53,52 @@ export interface TableSpec {
  * Supernet over `space` (in `supernetDir`: rows that search one space with different methods share it), EA or random
  * search on it, then the best candidate retrained: one searched row.
  */
-async function searchedRow(c: RowContext, space: SearchSpace, supernetDir: string, method: 'evolution' | 'random', name: string): Promise<RetrainResult> {
+async function searchedRow(
+  c: RowContext,
+  space: SearchSpace,
+  supernetDir: string,
+  method: 'evolution' | 'random',
+  name: string,
+): Promise<RetrainResult> {
   const budget = budgetFor(c.config);
   const net = await trainSupernet(supernetDir, space, c.data, c.config, budget, c.log, c.progress);
-  const state = await searchSupernet(path.join(c.dir, method), method, space, net, c.data, c.config, budget, c.log, c.progress);
+  const state = await searchSupernet(
+    path.join(c.dir, method),
+    method,
+    space,
+    net,
+    c.data,
+    c.config,
+    budget,
+    c.log,
+    c.progress,
+  );
   disposeSupernet(net);
-  return retrain(path.join(c.dir, 'retrain'), name, decode(space, state.topK[0].code), c.data, c.config.retrain, c.log, c.progress);
+  return retrain(
+    path.join(c.dir, 'retrain'),
+    name,
+    decode(space, state.topK[0].code),
+    c.data,
+    c.config.retrain,
+    c.log,
+    c.progress,
+  );
 }
 
 /** A searched row on the flat full space: rows with the same weight sharing search one supernet (in `shared/`). */
 const fullSpaceRow = (c: RowContext, weightSharing: WeightSharing, method: 'evolution' | 'random', name: string) =>
-  searchedRow({ ...c, config: { ...c.config, weightSharing } }, fullSpace(baselineModel(c.config)), path.join(c.shared, weightSharing === 'separate' ? 'full-supernet' : 'full-supernet-sliced'), method, name);
+  searchedRow(
+    { ...c, config: { ...c.config, weightSharing } },
+    fullSpace(baselineModel(c.config)),
+    path.join(c.shared, weightSharing === 'separate' ? 'full-supernet' : 'full-supernet-sliced'),
+    method,
+    name,
+  );
 const baselineModel = (config: SearchConfig) => loadArchitecture(config.baseline).model;
-const fixedRow = (c: RowContext, arch: Architecture) => retrain(c.dir, arch.name ?? 'fixed', arch, c.data, c.config.retrain, c.log, c.progress);
-const hierarchical = (c: RowContext) => hierarchicalSearch(path.join(c.shared, 'hierarchical'), c.data, c.config, c.log, c.progress);
+const fixedRow = (c: RowContext, arch: Architecture) =>
+  retrain(c.dir, arch.name ?? 'fixed', arch, c.data, c.config.retrain, c.log, c.progress);
+const hierarchical = (c: RowContext) =>
+  hierarchicalSearch(path.join(c.shared, 'hierarchical'), c.data, c.config, c.log, c.progress);
 
 export const TABLE_SPECS: Record<TableName, TableSpec> = {
   table1: {
@@ -71,7 +112,8 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   },
   table4: {
     title: 'Table 4: the search space',
-    claim: 'distribution-only search beats DeiT; the full GLiT space beats an NLP-NAS style space (attention only: qkv dim and FFN ratio)',
+    claim:
+      'distribution-only search beats DeiT; the full GLiT space beats an NLP-NAS style space (attention only: qkv dim and FFN ratio)',
     rows: [
       { id: 'deit', label: 'DeiT (hand-designed)', run: (c) => fixedRow(c, loadArchitecture(c.config.baseline)) },
       {
@@ -83,13 +125,25 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
           return readRetrainResult(path.join(dir, 'stage1', 'retrain', s1.best.replace('stage1-', '')))!;
         },
       },
-      { id: 'nlp-nas', label: 'NLP-NAS space', run: (c) => searchedRow(c, nlpNasSpace(baselineModel(c.config)), path.join(c.dir, 'supernet'), 'evolution', 'nlp-nas-best') },
+      {
+        id: 'nlp-nas',
+        label: 'NLP-NAS space',
+        run: (c) =>
+          searchedRow(
+            c,
+            nlpNasSpace(baselineModel(c.config)),
+            path.join(c.dir, 'supernet'),
+            'evolution',
+            'nlp-nas-best',
+          ),
+      },
       { id: 'glit', label: 'GLiT space (hierarchical)', run: async (c) => (await hierarchical(c)).found },
     ],
   },
   table6: {
     title: 'Table 6: the local module of the local heads (G = 1 global, L = 2 local heads in every block)',
-    claim: 'the 1-D conv heads beat self-attention restricted to a local window (14, 28, 49 of 196 tokens) and a 2-D conv module (no CLS token, average-pooling head)',
+    claim:
+      'the 1-D conv heads beat self-attention restricted to a local window (14, 28, 49 of 196 tokens) and a 2-D conv module (no CLS token, average-pooling head)',
     rows: [
       ...PAPER_WINDOWS.map((w) => ({
         id: `window-${w}`,
@@ -99,8 +153,16 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
           return fixedRow(c, withLocalModule(base, 'window-attention', scaleKernel(w, gridSize(base.model))));
         },
       })),
-      { id: 'conv2d', label: '2-D conv (no CLS, GAP head)', run: (c) => fixedRow(c, withLocalModule(uniformArchitecture(baselineModel(c.config), 1), 'conv2d')) },
-      { id: 'conv1d', label: '1-D conv heads (GLiT)', run: (c) => fixedRow(c, uniformArchitecture(baselineModel(c.config), 1)) },
+      {
+        id: 'conv2d',
+        label: '2-D conv (no CLS, GAP head)',
+        run: (c) => fixedRow(c, withLocalModule(uniformArchitecture(baselineModel(c.config), 1), 'conv2d')),
+      },
+      {
+        id: 'conv1d',
+        label: '1-D conv heads (GLiT)',
+        run: (c) => fixedRow(c, uniformArchitecture(baselineModel(c.config), 1)),
+      },
     ],
   },
   table5: {
@@ -109,18 +171,27 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     rows: [
       // Random search and SPOS's EA score candidates on the same supernet over the flat space (separate weights per
       // candidate, as SPOS), with the same number of evaluations: the rows differ only in how candidates are proposed.
-      { id: 'random', label: 'random search (full space)', run: (c) => fullSpaceRow(c, 'separate', 'random', 'random-best') },
+      {
+        id: 'random',
+        label: 'random search (full space)',
+        run: (c) => fullSpaceRow(c, 'separate', 'random', 'random-best'),
+      },
       { id: 'spos', label: 'SPOS (full space)', run: (c) => fullSpaceRow(c, 'separate', 'evolution', 'spos-best') },
       // Not in the paper: SPOS with AutoFormer's weight sharing by slicing, where the flat space's 100s of candidates
       // per block share one set of weights instead of each getting only the few steps that sample it.
-      { id: 'spos-sliced', label: 'SPOS, sliced weights (full space)', run: (c) => fullSpaceRow(c, 'sliced', 'evolution', 'spos-sliced-best') },
+      {
+        id: 'spos-sliced',
+        label: 'SPOS, sliced weights (full space)',
+        run: (c) => fullSpaceRow(c, 'sliced', 'evolution', 'spos-sliced-best'),
+      },
       { id: 'hierarchical', label: 'hierarchical (GLiT)', run: async (c) => (await hierarchical(c)).found },
     ],
   },
 };
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const std = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
 
 function commit(): string {
   try {
@@ -141,18 +212,54 @@ export async function reproduceTable(
   const spec = TABLE_SPECS[table];
   const seeds = Array.from({ length: o.seeds }, (_, k) => base.seed + k);
   const { backend, device } = backendInfo();
-  const result: TableResult = { table, title: spec.title, claim: spec.claim, scale: o.scale, dataset: o.dataset, seeds, backend, device, commit: commit(), date: new Date().toISOString(), rows: [] };
+  const result: TableResult = {
+    table,
+    title: spec.title,
+    claim: spec.claim,
+    scale: o.scale,
+    dataset: o.dataset,
+    seeds,
+    backend,
+    device,
+    commit: commit(),
+    date: new Date().toISOString(),
+    rows: [],
+  };
   for (const row of spec.rows) {
     const runs: RowResult['runs'] = [];
     for (const seed of seeds) {
       const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
-      const r = await row.run({ dir: path.join(out, table, row.id, `seed${seed}`), shared: path.join(out, 'shared', `seed${seed}`), data, config, log: o.log, progress: o.progress });
-      runs.push({ seed, name: r.name, params: r.params, flops: r.flops, valAccuracy: r.valAccuracy, testAccuracy: r.testAccuracy, seconds: r.seconds });
+      const r = await row.run({
+        dir: path.join(out, table, row.id, `seed${seed}`),
+        shared: path.join(out, 'shared', `seed${seed}`),
+        data,
+        config,
+        log: o.log,
+        progress: o.progress,
+      });
+      runs.push({
+        seed,
+        name: r.name,
+        params: r.params,
+        flops: r.flops,
+        valAccuracy: r.valAccuracy,
+        testAccuracy: r.testAccuracy,
+        seconds: r.seconds,
+      });
     }
     const tests = runs.map((r) => r.testAccuracy);
-    result.rows.push({ id: row.id, label: row.label, runs, meanTest: mean(tests), stdTest: std(tests), meanVal: mean(runs.map((r) => r.valAccuracy)) });
+    result.rows.push({
+      id: row.id,
+      label: row.label,
+      runs,
+      meanTest: mean(tests),
+      stdTest: std(tests),
+      meanVal: mean(runs.map((r) => r.valAccuracy)),
+    });
     writeJsonAtomic(path.join(out, `${table}.json`), result);
-    o.log(`${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}% ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seed(s)`);
+    o.log(
+      `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}% ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seed(s)`,
+    );
   }
   return result;
 }

@@ -69,8 +69,8 @@ export interface TableVerdict {
  * rounded down and anything beyond 30 uses 30's value: both err towards "within noise".
  */
 const T_CRITICAL_5 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08,
-  2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 export function tCritical(degreesOfFreedom: number): number {
@@ -84,14 +84,21 @@ export function tCritical(degreesOfFreedom: number): number {
  * comparison is then undecided, however large the gap. Two rows that did not vary over seeds at all (SE = 0) are
  * decided by the sign of the gap.
  */
-export function compareRows(better: RowResult, worse: RowResult): Pick<ComparisonResult, 'difference' | 'threshold' | 'outcome'> {
+export function compareRows(
+  better: RowResult,
+  worse: RowResult,
+): Pick<ComparisonResult, 'difference' | 'threshold' | 'outcome'> {
   const difference = better.meanTest - worse.meanTest;
   const [nb, nw] = [better.runs.length, worse.runs.length];
   if (nb < 2 || nw < 2) return { difference, threshold: null, outcome: 'one seed' };
   const [vb, vw] = [better.stdTest ** 2 / nb, worse.stdTest ** 2 / nw];
   const se = Math.sqrt(vb + vw);
   const threshold = se === 0 ? 0 : tCritical((vb + vw) ** 2 / (vb ** 2 / (nb - 1) + vw ** 2 / (nw - 1))) * se;
-  return { difference, threshold, outcome: difference > threshold ? 'holds' : difference < -threshold ? 'fails' : 'within noise' };
+  return {
+    difference,
+    threshold,
+    outcome: difference > threshold ? 'holds' : difference < -threshold ? 'fails' : 'within noise',
+  };
 }
 
 /**
@@ -104,12 +111,34 @@ export function judgeTable(result: TableResult): TableVerdict {
   const row = (id: string) => result.rows.find((r) => r.id === id);
   const comparisons = check.comparisons.map((c): ComparisonResult => {
     const [better, worse] = [row(c.better), row(c.worse)];
-    return { ...c, ...(better && worse ? compareRows(better, worse) : { difference: null, threshold: null, outcome: 'row missing' }) };
+    return {
+      ...c,
+      ...(better && worse ? compareRows(better, worse) : { difference: null, threshold: null, outcome: 'row missing' }),
+    };
   });
   const count = (o: Outcome) => comparisons.filter((c) => c.outcome === o).length;
   const of = `of ${comparisons.length} comparisons`;
-  if (count('fails') > 0) return { verdict: 'not reproduced', check, comparisons, reason: `${count('fails')} ${of} go the other way beyond seed noise` };
-  if (count('holds') === comparisons.length) return { verdict: 'reproduced', check, comparisons, reason: `all ${comparisons.length} comparisons hold beyond seed noise` };
-  const undecided = (['within noise', 'one seed', 'row missing'] as const).filter((o) => count(o) > 0).map((o) => `${count(o)} ${o}`);
-  return { verdict: 'inconclusive at this scale', check, comparisons, reason: `${count('holds')} ${of} hold beyond seed noise; undecided: ${undecided.join(', ')}` };
+  if (count('fails') > 0)
+    return {
+      verdict: 'not reproduced',
+      check,
+      comparisons,
+      reason: `${count('fails')} ${of} go the other way beyond seed noise`,
+    };
+  if (count('holds') === comparisons.length)
+    return {
+      verdict: 'reproduced',
+      check,
+      comparisons,
+      reason: `all ${comparisons.length} comparisons hold beyond seed noise`,
+    };
+  const undecided = (['within noise', 'one seed', 'row missing'] as const)
+    .filter((o) => count(o) > 0)
+    .map((o) => `${count(o)} ${o}`);
+  return {
+    verdict: 'inconclusive at this scale',
+    check,
+    comparisons,
+    reason: `${count('holds')} ${of} hold beyond seed noise; undecided: ${undecided.join(', ')}`,
+  };
 }

@@ -30,7 +30,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
-export const writeJsonAtomic = (file: string, value: unknown): void => writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+export const writeJsonAtomic = (file: string, value: unknown): void =>
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 
 /** One JSON object per line; a line is appended whole (a crash can only lose the line being written). */
 export function appendJsonLine(file: string, value: unknown): void {

@@ -5,12 +5,25 @@
 // snippet is in environment.md, "weights"). DeiT's own checkpoints name blocks `blocks.{i}.` where GLiT's code has
 // `blocks.{i}.0.`; the snippet renames them.
 import * as tf from '@tensorflow/tfjs';
-import { architectureToJson, ArchitectureError, parseArchitecture, type Architecture, type ModelConfig } from '../model/arch';
+import {
+  architectureToJson,
+  ArchitectureError,
+  parseArchitecture,
+  type Architecture,
+  type ModelConfig,
+} from '../model/arch';
 import { blockBatchNorms } from '../model/block';
 import { layerOfWeight, weightLayout, type Layout } from '../model/block-tensors';
 import type { BatchNorm } from '../model/layers';
 import { namedVariables, type ModelParams } from '../model/model';
-import { readSafetensors, scalarValue, toFloat32, writeSafetensors, type StoredTensor, type TensorToWrite } from './safetensors';
+import {
+  readSafetensors,
+  scalarValue,
+  toFloat32,
+  writeSafetensors,
+  type StoredTensor,
+  type TensorToWrite,
+} from './safetensors';
 
 // --- layouts: how our tensors differ from PyTorch's ---------------------------------------------------------------
 
@@ -20,9 +33,11 @@ import { readSafetensors, scalarValue, toFloat32, writeSafetensors, type StoredT
  * channel) order, PyTorch's a Conv2d weight [C, inC, P, P]; the classifier a linear. Other tensors have PyTorch's.
  */
 function layoutOf(name: string, ourShape: number[], model: ModelConfig): Layout {
-  if (name === 'patch_embed.proj.weight') return { view: [model.patchSize, model.patchSize, model.inChannels, ourShape[1]], toTorch: [3, 2, 0, 1] };
+  if (name === 'patch_embed.proj.weight')
+    return { view: [model.patchSize, model.patchSize, model.inChannels, ourShape[1]], toTorch: [3, 2, 0, 1] };
   const inBlock = /^blocks\.\d+\.0\.(.+)$/.exec(name);
-  const kind = name === 'head.weight' ? 'linear' : inBlock ? layerOfWeight(model.localModule, inBlock[1])?.kind : undefined;
+  const kind =
+    name === 'head.weight' ? 'linear' : inBlock ? layerOfWeight(model.localModule, inBlock[1])?.kind : undefined;
   return kind ? weightLayout(kind, ourShape) : { view: ourShape, toTorch: ourShape.map((_, i) => i) };
 }
 
@@ -56,7 +71,10 @@ function stateEntries(params: ModelParams): Entry[] {
   for (const [name, variable] of namedVariables(params)) {
     entries.push({ name, variable });
     if (name.endsWith('.running_var')) {
-      entries.push({ name: name.replace(/running_var$/, 'num_batches_tracked'), batchNorm: norms.find((n) => n.runningVar === variable)! });
+      entries.push({
+        name: name.replace(/running_var$/, 'num_batches_tracked'),
+        batchNorm: norms.find((n) => n.runningVar === variable)!,
+      });
     }
   }
   return entries;
@@ -69,7 +87,12 @@ export const METADATA_ARCHITECTURE = 'architecture';
  * Writes the model's tensors to `path` (atomically) in PyTorch's names and layouts, float32, with num_batches_tracked
  * as int64. The metadata records the architecture (so the file describes itself), plus any `extra` strings.
  */
-export async function saveCheckpoint(path: string, params: ModelParams, arch: Architecture, extra: Record<string, string> = {}): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  params: ModelParams,
+  arch: Architecture,
+  extra: Record<string, string> = {},
+): Promise<void> {
   const tensors: [string, TensorToWrite][] = [];
   for (const entry of stateEntries(params)) {
     if ('batchNorm' in entry) {
@@ -109,9 +132,15 @@ export function readCheckpoint(path: string): Checkpoint {
   const json = metadata[METADATA_ARCHITECTURE];
   if (json === undefined) return { source: path, tensors, metadata };
   try {
-    return { source: path, tensors, metadata, architecture: parseArchitecture(json, `${path} metadata '${METADATA_ARCHITECTURE}'`) };
+    return {
+      source: path,
+      tensors,
+      metadata,
+      architecture: parseArchitecture(json, `${path} metadata '${METADATA_ARCHITECTURE}'`),
+    };
   } catch (e) {
-    if (e instanceof ArchitectureError) throw new CheckpointError(`${e.message}: the file's architecture is unreadable; pass the architecture yourself`);
+    if (e instanceof ArchitectureError)
+      throw new CheckpointError(`${e.message}: the file's architecture is unreadable; pass the architecture yourself`);
     throw e;
   }
 }
@@ -147,9 +176,12 @@ const listed = (names: string[], limit = 8): string =>
 /** Likely causes of name mismatches, recognisable from the names alone. */
 function hints(report: LoadReport): string[] {
   const out: string[] = [];
-  if (report.unexpected.some((n) => n.startsWith('module.'))) out.push("names start with 'module.' (saved from DataParallel): strip that prefix when converting");
+  if (report.unexpected.some((n) => n.startsWith('module.')))
+    out.push("names start with 'module.' (saved from DataParallel): strip that prefix when converting");
   if (report.unexpected.some((n) => /^blocks\.\d+\.(norm1|attn|norm2|mlp)\./.test(n))) {
-    out.push("names look like DeiT's 'blocks.{i}.norm1...': GLiT's are 'blocks.{i}.0.norm1...'; convert with the snippet in environment.md (\"weights\")");
+    out.push(
+      "names look like DeiT's 'blocks.{i}.norm1...': GLiT's are 'blocks.{i}.0.norm1...'; convert with the snippet in environment.md (\"weights\")",
+    );
   }
   return out;
 }
@@ -159,7 +191,12 @@ function hints(report: LoadReport): string[] {
  * before anything is assigned: on a mismatch nothing changes and a CheckpointError lists the tensors by name.
  * Wrongly shaped tensors always fail; missing and unexpected ones fail unless the options allow them.
  */
-export function loadCheckpoint(params: ModelParams, arch: Architecture, checkpoint: Checkpoint | string, options: LoadOptions = {}): LoadReport {
+export function loadCheckpoint(
+  params: ModelParams,
+  arch: Architecture,
+  checkpoint: Checkpoint | string,
+  options: LoadOptions = {},
+): LoadReport {
   const file = typeof checkpoint === 'string' ? readCheckpoint(checkpoint) : checkpoint;
   const keep = (name: string) => !options.exclude?.test(name);
   const entries = stateEntries(params).filter((e) => keep(e.name));
@@ -174,19 +211,29 @@ export function loadCheckpoint(params: ModelParams, arch: Architecture, checkpoi
       continue;
     }
     const expected = 'variable' in entry ? torchShape(entry.name, entry.variable.shape, arch.model) : [];
-    const fits = 'variable' in entry ? stored.shape.join() === expected.join() : stored.shape.reduce((n, d) => n * d, 1) === 1;
+    const fits =
+      'variable' in entry ? stored.shape.join() === expected.join() : stored.shape.reduce((n, d) => n * d, 1) === 1;
     if (fits) present.push({ entry, stored });
     else report.mismatched.push({ name: entry.name, expected, found: stored.shape });
   }
 
   const problems: string[] = [];
   if (report.mismatched.length > 0) {
-    problems.push(`${report.mismatched.length} wrongly shaped (file vs model, PyTorch layout): ` + listed(report.mismatched.map((m) => `${m.name} [${m.found}] vs [${m.expected}]`)));
+    problems.push(
+      `${report.mismatched.length} wrongly shaped (file vs model, PyTorch layout): ` +
+        listed(report.mismatched.map((m) => `${m.name} [${m.found}] vs [${m.expected}]`)),
+    );
   }
-  if (report.missing.length > 0 && !options.allowMissing) problems.push(`${report.missing.length} missing (in the model, not in the file): ${listed(report.missing)}`);
-  if (report.unexpected.length > 0 && !options.allowUnexpected) problems.push(`${report.unexpected.length} unexpected (in the file, not in the model): ${listed(report.unexpected)}`);
+  if (report.missing.length > 0 && !options.allowMissing)
+    problems.push(`${report.missing.length} missing (in the model, not in the file): ${listed(report.missing)}`);
+  if (report.unexpected.length > 0 && !options.allowUnexpected)
+    problems.push(
+      `${report.unexpected.length} unexpected (in the file, not in the model): ${listed(report.unexpected)}`,
+    );
   if (problems.length > 0) {
-    const stored = file.architecture ? ` (the file was saved for architecture '${file.architecture.name ?? 'unnamed'}')` : '';
+    const stored = file.architecture
+      ? ` (the file was saved for architecture '${file.architecture.name ?? 'unnamed'}')`
+      : '';
     throw new CheckpointError(
       [
         `checkpoint ${file.source} does not fit architecture '${arch.name ?? 'unnamed'}'${stored}:`,
@@ -202,7 +249,11 @@ export function loadCheckpoint(params: ModelParams, arch: Architecture, checkpoi
     if ('batchNorm' in entry) {
       entry.batchNorm.batchesTracked = scalarValue(stored, entry.name);
     } else {
-      tf.tidy(() => entry.variable.assign(fromTorchLayout(entry.name, tf.tensor(toFloat32(stored), stored.shape), entry.variable.shape, arch.model)));
+      tf.tidy(() =>
+        entry.variable.assign(
+          fromTorchLayout(entry.name, tf.tensor(toFloat32(stored), stored.shape), entry.variable.shape, arch.model),
+        ),
+      );
     }
     report.loaded.push(entry.name);
   }

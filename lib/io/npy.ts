@@ -33,7 +33,8 @@ function parseHeader(header: string, fail: (why: string) => never): Record<strin
   };
   const expect = (c: string) => {
     space();
-    if (header[i] !== c) fail(`the header is not a dict literal as numpy writes it (expected '${c}' at character ${i})`);
+    if (header[i] !== c)
+      fail(`the header is not a dict literal as numpy writes it (expected '${c}' at character ${i})`);
     i++;
   };
   const string = (): string => {
@@ -82,7 +83,8 @@ function parseHeader(header: string, fail: (why: string) => never): Record<strin
     else if (header[i] !== '}') fail(`the header is not a dict literal as numpy writes it (at character ${i})`);
   }
   const keys = Object.keys(fields).sort().join(', ');
-  if (keys !== 'descr, fortran_order, shape') fail(`the header has the keys ${keys || '(none)'}, numpy needs exactly descr, fortran_order, shape`);
+  if (keys !== 'descr, fortran_order, shape')
+    fail(`the header has the keys ${keys || '(none)'}, numpy needs exactly descr, fortran_order, shape`);
   return fields;
 }
 
@@ -90,7 +92,8 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   const fail = (why: string): never => {
     throw new NpyError(`${source}: ${why}`);
   };
-  if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== MAGIC) fail('not a .npy file (no \\x93NUMPY magic); save the array with numpy.save');
+  if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== MAGIC)
+    fail('not a .npy file (no \\x93NUMPY magic); save the array with numpy.save');
   const [major, minor] = [bytes[6], bytes[7]];
   if (major < 1 || major > 3) fail(`unsupported .npy version ${major}.${minor} (readable: 1.0, 2.0, 3.0)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -102,10 +105,16 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
 
   const fields = parseHeader(header, fail);
   const descr = fields.descr;
-  if (typeof descr !== 'string') fail(`dtype ${descr === STRUCTURED ? '(a structured dtype)' : '(none)'} is not a plain float32 array; save x.astype(np.float32)`);
+  if (typeof descr !== 'string')
+    fail(
+      `dtype ${descr === STRUCTURED ? '(a structured dtype)' : '(none)'} is not a plain float32 array; save x.astype(np.float32)`,
+    );
   const dtype = descr as string;
   if (dtype !== '<f4') {
-    const why = dtype === '>f4' ? 'big-endian float32; save x.astype("<f4")' : `dtype '${dtype}', not little-endian float32 '<f4'; save x.astype(np.float32)`;
+    const why =
+      dtype === '>f4'
+        ? 'big-endian float32; save x.astype("<f4")'
+        : `dtype '${dtype}', not little-endian float32 '<f4'; save x.astype(np.float32)`;
     fail(why);
   }
   if (fields.fortran_order === true) fail('the array is in Fortran order; save np.ascontiguousarray(x)');
@@ -113,7 +122,10 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   if (!Array.isArray(fields.shape)) fail('shape is not a tuple of sizes in the header');
   const shape = fields.shape as number[];
   const count = shape.reduce((n, d) => n * d, 1);
-  if (bytes.length - dataStart !== count * 4) fail(`shape (${shape}) needs ${count * 4} data bytes but the file has ${bytes.length - dataStart}: truncated or not written by numpy.save`);
+  if (bytes.length - dataStart !== count * 4)
+    fail(
+      `shape (${shape}) needs ${count * 4} data bytes but the file has ${bytes.length - dataStart}: truncated or not written by numpy.save`,
+    );
   const data = new Float32Array(count);
   for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + 4 * i, true);
   return { shape, data };
@@ -125,7 +137,8 @@ export function readNpy(path: string): NpyArray {
 
 /** Version 1.0, little-endian float32, C order; the header padded so the data starts at a multiple of 64 (as numpy does). */
 export function encodeNpy(a: NpyArray): Uint8Array {
-  if (a.data.length !== a.shape.reduce((n, d) => n * d, 1)) throw new NpyError(`${a.data.length} values do not fill shape (${a.shape})`);
+  if (a.data.length !== a.shape.reduce((n, d) => n * d, 1))
+    throw new NpyError(`${a.data.length} values do not fill shape (${a.shape})`);
   const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';

@@ -35,7 +35,11 @@ export function readFileChecked(file: string, fix?: string): Buffer {
   }
   if (stat.isDirectory()) throw new FileError(file, 'is a folder, expected a file', fix);
   if (stat.size > MAX_READ) {
-    throw new FileError(file, `is ${(stat.size / 2 ** 30).toFixed(1)} GiB, more than the 2 GiB that can be read at once`, fix);
+    throw new FileError(
+      file,
+      `is ${(stat.size / 2 ** 30).toFixed(1)} GiB, more than the 2 GiB that can be read at once`,
+      fix,
+    );
   }
   try {
     return fs.readFileSync(file);

@@ -19,7 +19,15 @@ import * as path from 'node:path';
 import { architectureToJson, parseArchitecture, type Architecture } from '../model/arch';
 import type { BackendInfo } from '../kernels/backend';
 import type { EvolutionState, GenerationRecord } from '../search/evolution';
-import type { RetrainEpoch, RetrainResult, SearchResult, Stage1Result, SupernetEpoch, SupernetStep, TopCandidate } from '../search/records';
+import type {
+  RetrainEpoch,
+  RetrainResult,
+  SearchResult,
+  Stage1Result,
+  SupernetEpoch,
+  SupernetStep,
+  TopCandidate,
+} from '../search/records';
 import { settingsFromJson, type LegacyExtra, type RunSettings, type TrainSettings } from '../config/run-settings';
 import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from './atomic-files';
 
@@ -57,7 +65,12 @@ interface ConfigJson {
   run: unknown;
 }
 
-export function writeSettings(dir: string, command: string, run: RunSettings | TrainSettings, backend: BackendInfo): void {
+export function writeSettings(
+  dir: string,
+  command: string,
+  run: RunSettings | TrainSettings,
+  backend: BackendInfo,
+): void {
   writeJsonAtomic(runFiles(dir).config, { command, run, backend, started: new Date().toISOString() });
 }
 
@@ -71,8 +84,10 @@ export function readSettings(dir: string): RunSettings | null {
 export function readTrainSettings(dir: string): TrainSettings | null {
   const saved = readJson<ConfigJson>(runFiles(dir).config);
   if (!saved) return null;
-  if (saved.command !== 'train') throw new Error(`${dir} is a run folder of \`glit ${saved.command}\`, not of \`glit train\``);
-  if (!saved.run) throw new Error(`${dir} was made by an older \`glit train\`, which saved no training state: start a new run`);
+  if (saved.command !== 'train')
+    throw new Error(`${dir} is a run folder of \`glit ${saved.command}\`, not of \`glit train\``);
+  if (!saved.run)
+    throw new Error(`${dir} was made by an older \`glit train\`, which saved no training state: start a new run`);
   return saved.run as TrainSettings;
 }
 
@@ -87,7 +102,8 @@ export function updateSettings(dir: string, changes: Pick<RunSettings, 'seeds'>)
 // --- a supernet ----------------------------------------------------------------------------------------------------
 
 export const appendSupernetStep = (dir: string, step: SupernetStep) => appendJsonLine(supernetFiles(dir).steps, step);
-export const appendSupernetEpoch = (dir: string, epoch: SupernetEpoch) => appendJsonLine(supernetFiles(dir).metrics, epoch);
+export const appendSupernetEpoch = (dir: string, epoch: SupernetEpoch) =>
+  appendJsonLine(supernetFiles(dir).metrics, epoch);
 
 export interface SupernetRecord {
   epochs: SupernetEpoch[];
@@ -98,23 +114,34 @@ export interface SupernetRecord {
 export function readSupernet(dir: string): SupernetRecord {
   const files = supernetFiles(dir);
   const latest = new Map(readJsonLines<SupernetStep>(files.steps).map((s) => [s.step, s]));
-  return { epochs: readJsonLines<SupernetEpoch>(files.metrics), steps: [...latest.values()].sort((a, b) => a.step - b.step) };
+  return {
+    epochs: readJsonLines<SupernetEpoch>(files.metrics),
+    steps: [...latest.values()].sort((a, b) => a.step - b.step),
+  };
 }
 
 // --- an EA or random search ----------------------------------------------------------------------------------------
 
-export const writeSearchState = (dir: string, state: EvolutionState) => writeJsonAtomic(searchFiles(dir, state.method).state, state);
-export const readSearchState = (dir: string, method: EvolutionState['method']) => readJson<EvolutionState>(searchFiles(dir, method).state);
-export const appendGeneration = (dir: string, method: EvolutionState['method'], g: GenerationRecord) => appendJsonLine(searchFiles(dir, method).generations, g);
-export const writeTop = (dir: string, method: EvolutionState['method'], top: TopCandidate[]) => writeJsonAtomic(searchFiles(dir, method).top, top);
+export const writeSearchState = (dir: string, state: EvolutionState) =>
+  writeJsonAtomic(searchFiles(dir, state.method).state, state);
+export const readSearchState = (dir: string, method: EvolutionState['method']) =>
+  readJson<EvolutionState>(searchFiles(dir, method).state);
+export const appendGeneration = (dir: string, method: EvolutionState['method'], g: GenerationRecord) =>
+  appendJsonLine(searchFiles(dir, method).generations, g);
+export const writeTop = (dir: string, method: EvolutionState['method'], top: TopCandidate[]) =>
+  writeJsonAtomic(searchFiles(dir, method).top, top);
 /** Empty until the search has finished. */
-export const readTop = (dir: string, method: EvolutionState['method']) => readJson<TopCandidate[]>(searchFiles(dir, method).top) ?? [];
+export const readTop = (dir: string, method: EvolutionState['method']) =>
+  readJson<TopCandidate[]>(searchFiles(dir, method).top) ?? [];
 
 // --- a retraining --------------------------------------------------------------------------------------------------
 
-export const writeRetrainArch = (dir: string, arch: Architecture) => writeFileAtomic(retrainFiles(dir).arch, architectureToJson(arch));
-export const appendRetrainEpoch = (dir: string, epoch: RetrainEpoch) => appendJsonLine(retrainFiles(dir).metrics, epoch);
-export const writeRetrainResult = (dir: string, result: RetrainResult) => writeJsonAtomic(retrainFiles(dir).result, result);
+export const writeRetrainArch = (dir: string, arch: Architecture) =>
+  writeFileAtomic(retrainFiles(dir).arch, architectureToJson(arch));
+export const appendRetrainEpoch = (dir: string, epoch: RetrainEpoch) =>
+  appendJsonLine(retrainFiles(dir).metrics, epoch);
+export const writeRetrainResult = (dir: string, result: RetrainResult) =>
+  writeJsonAtomic(retrainFiles(dir).result, result);
 /** A finished retraining's result, or null when it has not finished. */
 export const readRetrainResult = (dir: string) => readJson<RetrainResult>(retrainFiles(dir).result);
 
@@ -129,15 +156,19 @@ export interface Retraining {
 export function readRetraining(dir: string): Retraining {
   const files = retrainFiles(dir);
   // `glit train` before it became a retraining wrote 0-based epochs, with the step and lr: counted from 1 here.
-  const epochs = readJsonLines<RetrainEpoch & { lr?: number }>(files.metrics).map((e) => ('lr' in e ? { ...e, epoch: e.epoch + 1 } : e));
+  const epochs = readJsonLines<RetrainEpoch & { lr?: number }>(files.metrics).map((e) =>
+    'lr' in e ? { ...e, epoch: e.epoch + 1 } : e,
+  );
   return { dir, arch: readArchitecture(files.arch), epochs, result: readRetrainResult(dir) };
 }
 
 // --- a search run's results ----------------------------------------------------------------------------------------
 
-export const writeStage1Result = (out: string, result: Stage1Result) => writeJsonAtomic(runFiles(out).stage1Result, result);
+export const writeStage1Result = (out: string, result: Stage1Result) =>
+  writeJsonAtomic(runFiles(out).stage1Result, result);
 export const readStage1Result = (out: string) => readJson<Stage1Result>(runFiles(out).stage1Result);
-export const writeBestArch = (dir: string, arch: Architecture) => writeFileAtomic(runFiles(dir).bestArch, architectureToJson(arch));
+export const writeBestArch = (dir: string, arch: Architecture) =>
+  writeFileAtomic(runFiles(dir).bestArch, architectureToJson(arch));
 export const readBestArch = (dir: string) => readArchitecture(runFiles(dir).bestArch);
 export const writeSearchResult = (out: string, result: SearchResult) => writeJsonAtomic(runFiles(out).result, result);
 export const readSearchResult = (out: string) => readJson<SearchResult>(runFiles(out).result);
@@ -153,7 +184,8 @@ function readJson<T>(file: string): T | null {
   }
 }
 
-const readArchitecture = (file: string): Architecture | null => (fs.existsSync(file) ? parseArchitecture(fs.readFileSync(file, 'utf8'), file) : null);
+const readArchitecture = (file: string): Architecture | null =>
+  fs.existsSync(file) ? parseArchitecture(fs.readFileSync(file, 'utf8'), file) : null;
 
 /** One JSON value per line. A last line without its newline is skipped: a crash mid-append leaves that. */
 function readJsonLines<T>(file: string): T[] {

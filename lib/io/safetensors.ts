@@ -45,8 +45,10 @@ const elementCount = (shape: number[]): number => shape.reduce((n, d) => n * d, 
 
 /** Says what a file that is not safetensors probably is, so the error can point at the conversion. */
 function guessFormat(bytes: Uint8Array): string {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return ' It looks like a PyTorch .pth/.pt file (a zip archive): convert it to safetensors first (see environment.md, "weights").';
-  if (bytes[0] === 0x80 && bytes[1] <= 5) return ' It looks like a legacy PyTorch pickle: convert it to safetensors first (see environment.md, "weights").';
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b)
+    return ' It looks like a PyTorch .pth/.pt file (a zip archive): convert it to safetensors first (see environment.md, "weights").';
+  if (bytes[0] === 0x80 && bytes[1] <= 5)
+    return ' It looks like a legacy PyTorch pickle: convert it to safetensors first (see environment.md, "weights").';
   if (bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY') return ' It is a NumPy .npy file.';
   return '';
 }
@@ -60,7 +62,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    notSafetensors(`its first 8 bytes give a header of ${headerLength} bytes, but the file has ${bytes.length - 8} bytes after them`);
+    notSafetensors(
+      `its first 8 bytes give a header of ${headerLength} bytes, but the file has ${bytes.length - 8} bytes after them`,
+    );
   }
   const headerEnd = 8 + Number(headerLength);
   let header: unknown;
@@ -69,7 +73,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   } catch (e) {
     notSafetensors(`its header is not UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) notSafetensors('its header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    notSafetensors('its header is not a JSON object');
   const data = bytes.subarray(headerEnd);
   const bad = (what: string): never => {
     throw new SafetensorsError(`${source}: ${what}`);
@@ -87,22 +92,38 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
       }
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!READABLE_DTYPES.includes(dtype as Dtype)) bad(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; readable dtypes are ${READABLE_DTYPES.join(', ')}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+    const {
+      dtype,
+      shape,
+      data_offsets: offsets,
+    } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (!READABLE_DTYPES.includes(dtype as Dtype))
+      bad(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; readable dtypes are ${READABLE_DTYPES.join(', ')}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      bad(`tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isInteger(o) && o >= 0) ||
+      offsets[0] > offsets[1]
+    ) {
       bad(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as number[];
     const needed = elementCount(shape as number[]) * BYTES[dtype as Dtype];
-    if (end - begin !== needed) bad(`tensor '${name}' spans ${end - begin} bytes, but ${dtype} [${shape}] needs ${needed}`);
-    if (end > data.length) bad(`the file is truncated: tensor '${name}' ends at byte ${end} of the data section, which has only ${data.length} bytes; write or download it again`);
+    if (end - begin !== needed)
+      bad(`tensor '${name}' spans ${end - begin} bytes, but ${dtype} [${shape}] needs ${needed}`);
+    if (end > data.length)
+      bad(
+        `the file is truncated: tensor '${name}' ends at byte ${end} of the data section, which has only ${data.length} bytes; write or download it again`,
+      );
     spans.push({ name, begin, end });
     tensors.set(name, { dtype: dtype as Dtype, shape: shape as number[], bytes: data.subarray(begin, end) });
   }
   spans.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < spans.length; i++) {
-    if (spans[i].begin < spans[i - 1].end) bad(`tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap in the data section`);
+    if (spans[i].begin < spans[i - 1].end)
+      bad(`tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap in the data section`);
   }
   return { tensors, metadata };
 }
@@ -152,19 +173,24 @@ export function toFloat32(t: StoredTensor): Float32Array {
 
 /** The value of a one-element tensor, exactly (for counters such as num_batches_tracked). */
 export function scalarValue(t: StoredTensor, name: string): number {
-  if (elementCount(t.shape) !== 1) throw new SafetensorsError(`tensor '${name}' should hold one value but has shape [${t.shape}]`);
+  if (elementCount(t.shape) !== 1)
+    throw new SafetensorsError(`tensor '${name}' should hold one value but has shape [${t.shape}]`);
   return elementReader(t.dtype)(new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength), 0);
 }
 
 /** The file's bytes: header padded with spaces to a multiple of 8 so the data section is aligned, as the reference writer does. */
-export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Iterable<[string, TensorToWrite]>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const entries = [...tensors];
   const header: Record<string, unknown> = Object.keys(metadata).length > 0 ? { __metadata__: metadata } : {};
   let offset = 0;
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new SafetensorsError("'__metadata__' is reserved and cannot name a tensor");
     const size = elementCount(t.shape) * BYTES[t.dtype];
-    if (t.values.length !== elementCount(t.shape)) throw new SafetensorsError(`tensor '${name}': ${t.values.length} values do not fill shape [${t.shape}]`);
+    if (t.values.length !== elementCount(t.shape))
+      throw new SafetensorsError(`tensor '${name}': ${t.values.length} values do not fill shape [${t.shape}]`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }
@@ -182,7 +208,8 @@ export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]>, me
         view.setFloat32(at, t.values[i], true);
         at += 4;
       } else {
-        if (!Number.isSafeInteger(t.values[i])) throw new SafetensorsError(`tensor '${name}' is I64 but holds ${t.values[i]}, not an integer`);
+        if (!Number.isSafeInteger(t.values[i]))
+          throw new SafetensorsError(`tensor '${name}' is I64 but holds ${t.values[i]}, not an integer`);
         view.setBigInt64(at, BigInt(t.values[i]), true);
         at += 8;
       }
@@ -192,6 +219,10 @@ export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]>, me
 }
 
 /** Writes atomically (temporary file, then rename): a crash never leaves a half-written checkpoint. */
-export function writeSafetensors(path: string, tensors: Iterable<[string, TensorToWrite]>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<[string, TensorToWrite]>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -63,9 +63,15 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOpt
   const dawnOptions = (env.GLIT_DAWN_TOGGLES ?? '').split(/\s+/).filter(Boolean);
   const malformed = dawnOptions.find((o) => !/^[a-z-]+=\S+$/.test(o));
   if (malformed) {
-    throw new Error(`GLIT_DAWN_TOGGLES: '${malformed}' is not a Dawn option: give name=value pairs separated by spaces, e.g. disable-dawn-features=lazy_clear_resource_on_first_use`);
+    throw new Error(
+      `GLIT_DAWN_TOGGLES: '${malformed}' is not a Dawn option: give name=value pairs separated by spaces, e.g. disable-dawn-features=lazy_clear_resource_on_first_use`,
+    );
   }
-  return { backend: backend as BackendRequest, webgpuAdapter: adapter as WebgpuAdapter, ...(dawnOptions.length > 0 ? { dawnOptions } : {}) };
+  return {
+    backend: backend as BackendRequest,
+    webgpuAdapter: adapter as WebgpuAdapter,
+    ...(dawnOptions.length > 0 ? { dawnOptions } : {}),
+  };
 }
 
 /**
@@ -75,7 +81,12 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOpt
 export async function initBackend(options: BackendOptions = optionsFromEnv()): Promise<BackendInfo> {
   const requested = options.backend ?? 'auto';
   // Cheap for the same request again, unless tf.setBackend switched backends since (its fast paths would be stale).
-  if (current && tf.getBackend() === current.backend && (current.requested === requested || current.backend === requested)) return current;
+  if (
+    current &&
+    tf.getBackend() === current.backend &&
+    (current.requested === requested || current.backend === requested)
+  )
+    return current;
   tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner, which would land in notebooks
   if (requested !== 'auto') {
     current = { ...(await start(requested, options)), requested };
@@ -88,7 +99,9 @@ export async function initBackend(options: BackendOptions = optionsFromEnv()): P
       current = { ...info, requested, skipped };
       return current;
     } catch (e) {
-      skipped.push(`${name}: ${e instanceof BackendUnavailableError ? e.message.split('\n')[0].replace(/^backend '\w+' is not available: /, '') : String(e)}`);
+      skipped.push(
+        `${name}: ${e instanceof BackendUnavailableError ? e.message.split('\n')[0].replace(/^backend '\w+' is not available: /, '') : String(e)}`,
+      );
     }
   }
   throw new Error(`no backend could start:\n  ${skipped.join('\n  ')}`);
@@ -111,17 +124,28 @@ export function releaseBackend(): void {
   if (nav && 'gpu' in nav) delete nav.gpu;
 }
 
-async function start(name: BackendName, options: BackendOptions, auto = false): Promise<Omit<BackendInfo, 'requested'>> {
+async function start(
+  name: BackendName,
+  options: BackendOptions,
+  auto = false,
+): Promise<Omit<BackendInfo, 'requested'>> {
   switch (name) {
     case 'tensorflow':
       return startTensorflow();
     case 'webgpu':
       return startWebgpu(options.webgpuAdapter ?? 'default', options.dawnOptions ?? [], auto);
     case 'wasm':
-      await setBackendOrThrow('wasm', 'the WebAssembly module did not initialise', 'reinstall @tensorflow/tfjs-backend-wasm (npm ci)');
+      await setBackendOrThrow(
+        'wasm',
+        'the WebAssembly module did not initialise',
+        'reinstall @tensorflow/tfjs-backend-wasm (npm ci)',
+      );
       // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (wasm/slice.ts).
       registerWasmKernels();
-      return { backend: 'wasm', device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread)` };
+      return {
+        backend: 'wasm',
+        device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread)`,
+      };
     case 'cpu':
       await setBackendOrThrow('cpu', 'tfjs-backend-cpu did not initialise', 'reinstall @tensorflow/tfjs (npm ci)');
       return { backend: 'cpu', device: `${cpuModel()} (plain JavaScript)` };
@@ -157,7 +181,11 @@ export function loadTensorflowBinding(req: Require = require): { pkg: string } {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const notInstalled = err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(`'${pkg}'`);
-      problems.push(notInstalled ? `${pkg} is not installed` : `${pkg} is installed but its native library did not load (${firstLine(err.message)})`);
+      problems.push(
+        notInstalled
+          ? `${pkg} is not installed`
+          : `${pkg} is installed but its native library did not load (${firstLine(err.message)})`,
+      );
     }
   }
   const installedBroken = problems.some((p) => p.includes('native library'));
@@ -172,9 +200,16 @@ export function loadTensorflowBinding(req: Require = require): { pkg: string } {
 
 async function startTensorflow(): Promise<Omit<BackendInfo, 'requested'>> {
   const { pkg } = loadTensorflowBinding();
-  await setBackendOrThrow('tensorflow', `${pkg} loaded but the 'tensorflow' backend did not initialise`, 'reinstall it; see environment.md');
+  await setBackendOrThrow(
+    'tensorflow',
+    `${pkg} loaded but the 'tensorflow' backend did not initialise`,
+    'reinstall it; see environment.md',
+  );
   const gpu = pkg.endsWith('-gpu');
-  return { backend: 'tensorflow', device: gpu ? `CUDA GPU via libtensorflow (${pkg})` : `${cpuModel()} via libtensorflow (${pkg})` };
+  return {
+    backend: 'tensorflow',
+    device: gpu ? `CUDA GPU via libtensorflow (${pkg})` : `${cpuModel()} via libtensorflow (${pkg})`,
+  };
 }
 
 // --- webgpu (Dawn through the npm `webgpu` package) -------------------------------------------------------------------
@@ -185,19 +220,35 @@ interface GpuAdapterLike {
 
 let webgpuAdapterInUse: WebgpuAdapter | undefined;
 
-async function startWebgpu(adapter: WebgpuAdapter, dawnOptions: string[], auto: boolean): Promise<Omit<BackendInfo, 'requested'>> {
+async function startWebgpu(
+  adapter: WebgpuAdapter,
+  dawnOptions: string[],
+  auto: boolean,
+): Promise<Omit<BackendInfo, 'requested'>> {
   if (webgpuAdapterInUse && webgpuAdapterInUse !== adapter) {
-    throw new BackendUnavailableError('webgpu', `this process already set up webgpu on the '${webgpuAdapterInUse}' adapter`, 'use one webgpu adapter per process');
+    throw new BackendUnavailableError(
+      'webgpu',
+      `this process already set up webgpu on the '${webgpuAdapterInUse}' adapter`,
+      'use one webgpu adapter per process',
+    );
   }
   if (auto && adapter === 'default' && process.platform === 'linux' && !hasVulkanLoader()) {
     // Checked before Dawn starts, which would print its own warning on every run of a CPU-only machine.
-    throw new BackendUnavailableError('webgpu', 'no Vulkan loader (libvulkan.so.1) on this machine', 'apt-get install libvulkan1 on a machine with a GPU');
+    throw new BackendUnavailableError(
+      'webgpu',
+      'no Vulkan loader (libvulkan.so.1) on this machine',
+      'apt-get install libvulkan1 on a machine with a GPU',
+    );
   }
   let dawn: typeof import('webgpu');
   try {
     dawn = await import('webgpu');
   } catch (e) {
-    throw new BackendUnavailableError('webgpu', `the npm package 'webgpu' (Dawn) did not load: ${firstLine(String(e))}`, 'npm ci (it ships dawn.node for linux-x64, darwin and win32)');
+    throw new BackendUnavailableError(
+      'webgpu',
+      `the npm package 'webgpu' (Dawn) did not load: ${firstLine(String(e))}`,
+      'npm ci (it ships dawn.node for linux-x64, darwin and win32)',
+    );
   }
   const g = globalThis as Record<string, unknown> & { navigator?: { gpu?: GPU } };
   if (!g.navigator?.gpu) {
@@ -207,7 +258,8 @@ async function startWebgpu(adapter: WebgpuAdapter, dawnOptions: string[], auto: 
     if (adapter === 'opengles') {
       // Mesa's GL ES only offers WebGPU's compatibility feature level.
       const request = gpu.requestAdapter.bind(gpu);
-      gpu.requestAdapter = (o?: GPURequestAdapterOptions) => request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+      gpu.requestAdapter = (o?: GPURequestAdapterOptions) =>
+        request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     }
     // Node's own global navigator (Node >= 21) is read-only; Node 20 has none.
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
@@ -223,19 +275,30 @@ async function startWebgpu(adapter: WebgpuAdapter, dawnOptions: string[], auto: 
         : 'Dawn found no GPU adapter (no Vulkan loader libvulkan.so.1, or no Vulkan driver for a GPU)',
       adapter === 'opengles'
         ? 'apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri'
-        : 'on an NVIDIA machine install the Vulkan loader (apt-get install libvulkan1) with the driver\'s Vulkan ICD; on a machine without a GPU set GLIT_WEBGPU_ADAPTER=opengles to run webgpu on Mesa\'s CPU OpenGL ES (slow, for tests)',
+        : "on an NVIDIA machine install the Vulkan loader (apt-get install libvulkan1) with the driver's Vulkan ICD; on a machine without a GPU set GLIT_WEBGPU_ADAPTER=opengles to run webgpu on Mesa's CPU OpenGL ES (slow, for tests)",
     );
   }
   const info = found.info ?? {};
   const words = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.trim()).join(' ');
   const software = /llvmpipe|swiftshader|lavapipe|softpipe/i.test(words);
   if (auto && software) {
-    throw new BackendUnavailableError('webgpu', `only a software adapter was found (${words})`, 'auto picks webgpu only on a real GPU');
+    throw new BackendUnavailableError(
+      'webgpu',
+      `only a software adapter was found (${words})`,
+      'auto picks webgpu only on a real GPU',
+    );
   }
   await import('@tensorflow/tfjs-backend-webgpu'); // registers only when navigator.gpu exists at import
-  await setBackendOrThrow('webgpu', `tfjs-backend-webgpu did not initialise on ${words || 'the adapter'}`, 'check the GPU driver; see environment.md');
+  await setBackendOrThrow(
+    'webgpu',
+    `tfjs-backend-webgpu did not initialise on ${words || 'the adapter'}`,
+    'check the GPU driver; see environment.md',
+  );
   const options = dawnOptions.length > 0 ? `; ${dawnOptions.join(' ')}` : '';
-  return { backend: 'webgpu', device: `${words || 'unnamed adapter'} (Dawn ${adapter === 'opengles' ? 'OpenGL ES, CPU' : 'native'}${options})` };
+  return {
+    backend: 'webgpu',
+    device: `${words || 'unnamed adapter'} (Dawn ${adapter === 'opengles' ? 'OpenGL ES, CPU' : 'native'}${options})`,
+  };
 }
 
 function hasVulkanLoader(): boolean {

@@ -18,7 +18,13 @@ export interface FastPaths {
   /** LayerNorm over the last axis. */
   layerNorm?: (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number) => tf.Tensor;
   /** Training-mode BatchNorm of x [B, T, C] with the batch statistics, which go to `track`. */
-  batchNormTraining?: (x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor, eps: number, track: TrackStatistics) => tf.Tensor3D;
+  batchNormTraining?: (
+    x: tf.Tensor3D,
+    weight: tf.Tensor,
+    bias: tf.Tensor,
+    eps: number,
+    track: TrackStatistics,
+  ) => tf.Tensor3D;
   gelu?: (x: tf.Tensor) => tf.Tensor;
   /** The "same" depthwise correlation of x [B, H, W, C] with w [kh, kw, C]; undefined where the plain one is fast. */
   depthwiseCorrelate?: (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D | undefined;

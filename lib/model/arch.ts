@@ -127,16 +127,23 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
   if (typeof value !== 'object' || value === null) fail('top level', 'expected an object with "model" and "blocks"');
   const v = value as Record<string, unknown>;
   const m = v.model as Record<string, unknown> | undefined;
-  if (typeof m !== 'object' || m === null) fail('model', 'missing: expected {imageSize, inChannels, patchSize, width, heads, depth, numClasses}');
+  if (typeof m !== 'object' || m === null)
+    fail('model', 'missing: expected {imageSize, inChannels, patchSize, width, heads, depth, numClasses}');
   for (const key of ['imageSize', 'inChannels', 'patchSize', 'width', 'heads', 'depth', 'numClasses'] as const) {
     if (!positiveInt(m![key])) fail(`model.${key}`, `must be a positive integer, got ${JSON.stringify(m![key])}`);
   }
   const ffnActivation = (m!.ffnActivation ?? 'gelu') as ModelConfig['ffnActivation'];
-  if (ffnActivation !== 'gelu' && ffnActivation !== 'swish') fail('model.ffnActivation', `must be "gelu" or "swish", got ${JSON.stringify(ffnActivation)}`);
+  if (ffnActivation !== 'gelu' && ffnActivation !== 'swish')
+    fail('model.ffnActivation', `must be "gelu" or "swish", got ${JSON.stringify(ffnActivation)}`);
   const localModule = (m!.localModule ?? 'conv1d') as LocalModule;
-  if (!LOCAL_MODULES.includes(localModule)) fail('model.localModule', `must be one of ${LOCAL_MODULES.map((l) => `"${l}"`).join(', ')}, got ${JSON.stringify(localModule)}`);
+  if (!LOCAL_MODULES.includes(localModule))
+    fail(
+      'model.localModule',
+      `must be one of ${LOCAL_MODULES.map((l) => `"${l}"`).join(', ')}, got ${JSON.stringify(localModule)}`,
+    );
   const classToken = (m!.classToken ?? true) as boolean;
-  if (typeof classToken !== 'boolean') fail('model.classToken', `must be true or false, got ${JSON.stringify(classToken)}`);
+  if (typeof classToken !== 'boolean')
+    fail('model.classToken', `must be true or false, got ${JSON.stringify(classToken)}`);
   const model: ModelConfig = {
     imageSize: m!.imageSize as number,
     inChannels: m!.inChannels as number,
@@ -150,19 +157,29 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
     localWindow: (m!.localWindow ?? null) as number | null,
     classToken,
   };
-  if (model.imageSize % model.patchSize !== 0) fail('model.patchSize', `${model.patchSize} does not divide imageSize ${model.imageSize}`);
+  if (model.imageSize % model.patchSize !== 0)
+    fail('model.patchSize', `${model.patchSize} does not divide imageSize ${model.imageSize}`);
   if (model.width % model.heads !== 0) fail('model.width', `${model.width} is not divisible by heads ${model.heads}`);
   const w = model.localWindow;
   if (localModule === 'window-attention') {
     const tokens = tokenCount(model);
     if (!positiveInt(w) || w % 2 === 0 || w > tokens) {
-      fail('model.localWindow', `window attention needs an odd window w (centred on each token) of at most the ${tokens} tokens, got ${JSON.stringify(m!.localWindow)}`);
+      fail(
+        'model.localWindow',
+        `window attention needs an odd window w (centred on each token) of at most the ${tokens} tokens, got ${JSON.stringify(m!.localWindow)}`,
+      );
     }
   } else if (w !== null) {
-    fail('model.localWindow', `only applies to localModule "window-attention" (this model's is "${localModule}"): remove it`);
+    fail(
+      'model.localWindow',
+      `only applies to localModule "window-attention" (this model's is "${localModule}"): remove it`,
+    );
   }
   if (localModule === 'conv2d' && classToken) {
-    fail('model.classToken', 'localModule "conv2d" convolves the patch grid, which has no place for a CLS token: set classToken to false (the paper\'s 2-D variant pools the patch tokens instead)');
+    fail(
+      'model.classToken',
+      'localModule "conv2d" convolves the patch grid, which has no place for a CLS token: set classToken to false (the paper\'s 2-D variant pools the patch tokens instead)',
+    );
   }
   const grid = gridSize(model);
   if (!Array.isArray(v.blocks)) fail('blocks', 'missing: expected an array with one gene per block');
@@ -173,20 +190,45 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
     if (typeof b !== 'object' || b === null) fail(`blocks[${i}]`, 'expected an object');
     const raw = b as Record<string, unknown>;
     const g = raw.globalHeads;
-    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > model.heads) fail(at('globalHeads'), `G must be an integer in 0..${model.heads}, got ${JSON.stringify(g)}`);
-    const gene = { globalHeads: g, qkvRatio: raw.qkvRatio ?? null, convExpansion: raw.convExpansion ?? null, kernelSize: raw.kernelSize ?? null, ffnRatio: raw.ffnRatio } as BlockGene;
-    if (!positive(gene.ffnRatio) || !Number.isInteger(gene.ffnRatio * model.width)) fail(at('ffnRatio'), `r must be positive with r*width an integer, got ${JSON.stringify(raw.ffnRatio)}`);
+    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > model.heads)
+      fail(at('globalHeads'), `G must be an integer in 0..${model.heads}, got ${JSON.stringify(g)}`);
+    const gene = {
+      globalHeads: g,
+      qkvRatio: raw.qkvRatio ?? null,
+      convExpansion: raw.convExpansion ?? null,
+      kernelSize: raw.kernelSize ?? null,
+      ffnRatio: raw.ffnRatio,
+    } as BlockGene;
+    if (!positive(gene.ffnRatio) || !Number.isInteger(gene.ffnRatio * model.width))
+      fail(at('ffnRatio'), `r must be positive with r*width an integer, got ${JSON.stringify(raw.ffnRatio)}`);
     if ((g as number) > 0) {
       const ev = gene.qkvRatio;
-      if (!positive(ev)) fail(at('qkvRatio'), `ev is needed when globalHeads > 0 and must be positive, got ${JSON.stringify(raw.qkvRatio)}`);
-      if (!Number.isInteger(headDim(model) * (ev as number))) fail(at('qkvRatio'), `head dim ${headDim(model)} * ev ${ev} is not an integer`);
+      if (!positive(ev))
+        fail(
+          at('qkvRatio'),
+          `ev is needed when globalHeads > 0 and must be positive, got ${JSON.stringify(raw.qkvRatio)}`,
+        );
+      if (!Number.isInteger(headDim(model) * (ev as number)))
+        fail(at('qkvRatio'), `head dim ${headDim(model)} * ev ${ev} is not an integer`);
     }
     if ((g as number) < model.heads && localModule !== 'window-attention') {
-      if (!positiveInt(gene.convExpansion)) fail(at('convExpansion'), `E is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.convExpansion)}`);
+      if (!positiveInt(gene.convExpansion))
+        fail(
+          at('convExpansion'),
+          `E is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.convExpansion)}`,
+        );
       const k = gene.kernelSize;
-      if (!positiveInt(k)) fail(at('kernelSize'), `K is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.kernelSize)}`);
+      if (!positiveInt(k))
+        fail(
+          at('kernelSize'),
+          `K is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.kernelSize)}`,
+        );
       if ((k as number) % 2 === 0) fail(at('kernelSize'), `K must be odd for "same" padding, got ${k}`);
-      if (localModule === 'conv2d' && (k as number) > grid) fail(at('kernelSize'), `with localModule "conv2d" K is the side of a k x k kernel and must be at most the ${grid}x${grid} patch grid, got ${k}`);
+      if (localModule === 'conv2d' && (k as number) > grid)
+        fail(
+          at('kernelSize'),
+          `with localModule "conv2d" K is the side of a k x k kernel and must be at most the ${grid}x${grid} patch grid, got ${k}`,
+        );
     }
     return canonicalGene(model, gene);
   });
@@ -208,14 +250,24 @@ export function parseArchitecture(json: string, source = 'architecture'): Archit
  * and r. 'conv2d' drops the CLS token and turns each kernel into conv2dKernel's; 'window-attention' takes `window` in
  * tokens of this model (the paper's 14, 28, 49 scaled with scaleKernel).
  */
-export function withLocalModule(arch: Architecture, localModule: LocalModule, window: number | null = null): Architecture {
+export function withLocalModule(
+  arch: Architecture,
+  localModule: LocalModule,
+  window: number | null = null,
+): Architecture {
   const m = arch.model;
   const source = `withLocalModule(${arch.name ?? 'architecture'}, ${localModule})`;
-  if (m.localModule !== 'conv1d') throw new ArchitectureError(`${source}: model.localModule is "${m.localModule}": convert from a "conv1d" architecture`);
+  if (m.localModule !== 'conv1d')
+    throw new ArchitectureError(
+      `${source}: model.localModule is "${m.localModule}": convert from a "conv1d" architecture`,
+    );
   const grid = gridSize(m);
-  const blocks = arch.blocks.map((b) => (localModule === 'conv2d' && b.kernelSize !== null ? { ...b, kernelSize: conv2dKernel(b.kernelSize, grid) } : b));
+  const blocks = arch.blocks.map((b) =>
+    localModule === 'conv2d' && b.kernelSize !== null ? { ...b, kernelSize: conv2dKernel(b.kernelSize, grid) } : b,
+  );
   const model = { ...m, localModule, localWindow: window, classToken: m.classToken && localModule !== 'conv2d' };
-  const name = arch.name === undefined ? {} : { name: `${arch.name}-${localModule}${window === null ? '' : `-${window}`}` };
+  const name =
+    arch.name === undefined ? {} : { name: `${arch.name}-${localModule}${window === null ? '' : `-${window}`}` };
   return validateArchitecture({ ...name, model, blocks }, source);
 }
 
@@ -224,18 +276,64 @@ export const architectureToJson = (a: Architecture): string => JSON.stringify(a,
 // --- presets -------------------------------------------------------------------------------------------------------
 
 const PAPER_DEFAULTS = { ffnActivation: 'gelu', localModule: 'conv1d', localWindow: null, classToken: true } as const;
-const TINY: ModelConfig = { imageSize: 224, inChannels: 3, patchSize: 16, width: 192, heads: 3, depth: 12, numClasses: 1000, ...PAPER_DEFAULTS };
+const TINY: ModelConfig = {
+  imageSize: 224,
+  inChannels: 3,
+  patchSize: 16,
+  width: 192,
+  heads: 3,
+  depth: 12,
+  numClasses: 1000,
+  ...PAPER_DEFAULTS,
+};
 /** Proxy for the embedded 28x28 grey datasets: patch 4 gives a 7x7 grid (49 tokens + CLS). */
-const PROXY: ModelConfig = { imageSize: 28, inChannels: 1, patchSize: 4, width: 96, heads: 3, depth: 6, numClasses: 10, ...PAPER_DEFAULTS };
+const PROXY: ModelConfig = {
+  imageSize: 28,
+  inChannels: 1,
+  patchSize: 4,
+  width: 96,
+  heads: 3,
+  depth: 6,
+  numClasses: 10,
+  ...PAPER_DEFAULTS,
+};
 
-const attention = (qkvRatio: number, ffnRatio: number): BlockGene => ({ globalHeads: 3, qkvRatio, convExpansion: null, kernelSize: null, ffnRatio });
-const conv = (convExpansion: number, kernelSize: number, ffnRatio: number): BlockGene => ({ globalHeads: 0, qkvRatio: null, convExpansion, kernelSize, ffnRatio });
-const mixed = (globalHeads: number, qkvRatio: number, convExpansion: number, kernelSize: number, ffnRatio: number): BlockGene => ({ globalHeads, qkvRatio, convExpansion, kernelSize, ffnRatio });
+const attention = (qkvRatio: number, ffnRatio: number): BlockGene => ({
+  globalHeads: 3,
+  qkvRatio,
+  convExpansion: null,
+  kernelSize: null,
+  ffnRatio,
+});
+const conv = (convExpansion: number, kernelSize: number, ffnRatio: number): BlockGene => ({
+  globalHeads: 0,
+  qkvRatio: null,
+  convExpansion,
+  kernelSize,
+  ffnRatio,
+});
+const mixed = (
+  globalHeads: number,
+  qkvRatio: number,
+  convExpansion: number,
+  kernelSize: number,
+  ffnRatio: number,
+): BlockGene => ({ globalHeads, qkvRatio, convExpansion, kernelSize, ffnRatio });
 
 /** The searched GLiT-Tiny of the official code (glit_models.py; the paper's Figure 5), at the paper's 14x14 grid. */
 const GLIT_TINY_BLOCKS: BlockGene[] = [
-  attention(0.5, 4), conv(2, 31, 4), mixed(1, 1, 4, 31, 6), attention(1, 4), conv(4, 45, 4), mixed(1, 1, 4, 31, 6),
-  attention(1, 2), mixed(1, 1, 4, 31, 2), conv(4, 45, 4), attention(1, 4), conv(4, 31, 4), attention(2, 6),
+  attention(0.5, 4),
+  conv(2, 31, 4),
+  mixed(1, 1, 4, 31, 6),
+  attention(1, 4),
+  conv(4, 45, 4),
+  mixed(1, 1, 4, 31, 6),
+  attention(1, 2),
+  mixed(1, 1, 4, 31, 2),
+  conv(4, 45, 4),
+  attention(1, 4),
+  conv(4, 31, 4),
+  attention(2, 6),
 ];
 
 function withKernelsFor(model: ModelConfig, blocks: BlockGene[]): BlockGene[] {
@@ -246,15 +344,26 @@ export const PRESETS: Record<string, () => Architecture> = {
   'deit-tiny': () => ({ name: 'deit-tiny', model: TINY, blocks: Array.from({ length: 12 }, () => attention(1, 4)) }),
   'glit-tiny': () => ({ name: 'glit-tiny', model: TINY, blocks: GLIT_TINY_BLOCKS }),
   /** DeiT-style baseline on the 28x28 proxy: all heads global, ev 1, r 4. */
-  'deit-proxy': () => ({ name: 'deit-proxy', model: PROXY, blocks: Array.from({ length: PROXY.depth }, () => attention(1, 4)) }),
+  'deit-proxy': () => ({
+    name: 'deit-proxy',
+    model: PROXY,
+    blocks: Array.from({ length: PROXY.depth }, () => attention(1, 4)),
+  }),
   /** GLiT-Tiny's first six blocks on the 28x28 proxy, kernels scaled from the 14x14 grid to 7x7 (31 -> 17, 45 -> 23). */
-  'glit-proxy': () => ({ name: 'glit-proxy', model: PROXY, blocks: withKernelsFor(PROXY, GLIT_TINY_BLOCKS.slice(0, PROXY.depth)) }),
+  'glit-proxy': () => ({
+    name: 'glit-proxy',
+    model: PROXY,
+    blocks: withKernelsFor(PROXY, GLIT_TINY_BLOCKS.slice(0, PROXY.depth)),
+  }),
 };
 
 /** A preset by name, with a list of the names when it is not one. */
 export function presetArchitecture(name: string): Architecture {
   const make = PRESETS[name];
-  if (!make) throw new ArchitectureError(`unknown architecture preset '${name}': use one of ${Object.keys(PRESETS).join(', ')}, or a path to an architecture .json file`);
+  if (!make)
+    throw new ArchitectureError(
+      `unknown architecture preset '${name}': use one of ${Object.keys(PRESETS).join(', ')}, or a path to an architecture .json file`,
+    );
   return validateArchitecture(make(), `preset ${name}`);
 }
 
@@ -262,7 +371,9 @@ export function presetArchitecture(name: string): Architecture {
 export function loadArchitecture(ref: string): Architecture {
   if (PRESETS[ref]) return presetArchitecture(ref);
   if (!existsSync(ref)) {
-    throw new ArchitectureError(`'${ref}' is neither an architecture preset (${Object.keys(PRESETS).join(', ')}) nor an existing .json file`);
+    throw new ArchitectureError(
+      `'${ref}' is neither an architecture preset (${Object.keys(PRESETS).join(', ')}) nor an existing .json file`,
+    );
   }
   return parseArchitecture(readFileSync(ref, 'utf8'), ref);
 }

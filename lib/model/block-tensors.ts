@@ -6,7 +6,13 @@
 // Table 6 local modules have no official code and are named in the same pattern.
 import { globalChannels, localChannels, type BlockGene, type LocalModule, type ModelConfig } from './arch';
 import {
-  initBatchNorm, initDepthwiseConv, initDepthwiseConv2d, initLinear, initNorm, initPointwiseConv, type Affine,
+  initBatchNorm,
+  initDepthwiseConv,
+  initDepthwiseConv2d,
+  initLinear,
+  initNorm,
+  initPointwiseConv,
+  type Affine,
   type BatchNorm,
 } from './layers';
 import type { Rng } from '../core/random';
@@ -83,7 +89,13 @@ const first = (size: keyof BlockDims): Extent => ({ size, at: 'first' });
 const last = (size: keyof BlockDims): Extent => ({ size, at: 'last' });
 /** A linear or pointwise conv layer: `input` channels to `sections` x `out`. */
 function affine(
-  kind: 'linear' | 'pointwise', name: string, part: BlockPart, field: string, input: Extent, out: Extent, sections = 1,
+  kind: 'linear' | 'pointwise',
+  name: string,
+  part: BlockPart,
+  field: string,
+  input: Extent,
+  out: Extent,
+  sections = 1,
 ): BlockLayer {
   return { name, part, field, kind, in: input, out, sections };
 }
@@ -117,7 +129,11 @@ const MLP: BlockLayer[] = [
 
 /** Every layer a block with this local module can have, in PyTorch state-dict order (the local ones only if given). */
 export const blockLayers = (local?: LocalModule): BlockLayer[] => [
-  NORM1, ...ATTENTION, ...(local ? LOCAL[local] : []), NORM2, ...MLP,
+  NORM1,
+  ...ATTENTION,
+  ...(local ? LOCAL[local] : []),
+  NORM2,
+  ...MLP,
 ];
 
 /** The layers a block of these dims has: attention when Cg > 0, the local module when Cl > 0. */

@@ -8,8 +8,22 @@ import * as tf from '@tensorflow/tfjs';
 import { globalChannels, localChannels, type BlockGene, type ModelConfig } from './arch';
 import { blockDims, blockLayers, initLayers, layerIn } from './block-tensors';
 import {
-  attend, batchNorm, depthwiseConv1d, dropPath, gelu, glu, layerNorm, linear, swish, type Affine, type BatchNorm,
-  type DepthwiseConv, type DepthwiseConv2d, type ForwardContext, type Linear, type Norm,
+  attend,
+  batchNorm,
+  depthwiseConv1d,
+  dropPath,
+  gelu,
+  glu,
+  layerNorm,
+  linear,
+  swish,
+  type Affine,
+  type BatchNorm,
+  type DepthwiseConv,
+  type DepthwiseConv2d,
+  type ForwardContext,
+  type Linear,
+  type Norm,
 } from './layers';
 import { gridDepthwise, windowMask } from './local-modules';
 import type { Rng } from '../core/random';
@@ -104,17 +118,33 @@ export function convModule(p: ConvParams<tf.Tensor>, x: tf.Tensor3D, ctx: Forwar
 }
 
 /** The L local heads, by their module: x [B, T, Cl] -> [B, T, Cl]. */
-export function localHeads(p: LocalParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+export function localHeads(
+  p: LocalParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  model: ModelConfig,
+  gene: BlockGene,
+  ctx: ForwardContext,
+): tf.Tensor3D {
   const input = tracer(ctx)('local', 'channels', x);
   if (p.kind !== 'window-attention') return convModule(p, input, ctx);
   return attention(p, input, model.heads - gene.globalHeads, ctx, 'local', windowMask(x.shape[1], model.localWindow!));
 }
 
 /** The G global heads: self-attention over all tokens, x [B, T, Cg] -> [B, T, Cg]. */
-const globalHeads = (p: AttentionParams<tf.Tensor>, x: tf.Tensor3D, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D =>
-  attention(p, tracer(ctx)('global', 'channels', x), gene.globalHeads, ctx, 'global');
+const globalHeads = (
+  p: AttentionParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  gene: BlockGene,
+  ctx: ForwardContext,
+): tf.Tensor3D => attention(p, tracer(ctx)('global', 'channels', x), gene.globalHeads, ctx, 'global');
 
-export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+export function globalLocalModule(
+  p: BlockParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  model: ModelConfig,
+  gene: BlockGene,
+  ctx: ForwardContext,
+): tf.Tensor3D {
   const cg = globalChannels(model, gene);
   const cl = localChannels(model, gene);
   if (cl === 0) return globalHeads(p.attention!, x, gene, ctx);
@@ -123,7 +153,12 @@ export function globalLocalModule(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, mod
   return tf.concat([globalHeads(p.attention!, xg, gene, ctx), localHeads(p.local!, xl, model, gene, ctx)], -1);
 }
 
-export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConfig['ffnActivation'], ctx: ForwardContext): tf.Tensor {
+export function ffn(
+  p: FfnParams<tf.Tensor>,
+  x: tf.Tensor,
+  activation: ModelConfig['ffnActivation'],
+  ctx: ForwardContext,
+): tf.Tensor {
   const see = tracer(ctx);
   const hidden = see('ffn', 'fc1', linear(p.fc1, x), p.fc1);
   const activated = see('ffn', activation, activation === 'gelu' ? gelu(hidden) : swish(hidden));
@@ -131,7 +166,13 @@ export function ffn(p: FfnParams<tf.Tensor>, x: tf.Tensor, activation: ModelConf
 }
 
 /** One pre-norm GL block: x [B, T, C] -> [B, T, C]. */
-export function block(p: BlockParams<tf.Tensor>, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): tf.Tensor3D {
+export function block(
+  p: BlockParams<tf.Tensor>,
+  x: tf.Tensor3D,
+  model: ModelConfig,
+  gene: BlockGene,
+  ctx: ForwardContext,
+): tf.Tensor3D {
   const see = tracer(ctx);
   const normed = see('input', 'LayerNorm 1', layerNorm(p.norm1, see('input', 'x', x)) as tf.Tensor3D, p.norm1);
   const module = see('merge', 'GL module', globalLocalModule(p, normed, model, gene, ctx));

@@ -3,7 +3,15 @@
 // mix_attention.py, timm 0.3.2), so that converted official weights load; a block's come from its description in
 // lib/model/block-tensors.ts, the stem's and head's are below. The FLOPs are the official formula (count_mixit_flops),
 // extended to the Table 6 local modules (lib/model/local-modules.ts), which have no official code (blockCost).
-import { globalChannels, localChannels, patchCount, tokenCount, type Architecture, type BlockGene, type ModelConfig } from './arch';
+import {
+  globalChannels,
+  localChannels,
+  patchCount,
+  tokenCount,
+  type Architecture,
+  type BlockGene,
+  type ModelConfig,
+} from './arch';
 import { blockDims, layerTensors, presentLayers, type BlockPart, type TensorShape } from './block-tensors';
 
 /** One block's tensors by sub-module. Empty groups are the paths its head distribution does not have. */
@@ -20,18 +28,28 @@ export interface BlockTensors {
   ffn: TensorShape[];
 }
 
-const GROUPS: Record<BlockPart, keyof BlockTensors> = { norm1: 'norm1', attention: 'attention', local: 'conv', norm2: 'norm2', mlp: 'ffn' };
+const GROUPS: Record<BlockPart, keyof BlockTensors> = {
+  norm1: 'norm1',
+  attention: 'attention',
+  local: 'conv',
+  norm2: 'norm2',
+  mlp: 'ffn',
+};
 
 /** The tensors of block `index`, named as in the official state dict (`blocks.{i}.0.` — each block is a 1-long ModuleList). */
 export function blockTensors(model: ModelConfig, gene: BlockGene, index: number): BlockTensors {
   const dims = blockDims(model, gene);
   const out: BlockTensors = { norm1: [], attention: [], conv: [], norm2: [], ffn: [] };
-  for (const layer of presentLayers(model.localModule, dims)) out[GROUPS[layer.part]].push(...layerTensors(`blocks.${index}.0`, layer, dims));
+  for (const layer of presentLayers(model.localModule, dims))
+    out[GROUPS[layer.part]].push(...layerTensors(`blocks.${index}.0`, layer, dims));
   return out;
 }
 
 const param = (name: string, ...shape: number[]): TensorShape => ({ name, shape, kind: 'param' });
-const weightAndBias = (name: string, weight: number[], out: number): TensorShape[] => [param(`${name}.weight`, ...weight), param(`${name}.bias`, out)];
+const weightAndBias = (name: string, weight: number[], out: number): TensorShape[] => [
+  param(`${name}.weight`, ...weight),
+  param(`${name}.bias`, out),
+];
 const linear = (name: string, inputs: number, outputs: number) => weightAndBias(name, [outputs, inputs], outputs);
 const layerNorm = (name: string, width: number) => weightAndBias(name, [width], width);
 
@@ -131,12 +149,18 @@ function blockCost(model: ModelConfig, gene: BlockGene, index: number): BlockCos
   // Window attention over Cl channels (head dim C/N, so qkv Cl -> 3*Cl): the official attention formula with w keys per
   // query instead of T, as the conv count takes K taps per token; the masked full attention computes all T keys.
   const windowLinears = 4 * tokens * cl * cl;
-  const windowCost = { flops: windowLinears + 2 * tokens * (model.localWindow ?? 0) * cl, macs: windowLinears + 2 * tokens * tokens * cl };
+  const windowCost = {
+    flops: windowLinears + 2 * tokens * (model.localWindow ?? 0) * cl,
+    macs: windowLinears + 2 * tokens * tokens * cl,
+  };
 
   const ffnMacs = 2 * tokens * model.width * (model.width * gene.ffnRatio);
 
   const attention = { params: countParams(t.attention), flops: attentionMacs, macs: attentionMacs };
-  const conv = { params: countParams(t.conv), ...(cl > 0 && model.localModule === 'window-attention' ? windowCost : convCost) };
+  const conv = {
+    params: countParams(t.conv),
+    ...(cl > 0 && model.localModule === 'window-attention' ? windowCost : convCost),
+  };
   const ffn = { params: countParams(t.ffn), flops: ffnMacs, macs: ffnMacs };
   const norms = { params: countParams([...t.norm1, ...t.norm2]), flops: 0, macs: 0 };
   return { index, gene, ...total([attention, conv, ffn, norms]), attention, conv, ffn, norms };

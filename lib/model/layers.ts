@@ -50,7 +50,8 @@ export interface ForwardContext {
 
 // --- initialisers (drawn in JS from our seeded Rng, so a seed gives the same weights on every backend) -------------
 
-const variable = (values: Float32Array, shape: number[], trainable = true) => tf.tidy(() => tf.variable(tf.tensor(values, shape), trainable));
+const variable = (values: Float32Array, shape: number[], trainable = true) =>
+  tf.tidy(() => tf.variable(tf.tensor(values, shape), trainable));
 
 export function normalVariable(shape: number[], std: number, rng: Rng): tf.Variable {
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -93,7 +94,10 @@ export const initDepthwiseConv2d = (channels: number, kernelSize: number, rng: R
   bias: uniformVariable([channels], kernelSize * kernelSize, rng),
 });
 
-export const initNorm = (channels: number): Norm => ({ weight: constantVariable([channels], 1), bias: constantVariable([channels], 0) });
+export const initNorm = (channels: number): Norm => ({
+  weight: constantVariable([channels], 1),
+  bias: constantVariable([channels], 0),
+});
 
 export const initBatchNorm = (channels: number): BatchNorm => ({
   ...initNorm(channels),
@@ -114,7 +118,9 @@ export function attend(qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.
   const [batch, tokens, width] = qkv.shape;
   const inner = width / 3;
   const dim = inner / heads;
-  const [q, k, v] = tf.split(qkv, 3, -1).map((t) => tf.transpose(tf.reshape(t, [batch, tokens, heads, dim]), [0, 2, 1, 3]));
+  const [q, k, v] = tf
+    .split(qkv, 3, -1)
+    .map((t) => tf.transpose(tf.reshape(t, [batch, tokens, heads, dim]), [0, 2, 1, 3]));
   const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim));
   const weights = tf.softmax(mask ? tf.add(scores, mask) : scores);
   return tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [batch, tokens, inner]);
@@ -160,7 +166,10 @@ export function glu(x: tf.Tensor): tf.Tensor {
 export function depthwiseConv1d(p: DepthwiseConv<tf.Tensor>, x: tf.Tensor3D): tf.Tensor3D {
   const [batch, tokens, channels] = x.shape;
   const [kernelSize] = p.weight.shape;
-  const y = depthwiseSame(tf.reshape(x, [batch, 1, tokens, channels]) as tf.Tensor4D, tf.reshape(p.weight, [1, kernelSize, channels]) as tf.Tensor3D);
+  const y = depthwiseSame(
+    tf.reshape(x, [batch, 1, tokens, channels]) as tf.Tensor4D,
+    tf.reshape(p.weight, [1, kernelSize, channels]) as tf.Tensor3D,
+  );
   return tf.add(tf.reshape(y, [batch, tokens, channels]), p.bias) as tf.Tensor3D;
 }
 
@@ -179,7 +188,12 @@ function correlate(x: tf.Tensor4D, w: tf.Tensor3D): tf.Tensor4D {
   if (fast) return fast;
   const [kh, kw, channels] = w.shape;
   const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
-  return tf.depthwiseConv2d(x, tf.reshape(w, [kh, kw, channels, 1]) as tf.Tensor4D, 1, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+  return tf.depthwiseConv2d(x, tf.reshape(w, [kh, kw, channels, 1]) as tf.Tensor4D, 1, [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ]);
 }
 
 /**
@@ -196,7 +210,22 @@ function filterGradient(padded: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: nu
   const image = tf.reshape(padded, [1, batch * paddedHeight, width + kw - 1, channels]) as tf.Tensor4D;
   // (A 1-row filter needs no spacing, so it skips the pad and the slice.)
   const rows = batch * paddedHeight - (kh - 1);
-  const spaced = kh === 1 ? dy : tf.slice(tf.reshape(tf.pad(dy, [[0, 0], [0, kh - 1], [0, 0], [0, 0]]), [batch * paddedHeight, width, channels]), 0, rows);
+  const spaced =
+    kh === 1
+      ? dy
+      : tf.slice(
+          tf.reshape(
+            tf.pad(dy, [
+              [0, 0],
+              [0, kh - 1],
+              [0, 0],
+              [0, 0],
+            ]),
+            [batch * paddedHeight, width, channels],
+          ),
+          0,
+          rows,
+        );
   const filter = tf.reshape(spaced, [rows, width, channels, 1]) as tf.Tensor4D;
   return tf.reshape(tf.depthwiseConv2d(image, filter, 1, 'valid'), [kh, kw, channels]);
 }
@@ -215,8 +244,16 @@ const depthwiseSame = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
         const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor3D];
         const [kh, kw] = sw.shape;
         const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
-        const padded = tf.pad(sx, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
-        return [correlate(dy as tf.Tensor4D, tf.reverse(sw, [0, 1])), filterGradient(padded, dy as tf.Tensor4D, kh, kw)];
+        const padded = tf.pad(sx, [
+          [0, 0],
+          [ph, ph],
+          [pw, pw],
+          [0, 0],
+        ]);
+        return [
+          correlate(dy as tf.Tensor4D, tf.reverse(sw, [0, 1])),
+          filterGradient(padded, dy as tf.Tensor4D, kh, kw),
+        ];
       }),
   };
 }) as (x: tf.Tensor4D, w: tf.Tensor3D) => tf.Tensor4D;
@@ -230,7 +267,9 @@ export function batchNorm(p: BatchNorm, x: tf.Tensor3D, ctx: ForwardContext, eps
   const n = x.shape[0] * x.shape[1];
   const track = (mean: tf.Tensor, variance: tf.Tensor) => {
     p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))));
+    p.runningVar.assign(
+      tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))),
+    );
     p.batchesTracked += 1;
   };
   const fast = fastPaths().batchNormTraining;

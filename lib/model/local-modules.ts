@@ -16,7 +16,8 @@ export const PAPER_WINDOWS = [14, 28, 49];
 export function windowMask(tokens: number, window: number): tf.Tensor2D {
   const reach = (window - 1) / 2;
   const values = new Float32Array(tokens * tokens);
-  for (let q = 0; q < tokens; q++) for (let k = 0; k < tokens; k++) values[q * tokens + k] = Math.abs(q - k) <= reach ? 0 : -Infinity;
+  for (let q = 0; q < tokens; q++)
+    for (let k = 0; k < tokens; k++) values[q * tokens + k] = Math.abs(q - k) <= reach ? 0 : -Infinity;
   return tf.tensor2d(values, [tokens, tokens]);
 }
 
@@ -24,6 +25,11 @@ export function windowMask(tokens: number, window: number): tf.Tensor2D {
 export function gridDepthwise(p: DepthwiseConv2d<tf.Tensor>, x: tf.Tensor3D): tf.Tensor3D {
   const [batch, tokens, channels] = x.shape;
   const side = Math.round(Math.sqrt(tokens));
-  if (side * side !== tokens) throw new Error(`gridDepthwise: ${tokens} tokens are not a square patch grid (a CLS token has no place on it)`);
-  return tf.reshape(depthwiseConv2d(p, tf.reshape(x, [batch, side, side, channels]) as tf.Tensor4D), [batch, tokens, channels]);
+  if (side * side !== tokens)
+    throw new Error(`gridDepthwise: ${tokens} tokens are not a square patch grid (a CLS token has no place on it)`);
+  return tf.reshape(depthwiseConv2d(p, tf.reshape(x, [batch, side, side, channels]) as tf.Tensor4D), [
+    batch,
+    tokens,
+    channels,
+  ]);
 }

@@ -6,7 +6,16 @@ import { tokenCount, type Architecture } from './arch';
 import { block, initBlock, type BlockParams, type BlockWeights } from './block';
 import { blockLayers, layerIn } from './block-tensors';
 import {
-  initLinear, initNorm, layerNorm, linear, normalVariable, uniformVariable, type Affine, type BatchNorm, type ForwardContext, type Linear,
+  initLinear,
+  initNorm,
+  layerNorm,
+  linear,
+  normalVariable,
+  uniformVariable,
+  type Affine,
+  type BatchNorm,
+  type ForwardContext,
+  type Linear,
   type Norm,
 } from './layers';
 import { Rng } from '../core/random';
@@ -29,7 +38,10 @@ export function initModel(arch: Architecture, seed: number): ModelParams {
   return {
     ...(m.classToken ? { clsToken: normalVariable([1, 1, m.width], 0.02, rng) } : {}),
     posEmbed: normalVariable([1, tokenCount(m), m.width], 0.02, rng),
-    patchEmbed: { weight: uniformVariable([patchFanIn, m.width], patchFanIn, rng), bias: uniformVariable([m.width], patchFanIn, rng) },
+    patchEmbed: {
+      weight: uniformVariable([patchFanIn, m.width], patchFanIn, rng),
+      bias: uniformVariable([m.width], patchFanIn, rng),
+    },
     blocks: arch.blocks.map((gene) => initBlock(m, gene, rng)),
     norm: initNorm(m.width),
     head: initLinear(m.width, m.numClasses, rng), // bias 0, as DeiT
@@ -41,15 +53,25 @@ export function patchify(p: Linear, images: tf.Tensor4D, patchSize: number): tf.
   const [batch, height, width, channels] = images.shape;
   const rows = height / patchSize;
   const cols = width / patchSize;
-  const patches = tf.transpose(tf.reshape(images, [batch, rows, patchSize, cols, patchSize, channels]), [0, 1, 3, 2, 4, 5]);
+  const patches = tf.transpose(
+    tf.reshape(images, [batch, rows, patchSize, cols, patchSize, channels]),
+    [0, 1, 3, 2, 4, 5],
+  );
   return linear(p, tf.reshape(patches, [batch, rows * cols, patchSize * patchSize * channels])) as tf.Tensor3D;
 }
 
 /** Logits [B, numClasses] for images [B, H, W, channels] (NHWC, normalised). */
-export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arch: Architecture, ctx: ForwardContext): tf.Tensor2D {
+export function forward(
+  params: ModelParams<tf.Tensor>,
+  images: tf.Tensor4D,
+  arch: Architecture,
+  ctx: ForwardContext,
+): tf.Tensor2D {
   const m = arch.model;
   if (images.shape[1] !== m.imageSize || images.shape[2] !== m.imageSize || images.shape[3] !== m.inChannels) {
-    throw new Error(`forward: images of shape [${images.shape}] do not fit the model (expected [B, ${m.imageSize}, ${m.imageSize}, ${m.inChannels}], NHWC)`);
+    throw new Error(
+      `forward: images of shape [${images.shape}] do not fit the model (expected [B, ${m.imageSize}, ${m.imageSize}, ${m.inChannels}], NHWC)`,
+    );
   }
   const batch = images.shape[0];
   const patches = patchify(params.patchEmbed, images, m.patchSize);
@@ -61,7 +83,9 @@ export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arc
     x = block(params.blocks[i], x, m, gene, { ...ctx, dropPath });
   });
   const features = layerNorm(params.norm, x);
-  const pooled = m.classToken ? tf.squeeze(tf.slice(features, [0, 0, 0], [batch, 1, m.width]), [1]) : tf.mean(features, 1);
+  const pooled = m.classToken
+    ? tf.squeeze(tf.slice(features, [0, 0, 0], [batch, 1, m.width]), [1])
+    : tf.mean(features, 1);
   return linear(params.head, pooled) as tf.Tensor2D;
 }
 
@@ -69,7 +93,10 @@ export function forward(params: ModelParams<tf.Tensor>, images: tf.Tensor4D, arc
  * Every variable of the model under its official PyTorch state-dict name, in state-dict order. `blockPrefix` names
  * block i's variables (official: `blocks.{i}.0`; a supernet path: its candidates' names).
  */
-export function namedVariables(params: ModelParams, blockPrefix = (i: number) => `blocks.${i}.0`): Map<string, tf.Variable> {
+export function namedVariables(
+  params: ModelParams,
+  blockPrefix = (i: number) => `blocks.${i}.0`,
+): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   if (params.clsToken) out.set('cls_token', params.clsToken);
   out.set('pos_embed', params.posEmbed);

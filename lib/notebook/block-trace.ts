@@ -34,7 +34,10 @@ function labels(model: ModelConfig, gene: BlockGene, ctx: ForwardContext): Recor
   const window = `Cl -> 3 x heads x head dim (C/N): window attention over ${model.localWindow} tokens`;
   const merged = `concat [attention, ${model.localModule === 'window-attention' ? 'window attention' : 'conv'}]`;
   return {
-    'input x': ['x', `B images x T tokens (${model.classToken ? 'CLS + patches' : 'patches'}) x C = ${model.width} channels`],
+    'input x': [
+      'x',
+      `B images x T tokens (${model.classToken ? 'CLS + patches' : 'patches'}) x C = ${model.width} channels`,
+    ],
     'input LayerNorm 1': ['LayerNorm 1', 'per token, over channels'],
     'global channels': [
       both ? 'channel split: first Cg' : 'all channels',
@@ -70,7 +73,13 @@ function labels(model: ModelConfig, gene: BlockGene, ctx: ForwardContext): Recor
 }
 
 /** Runs the block on x [B, T, C] (drop path off) and records every step. */
-export function traceBlock(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, gene: BlockGene, ctx: ForwardContext): BlockTrace {
+export function traceBlock(
+  p: BlockParams,
+  x: tf.Tensor3D,
+  model: ModelConfig,
+  gene: BlockGene,
+  ctx: ForwardContext,
+): BlockTrace {
   const steps: TraceStep[] = [];
   const named = labels(model, gene, ctx);
   const [batch, tokens] = x.shape;
@@ -83,7 +92,8 @@ export function traceBlock(p: BlockParams, x: tf.Tensor3D, model: ModelConfig, g
     // Inside attend(), from its input qkv [B, T, 3 x heads x head dim].
     const heads = part === 'global' ? gene.globalHeads : model.heads - gene.globalHeads;
     const dim = t.shape[2]! / 3 / heads;
-    const inside = (name: string, shape: number[], what: string) => steps.push({ part: where, step: name, shape, params: 0, note: what });
+    const inside = (name: string, shape: number[], what: string) =>
+      steps.push({ part: where, step: name, shape, params: 0, note: what });
     inside('split q | k | v and heads', [3, batch, heads, tokens, dim], '(q|k|v, B, heads, T, head dim)');
     inside('q (k, v alike)', [batch, heads, tokens, dim], 'B x heads x T x head dim');
     const keys = part === 'global' ? 'every token against every token' : 'each token against the tokens of its window';

@@ -62,7 +62,11 @@ export function tableBundle(table: ColumnTable, options: TableOptions = {}): Mim
   const format = { limit: options.limit ?? 100, maxdigits: options.maxdigits ?? 4 };
   const more = table.numRows() > format.limit ? `(${format.limit} of ${table.numRows()} rows)` : '';
   const markdown = table.toMarkdown(format) + (more ? `\n${more}\n` : '');
-  return { 'text/html': table.toHTML(format) + (more ? `<p>${more}</p>` : ''), 'text/markdown': markdown, 'text/plain': markdown };
+  return {
+    'text/html': table.toHTML(format) + (more ? `<p>${more}</p>` : ''),
+    'text/markdown': markdown,
+    'text/plain': markdown,
+  };
 }
 
 let plotlyShown = false;
@@ -116,7 +120,8 @@ function scriptJson(value: unknown): string {
 
 function describeFigure(figure: PlotlyFigure): string {
   const layoutTitle = figure.layout?.title;
-  const title = typeof layoutTitle === 'object' && layoutTitle !== null ? (layoutTitle as { text?: string }).text : undefined;
+  const title =
+    typeof layoutTitle === 'object' && layoutTitle !== null ? (layoutTitle as { text?: string }).text : undefined;
   const types = figure.data.map((t) => String(t.type ?? 'scatter'));
   return `<plotly figure${title ? ` '${title}'` : ''}: ${types.length} trace(s) (${[...new Set(types)].join(', ')})>`;
 }

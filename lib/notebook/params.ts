@@ -5,7 +5,6 @@ import { optionsFromEnv, type BackendOptions } from '../kernels/backend';
 import { parseScale, type Scale } from '../config/scales';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
 
-
 export interface NotebookParams {
   /** GLIT_SCALE, default cpu. */
   scale: Scale;
@@ -25,7 +24,13 @@ export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookPa
   const seed = Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
   const weightSharing = parseWeightSharing(setting(env, 'GLIT_WEIGHT_SHARING', 'separate'), 'GLIT_WEIGHT_SHARING');
-  return { scale, dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'), seed, backend: optionsFromEnv(env), weightSharing };
+  return {
+    scale,
+    dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'),
+    seed,
+    backend: optionsFromEnv(env),
+    weightSharing,
+  };
 }
 
 /** A variable's trimmed value, or the default when it is unset or blank. */

@@ -15,7 +15,8 @@ export type TokenMixer = (x: tf.Tensor3D) => tf.Tensor3D;
  */
 export function tokenSensitivity(mix: TokenMixer, x: tf.Tensor3D, token: number): Float32Array {
   const [batch, tokens] = x.shape;
-  if (!(Number.isInteger(token) && token >= 0 && token < tokens)) throw new Error(`token ${token} is not in 0..${tokens - 1}`);
+  if (!(Number.isInteger(token) && token >= 0 && token < tokens))
+    throw new Error(`token ${token} is not in 0..${tokens - 1}`);
   const perToken = tf.tidy(() => {
     const outputAt = (input: tf.Tensor) => {
       const y = mix(input as tf.Tensor3D);
@@ -66,18 +67,25 @@ export interface PatchGridValues {
 }
 
 export function onPatchGrid(values: ArrayLike<number>, grid: number): PatchGridValues {
-  if (values.length !== grid * grid + 1) throw new Error(`${values.length} values do not fit a ${grid}x${grid} grid plus CLS`);
+  if (values.length !== grid * grid + 1)
+    throw new Error(`${values.length} values do not fit a ${grid}x${grid} grid plus CLS`);
   return {
     cls: values[0],
-    patches: Array.from({ length: grid }, (_, row) => Array.from({ length: grid }, (_, col) => values[patchToken(row, col, grid)])),
+    patches: Array.from({ length: grid }, (_, row) =>
+      Array.from({ length: grid }, (_, col) => values[patchToken(row, col, grid)]),
+    ),
   };
 }
 
 /** kernelReach of a stack of kernels from the centre patch of a grid x grid patch grid, laid out on the grid. */
 export function centreReach(kernelSizes: number[], grid: number): PatchGridValues & { centre: [number, number] } {
   const centre = centrePatch(grid);
-  return { ...onPatchGrid(kernelReach(kernelSizes, grid * grid + 1, patchToken(centre[0], centre[1], grid)), grid), centre };
+  return {
+    ...onPatchGrid(kernelReach(kernelSizes, grid * grid + 1, patchToken(centre[0], centre[1], grid)), grid),
+    centre,
+  };
 }
 
 /** The indices of the tokens with a non-zero value: the support of a receptive field. */
-export const reachedTokens = (values: ArrayLike<number>): number[] => Array.from(values).flatMap((v, i) => (v !== 0 ? [i] : []));
+export const reachedTokens = (values: ArrayLike<number>): number[] =>
+  Array.from(values).flatMap((v, i) => (v !== 0 ? [i] : []));

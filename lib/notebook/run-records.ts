@@ -65,7 +65,11 @@ export function readRun(dir: string): SearchRun {
   return {
     dir,
     settings: readSettings(dir),
-    stage1: { ...readStage(at('stage1')), retrained: listRanks(at('stage1', 'retrain')).map(readRetraining), result: readStage1Result(dir) },
+    stage1: {
+      ...readStage(at('stage1')),
+      retrained: listRanks(at('stage1', 'retrain')).map(readRetraining),
+      result: readStage1Result(dir),
+    },
     stage2: { ...readStage(at('stage2')), retrained: retrainingIn(path.join('stage2', 'retrain')) },
     baseline: retrainingIn('baseline'),
     bestArch: readBestArch(dir),

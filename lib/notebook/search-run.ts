@@ -39,7 +39,8 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
   if (given) {
     const dir = path.resolve(ROOT, given);
     const settings = readSettings(dir);
-    if (!settings) throw new Error(`GLIT_RUN=${given}: ${dir} has no config.json, so it is not a run folder of \`glit search\``);
+    if (!settings)
+      throw new Error(`GLIT_RUN=${given}: ${dir} has no config.json, so it is not a run folder of \`glit search\``);
     return { dir, live: false, resumed: true, settings };
   }
   return liveRun('search', params);
@@ -52,18 +53,33 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
 export function liveRun(command: string, params: NotebookParams, fields: CommandFields = {}): NotebookSearch {
   const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
   const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
-  const dir = path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`);
+  const dir = path.join(
+    ROOT,
+    'runs',
+    'notebooks',
+    `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`,
+  );
   const saved = readSettings(dir);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
   const config = { ...SCALE_CONFIGS[params.scale].search, weightSharing: params.weightSharing };
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? scaleSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, ...fields }) };
+  return {
+    dir,
+    live: true,
+    resumed: saved !== null,
+    settings:
+      saved ?? scaleSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, ...fields }),
+  };
 }
 
 /**
  * For a live notebook: starts the backend, records a new run's settings in its config.json (as `glit search` does,
  * so the CLI can resume the folder) and loads the data.
  */
-export async function openNotebookSearch(search: NotebookSearch, params: NotebookParams, command = 'search'): Promise<DatasetSplits> {
+export async function openNotebookSearch(
+  search: NotebookSearch,
+  params: NotebookParams,
+  command = 'search',
+): Promise<DatasetSplits> {
   const backend = await initBackend(params.backend);
   console.log(describeBackend(backend));
   if (!search.resumed) writeSettings(search.dir, command, search.settings, backend);
@@ -83,19 +99,39 @@ export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progr
 /** The run's settings as rows of a table: what a reader needs to judge its numbers. */
 export function describeSettings(settings: RunSettings): { setting: string; value: string }[] {
   const c = settings.config;
-  const training = (t: TrainConfig) => `${t.epochs} epoch(s), batch ${t.batchSize}, lr ${t.lr}, warm-up ${t.warmupEpochs} epoch(s)`;
-  const limit = settings.limit ? ` (at most ${Object.entries(settings.limit).map(([split, n]) => `${n} ${split}`).join(', ')} images)` : '';
+  const training = (t: TrainConfig) =>
+    `${t.epochs} epoch(s), batch ${t.batchSize}, lr ${t.lr}, warm-up ${t.warmupEpochs} epoch(s)`;
+  const limit = settings.limit
+    ? ` (at most ${Object.entries(settings.limit)
+        .map(([split, n]) => `${n} ${split}`)
+        .join(', ')} images)`
+    : '';
   const e = c.evolution;
   return [
     { setting: 'scale (GLIT_SCALE)', value: settings.scale },
     { setting: 'dataset', value: settings.dataset + limit },
     { setting: 'seed', value: String(c.seed) },
     { setting: 'baseline (model config, budget, comparison)', value: c.baseline },
-    { setting: 'FLOPs budget', value: `${c.maxFlopsRatio} x the baseline's: ${(budgetFor(c).maxFlops! / 1e6).toFixed(2)}M (official count)` },
+    {
+      setting: 'FLOPs budget',
+      value: `${c.maxFlopsRatio} x the baseline's: ${(budgetFor(c).maxFlops! / 1e6).toFixed(2)}M (official count)`,
+    },
     { setting: 'supernet training', value: training(c.supernet) },
-    { setting: 'supernet weights (GLIT_WEIGHT_SHARING)', value: c.weightSharing === 'sliced' ? 'sliced: slices of one largest set per block' : 'separate: each candidate its own' },
-    { setting: 'EA', value: `${e.generations} generations of ${e.population}: top-${e.topK} parents, ${e.mutations} mutations (p ${e.mutationProbability}), ${e.crossovers} crossovers` },
-    { setting: 'scoring a candidate', value: `val accuracy on the first ${c.scoring.valImages} val images (at most) after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)` },
+    {
+      setting: 'supernet weights (GLIT_WEIGHT_SHARING)',
+      value:
+        c.weightSharing === 'sliced'
+          ? 'sliced: slices of one largest set per block'
+          : 'separate: each candidate its own',
+    },
+    {
+      setting: 'EA',
+      value: `${e.generations} generations of ${e.population}: top-${e.topK} parents, ${e.mutations} mutations (p ${e.mutationProbability}), ${e.crossovers} crossovers`,
+    },
+    {
+      setting: 'scoring a candidate',
+      value: `val accuracy on the first ${c.scoring.valImages} val images (at most) after BN recalibration on ${c.scoring.recalibrationBatches} training batch(es)`,
+    },
     { setting: 'stage 1 retrains', value: `the EA's best ${c.stage1Retrain}` },
     { setting: 'stage 2 grid', value: c.stage2Grid },
     { setting: 'retraining', value: training(c.retrain) },

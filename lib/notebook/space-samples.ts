@@ -80,7 +80,8 @@ export function summariseSpace(space: SearchSpace, samples: CostSamples, budget:
 }
 
 /** A count as people read it: exact below a million, else like 3.6e27. */
-export const formatCount = (size: SpaceSize): string => (size.log10 < 6 ? size.exact : size.count.toExponential(1).replace('+', ''));
+export const formatCount = (size: SpaceSize): string =>
+  size.log10 < 6 ? size.exact : size.count.toExponential(1).replace('+', '');
 
 /** Choices per block, compactly: "4 in each of 12 blocks", or the list when blocks differ. */
 export const formatChoices = (counts: number[]): string =>

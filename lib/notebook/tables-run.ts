@@ -28,16 +28,24 @@ const RECORDED_SCALE: Scale = 'cpu';
  * The run folder of the live tables (one seed), continued from its config.json if it exists. Delete it to run the
  * tables again from scratch.
  */
-export const notebookReproduction = (params: NotebookParams): NotebookSearch => liveRun('reproduce', params, { seeds: 1 });
+export const notebookReproduction = (params: NotebookParams): NotebookSearch =>
+  liveRun('reproduce', params, { seeds: 1 });
 
 /** Starts the backend, records a new folder's settings in its config.json (as `glit reproduce` does) and loads the data. */
-export const openNotebookReproduction = (run: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> => openNotebookSearch(run, params, 'reproduce');
+export const openNotebookReproduction = (run: NotebookSearch, params: NotebookParams): Promise<DatasetSplits> =>
+  openNotebookSearch(run, params, 'reproduce');
 
 /** Runs (or reads back) every row of `table` in the folder, logging under the cell. */
 export function runNotebookTable(table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> {
   const { log, progress } = notebookLoggers(run);
   const seeds = run.settings.seeds ?? 1;
-  return reproduceTable(table, run.dir, data, run.settings.config, { seeds, scale: run.settings.scale, dataset: data.name, log, progress });
+  return reproduceTable(table, run.dir, data, run.settings.config, {
+    seeds,
+    scale: run.settings.scale,
+    dataset: data.name,
+    log,
+    progress,
+  });
 }
 
 export interface Recording {
@@ -52,7 +60,9 @@ export interface Recording {
 /** The recorded run of `table`: results/<table>-cpu.json, or <GLIT_RECORDED>/<table>.json. */
 export function readRecording(table: TableName, env: NodeJS.ProcessEnv = process.env): Recording {
   const given = env.GLIT_RECORDED?.trim();
-  const file = given ? path.join(path.resolve(ROOT, given), `${table}.json`) : path.join(ROOT, 'results', `${table}-${RECORDED_SCALE}.json`);
+  const file = given
+    ? path.join(path.resolve(ROOT, given), `${table}.json`)
+    : path.join(ROOT, 'results', `${table}-${RECORDED_SCALE}.json`);
   const shown = path.relative(ROOT, file).startsWith('..') ? file : path.relative(ROOT, file);
   if (!fs.existsSync(file)) return { file: shown, result: null };
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as TableResult & { how?: string };
@@ -83,7 +93,8 @@ export function resultRows(result: TableResult): Record<string, string | number 
         return [`test % seed ${seed}`, run ? 100 * run.testAccuracy : null];
       }),
     ),
-    'test % mean ± std': r.runs.length > 1 ? `${percent(r.meanTest)} ± ${percent(r.stdTest)}` : `${percent(r.meanTest)} (1 seed)`,
+    'test % mean ± std':
+      r.runs.length > 1 ? `${percent(r.meanTest)} ± ${percent(r.stdTest)}` : `${percent(r.meanTest)} (1 seed)`,
     'val % mean': 100 * r.meanVal,
     'retraining s': rowSeconds(r),
   }));
@@ -95,7 +106,10 @@ export function recordingRows(recording: Recording & { result: TableResult }): {
   return [
     { field: 'file', value: recording.file },
     ...(recording.how ? [{ field: 'how', value: recording.how }] : []),
-    { field: 'scale', value: `${t.scale}${t.scale in SCALE_CONFIGS ? `: ${SCALE_CONFIGS[t.scale as Scale].description}` : ''}` },
+    {
+      field: 'scale',
+      value: `${t.scale}${t.scale in SCALE_CONFIGS ? `: ${SCALE_CONFIGS[t.scale as Scale].description}` : ''}`,
+    },
     { field: 'dataset', value: t.dataset },
     { field: 'seeds', value: t.seeds.join(', ') },
     { field: 'backend, device', value: `${t.backend} on ${t.device}` },
@@ -146,7 +160,10 @@ export async function fullTrainImages(dataset: string): Promise<number | null> {
  * speed, scaled linearly by images x epochs (assuming the recording used its scale's data limit; a GPU backend
  * runs far faster than that).
  */
-export function budgetRows(recorded: TableResult, trainImages: number | null): Record<string, string | number | null>[] {
+export function budgetRows(
+  recorded: TableResult,
+  trainImages: number | null,
+): Record<string, string | number | null>[] {
   const images = (scale: Scale) => SCALE_CONFIGS[scale].limit?.train ?? trainImages;
   const work = (scale: Scale) => {
     const n = images(scale);
@@ -164,7 +181,7 @@ export function budgetRows(recorded: TableResult, trainImages: number | null): R
       'supernet (searched rows)': `${s.supernet.epochs} epoch(s)`,
       'EA (searched rows)': `${s.evolution.generations} x ${s.evolution.population} candidates`,
       'retraining work (x recording)': ratio,
-      'retraining at the recording\'s speed': ratio === null ? null : formatSeconds(ratio * retrainingSeconds(recorded)),
+      "retraining at the recording's speed": ratio === null ? null : formatSeconds(ratio * retrainingSeconds(recorded)),
     };
   });
 }
@@ -181,8 +198,10 @@ const paperName = (table: TableName): string => `Table ${table.slice('table'.len
 export async function showLiveTable(table: TableName, run: NotebookSearch, params: NotebookParams): Promise<void> {
   const data = await openNotebookReproduction(run, params);
   const live = await runNotebookTable(table, run, data);
-  showMarkdown(`**Live, ${live.scale} scale** (${data.name}: ${data.train.count} training, ${data.test.count} test images; `
-    + `${live.backend} on ${live.device}):`);
+  showMarkdown(
+    `**Live, ${live.scale} scale** (${data.name}: ${data.train.count} training, ${data.test.count} test images; ` +
+      `${live.backend} on ${live.device}):`,
+  );
   showTable(aq.from(resultRows(live)), { maxdigits: 2 });
 }
 
@@ -227,12 +246,18 @@ export function showSearchSpaces(config: SearchConfig): void {
     ['NLP-NAS: ev and r of plain attention blocks', nlpNasSpace(model)],
     ['full space, flat (G with every low-level choice)', fullSpace(model)],
   ] as const;
-  showTable(aq.from(spaces.map(([name, space]) => {
-    const size = spaceSize(space);
-    const architectures = size.log10 < 9 ? size.exact : `about 1e${size.log10.toFixed(1)}`;
-    return { space: name, 'choices per block': space.choices[0].length, architectures };
-  })));
+  showTable(
+    aq.from(
+      spaces.map(([name, space]) => {
+        const size = spaceSize(space);
+        const architectures = size.log10 < 9 ? size.exact : `about 1e${size.log10.toFixed(1)}`;
+        return { space: name, 'choices per block': space.choices[0].length, architectures };
+      }),
+    ),
+  );
   const e = config.evolution;
-  showMarkdown(`FLOPs budget: ${(budgetFor(config).maxFlops! / 1e6).toFixed(2)}M. Each EA scores `
-    + `${e.generations} generations x ${e.population} candidates; random search scores as many.`);
+  showMarkdown(
+    `FLOPs budget: ${(budgetFor(config).maxFlops! / 1e6).toFixed(2)}M. Each EA scores ` +
+      `${e.generations} generations x ${e.population} candidates; random search scores as many.`,
+  );
 }

@@ -4,7 +4,17 @@
 import type { Architecture } from '../model/arch';
 import { modelCost } from '../model/flops';
 import { Rng } from '../core/random';
-import { archKey, checkBudget, crossoverCode, decode, mutateCode, sampleCode, withinBudget, type Budget, type SearchSpace } from './space';
+import {
+  archKey,
+  checkBudget,
+  crossoverCode,
+  decode,
+  mutateCode,
+  sampleCode,
+  withinBudget,
+  type Budget,
+  type SearchSpace,
+} from './space';
 
 /** Higher is better (the search pipeline: supernet validation accuracy of the path after BN recalibration). */
 export type Fitness = (arch: Architecture, key: string) => Promise<number> | number;
@@ -27,7 +37,16 @@ export interface EvolutionConfig {
 }
 
 /** SPOS's EA: 20 generations of 50, about 1000 evaluations in all. */
-export const EVOLUTION_DEFAULTS: EvolutionConfig = { generations: 20, population: 50, topK: 10, mutations: 25, crossovers: 25, mutationProbability: 0.1, retries: 10, randomTries: 10000 };
+export const EVOLUTION_DEFAULTS: EvolutionConfig = {
+  generations: 20,
+  population: 50,
+  topK: 10,
+  mutations: 25,
+  crossovers: 25,
+  mutationProbability: 0.1,
+  retries: 10,
+  randomTries: 10000,
+};
 
 /** A search's settings as its saved state records them: the knobs, and what the caller decides (seed, budget). */
 export interface SearchSettings extends EvolutionConfig {
@@ -108,7 +127,12 @@ export type RandomSearchOptions = Partial<Pick<EvolutionConfig, 'population' | '
  * SPOS's EA: generation 0 is random; each later one holds `mutations` mutants and `crossovers` children of the top-k
  * so far, the rest random. Candidates over the budget or already evaluated are rejected. Returns the final state.
  */
-export function evolve(space: SearchSpace, fitness: Fitness, options: EvolutionOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
+export function evolve(
+  space: SearchSpace,
+  fitness: Fitness,
+  options: EvolutionOptions,
+  resumeFrom?: EvolutionState,
+): Promise<EvolutionState> {
   const d = EVOLUTION_DEFAULTS;
   const generations = options.generations ?? d.generations;
   const population = options.population ?? d.population;
@@ -129,7 +153,12 @@ export function evolve(space: SearchSpace, fitness: Fitness, options: EvolutionO
 }
 
 /** Uniform random candidates within the budget, no duplicates, in generations of `population` (same state as the EA). */
-export function randomSearch(space: SearchSpace, fitness: Fitness, options: RandomSearchOptions, resumeFrom?: EvolutionState): Promise<EvolutionState> {
+export function randomSearch(
+  space: SearchSpace,
+  fitness: Fitness,
+  options: RandomSearchOptions,
+  resumeFrom?: EvolutionState,
+): Promise<EvolutionState> {
   const d = EVOLUTION_DEFAULTS;
   const population = options.population ?? d.population;
   const evaluations = options.evaluations ?? d.generations * d.population;
@@ -150,7 +179,9 @@ export function randomSearch(space: SearchSpace, fitness: Fitness, options: Rand
 
 /** The defined limits only, in a fixed order, so that settings compare equal after a JSON round trip. */
 function plainBudget(budget: Budget = {}): Budget {
-  return Object.fromEntries((['maxFlops', 'minFlops', 'maxParams'] as const).filter((k) => budget[k] !== undefined).map((k) => [k, budget[k]]));
+  return Object.fromEntries(
+    (['maxFlops', 'minFlops', 'maxParams'] as const).filter((k) => budget[k] !== undefined).map((k) => [k, budget[k]]),
+  );
 }
 
 function checkSettings(s: SearchSettings): void {
@@ -164,12 +195,19 @@ function checkSettings(s: SearchSettings): void {
   for (const k of ['mutations', 'crossovers'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 0) fail(`${k} must be a non-negative integer, got ${s[k]}`);
   }
-  if (s.mutations + s.crossovers > s.population) fail(`mutations ${s.mutations} + crossovers ${s.crossovers} exceed the population ${s.population}`);
-  if (!(s.mutationProbability >= 0 && s.mutationProbability <= 1)) fail(`mutationProbability must be in [0, 1], got ${s.mutationProbability}`);
+  if (s.mutations + s.crossovers > s.population)
+    fail(`mutations ${s.mutations} + crossovers ${s.crossovers} exceed the population ${s.population}`);
+  if (!(s.mutationProbability >= 0 && s.mutationProbability <= 1))
+    fail(`mutationProbability must be in [0, 1], got ${s.mutationProbability}`);
 }
 
 /** A saved state to continue, after checking it belongs to this search (generations and evaluations may be raised). */
-function resumed(space: SearchSpace, method: EvolutionState['method'], settings: SearchSettings, from: EvolutionState): EvolutionState {
+function resumed(
+  space: SearchSpace,
+  method: EvolutionState['method'],
+  settings: SearchSettings,
+  from: EvolutionState,
+): EvolutionState {
   const fail = (what: string): never => {
     throw new Error(`cannot resume this search from the saved state: ${what}`);
   };
@@ -196,7 +234,17 @@ async function search(
   checkBudget(space, settings.budget);
   const state: EvolutionState = resumeFrom
     ? resumed(space, method, settings, resumeFrom)
-    : { version: 1, method, space: space.name, settings, rng: new Rng(settings.seed).state, history: [], pending: null, topK: [], exhausted: false };
+    : {
+        version: 1,
+        method,
+        space: space.name,
+        settings,
+        rng: new Rng(settings.seed).state,
+        history: [],
+        pending: null,
+        topK: [],
+        exhausted: false,
+      };
   while (!state.exhausted && state.history.length < settings.generations) {
     const generation = state.history.length;
     if (state.pending === null) {
@@ -213,7 +261,8 @@ async function search(
       if (candidate.score !== null) continue;
       callbacks.signal?.throwIfAborted();
       const score = await fitness(decode(space, candidate.code), candidate.key);
-      if (typeof score !== 'number' || !Number.isFinite(score)) throw new Error(`fitness of ${candidate.key}: expected a finite number, got ${score}`);
+      if (typeof score !== 'number' || !Number.isFinite(score))
+        throw new Error(`fitness of ${candidate.key}: expected a finite number, got ${score}`);
       candidate.score = score;
       await callbacks.onEvaluation?.(structuredClone(state));
     }
@@ -259,8 +308,12 @@ function draw(space: SearchSpace, state: EvolutionState, rng: Rng, generation: n
   };
   const parents = state.topK.map((e) => e.code);
   if (parents.length > 0) {
-    add(s.mutations, s.mutations * s.retries, 'mutation', () => mutateCode(space, rng.pick(parents), rng, s.mutationProbability));
-    add(s.crossovers, s.crossovers * s.retries, 'crossover', () => crossoverCode(rng.pick(parents), rng.pick(parents), rng));
+    add(s.mutations, s.mutations * s.retries, 'mutation', () =>
+      mutateCode(space, rng.pick(parents), rng, s.mutationProbability),
+    );
+    add(s.crossovers, s.crossovers * s.retries, 'crossover', () =>
+      crossoverCode(rng.pick(parents), rng.pick(parents), rng),
+    );
   }
   const size = Math.min(s.population, s.evaluations - generation * s.population);
   while (drawn.length < size) {

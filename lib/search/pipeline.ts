@@ -35,8 +35,25 @@ import { modelCost } from '../model/flops';
 import type { ProgressCallback } from '../core/progress';
 import { disposeModel, initModel } from '../model/model';
 import { createAdamW, disposeAdamW } from '../train/optimizer';
-import { decode, sampleWithin, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { createSavedVariables, createSupernet, disposeSupernet, pathModel, scorePath, supernetVariables, type Supernet, type WeightSharing } from './supernet';
+import {
+  decode,
+  sampleWithin,
+  stage1Space,
+  stage2Space,
+  type Budget,
+  type SearchSpace,
+  type Stage2Grid,
+} from './space';
+import {
+  createSavedVariables,
+  createSupernet,
+  disposeSupernet,
+  pathModel,
+  scorePath,
+  supernetVariables,
+  type Supernet,
+  type WeightSharing,
+} from './supernet';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
 import { loadTrainState, saveTrainState } from '../train/train-state';
 
@@ -71,7 +88,12 @@ export type SearchLog = (line: string) => void;
 const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCallback) =>
   progress &&
   ((s: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) =>
-    progress({ task: `${task} epoch ${s.epoch + 1}/${config.epochs}`, done: s.step - s.epoch * s.stepsPerEpoch, total: s.stepsPerEpoch, detail: `loss ${s.loss.toFixed(3)}` }));
+    progress({
+      task: `${task} epoch ${s.epoch + 1}/${config.epochs}`,
+      done: s.step - s.epoch * s.stepsPerEpoch,
+      total: s.stepsPerEpoch,
+      detail: `loss ${s.loss.toFixed(3)}`,
+    }));
 
 // --- stages --------------------------------------------------------------------------------------------------------
 
@@ -80,7 +102,15 @@ const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCall
  * budget) per step, saving its state after every epoch to `dir` and resuming from it. Returns the trained supernet
  * (the caller disposes it).
  */
-export async function trainSupernet(dir: string, space: SearchSpace, data: DatasetSplits, search: SearchConfig, budget: Budget, log: SearchLog, progress?: ProgressCallback): Promise<Supernet> {
+export async function trainSupernet(
+  dir: string,
+  space: SearchSpace,
+  data: DatasetSplits,
+  search: SearchConfig,
+  budget: Budget,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<Supernet> {
   const config = search.supernet;
   const net = createSupernet(space, config.seed, search.weightSharing);
   const stateFile = supernetFiles(dir).state;
@@ -109,8 +139,16 @@ export async function trainSupernet(dir: string, space: SearchSpace, data: Datas
         },
         onEpoch: (end) => {
           saveTrainState(stateFile, supernetVariables(net), optimizer, end.progress);
-          appendSupernetEpoch(dir, { epoch: end.progress.epoch, step: end.progress.step, trainLoss: end.trainLoss, lr: end.lr, seconds: end.seconds });
-          log(`${dir}: supernet epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)} (${end.seconds.toFixed(0)}s)`);
+          appendSupernetEpoch(dir, {
+            epoch: end.progress.epoch,
+            step: end.progress.step,
+            trainLoss: end.trainLoss,
+            lr: end.lr,
+            seconds: end.seconds,
+          });
+          log(
+            `${dir}: supernet epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)} (${end.seconds.toFixed(0)}s)`,
+          );
         },
       },
     });
@@ -142,21 +180,30 @@ export async function searchSupernet(
   progress?: ProgressCallback,
 ): Promise<EvolutionState> {
   const resumeFrom = readSearchState(dir, method) ?? undefined;
-  const scoringData = { train: data.train, val: firstImages(data.val, config.scoring.valImages), mean: data.mean, std: data.std };
+  const scoringData = {
+    train: data.train,
+    val: firstImages(data.val, config.scoring.valImages),
+    mean: data.mean,
+    std: data.std,
+  };
   const e = config.evolution;
   const callbacks = {
     seed: config.seed,
     budget,
     onEvaluation: (state: EvolutionState) => {
       writeSearchState(dir, state);
-      const done = state.history.reduce((n, g) => n + g.population.length, 0) + (state.pending ?? []).filter((c) => c.score !== null).length;
+      const done =
+        state.history.reduce((n, g) => n + g.population.length, 0) +
+        (state.pending ?? []).filter((c) => c.score !== null).length;
       progress?.({ task: `${dir}: ${method}`, done, total: state.settings.evaluations });
     },
     onGeneration: (state: EvolutionState) => {
       writeSearchState(dir, state);
       const g = state.history[state.history.length - 1];
       appendGeneration(dir, method, g);
-      log(`${dir}: ${method} generation ${g.generation + 1}/${state.settings.generations}: best ${(100 * g.best).toFixed(2)}%, mean ${(100 * g.mean).toFixed(2)}%, best so far ${(100 * g.bestSoFar).toFixed(2)}%`);
+      log(
+        `${dir}: ${method} generation ${g.generation + 1}/${state.settings.generations}: best ${(100 * g.best).toFixed(2)}%, mean ${(100 * g.mean).toFixed(2)}%, best so far ${(100 * g.bestSoFar).toFixed(2)}%`,
+      );
     },
   };
   const fitness = (arch: Architecture) => scorePath(net, arch, scoringData, config.scoring);
@@ -164,8 +211,23 @@ export async function searchSupernet(
   const state =
     method === 'evolution'
       ? await evolve(space, fitness, { ...e, ...callbacks }, resumeFrom)
-      : await randomSearch(space, fitness, { ...callbacks, evaluations: e.generations * e.population, population: e.population, topK: e.topK, randomTries: e.randomTries }, resumeFrom);
-  writeTop(dir, method, state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })));
+      : await randomSearch(
+          space,
+          fitness,
+          {
+            ...callbacks,
+            evaluations: e.generations * e.population,
+            population: e.population,
+            topK: e.topK,
+            randomTries: e.randomTries,
+          },
+          resumeFrom,
+        );
+  writeTop(
+    dir,
+    method,
+    state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })),
+  );
   return state;
 }
 
@@ -173,7 +235,15 @@ export async function searchSupernet(
  * Trains `arch` from scratch with the retraining recipe, saving its state after every epoch; writes arch.json,
  * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
  */
-export async function retrain(dir: string, name: string, arch: Architecture, data: DatasetSplits, config: TrainConfig, log: SearchLog, progress?: ProgressCallback): Promise<RetrainResult> {
+export async function retrain(
+  dir: string,
+  name: string,
+  arch: Architecture,
+  data: DatasetSplits,
+  config: TrainConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<RetrainResult> {
   const finished = readRetrainResult(dir);
   if (finished) return finished;
   writeRetrainArch(dir, { ...arch, name });
@@ -196,7 +266,9 @@ export async function retrain(dir: string, name: string, arch: Architecture, dat
         saveTrainState(stateFile, model.variables, optimizer, end.progress);
         const val = await evaluate(model, data.val, data);
         appendRetrainEpoch(dir, { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds });
-        log(`${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`);
+        log(
+          `${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`,
+        );
       },
     },
   });
@@ -240,7 +312,17 @@ export async function retrainStage1(
   const retrained: RetrainResult[] = [];
   for (const [rank, top] of evolution.topK.slice(0, config.stage1Retrain).entries()) {
     const name = `stage1-rank${rank + 1}`;
-    retrained.push(await retrain(path.join(out, 'stage1', 'retrain', `rank${rank + 1}`), name, decode(space, top.code), data, config.retrain, log, progress));
+    retrained.push(
+      await retrain(
+        path.join(out, 'stage1', 'retrain', `rank${rank + 1}`),
+        name,
+        decode(space, top.code),
+        data,
+        config.retrain,
+        log,
+        progress,
+      ),
+    );
   }
   const best = retrained.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
   const result: Stage1Result = {
@@ -249,22 +331,46 @@ export async function retrainStage1(
     retrained: retrained.map(({ name, valAccuracy, flops, params }) => ({ name, valAccuracy, flops, params })),
   };
   writeStage1Result(out, result);
-  log(`stage 1: head distribution G per block = [${result.distribution}] (${best.name}, val ${(100 * best.valAccuracy).toFixed(2)}%)`);
+  log(
+    `stage 1: head distribution G per block = [${result.distribution}] (${best.name}, val ${(100 * best.valAccuracy).toFixed(2)}%)`,
+  );
   return result;
 }
 
 /** Stage 1 in `out`: which blocks get how many global heads (supernet, EA, retraining the best few). */
-export async function stage1(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<Stage1Result> {
+export async function stage1(
+  out: string,
+  data: DatasetSplits,
+  config: SearchConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<Stage1Result> {
   const space = stage1Space(loadArchitecture(config.baseline).model);
   const budget = budgetFor(config);
   const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config, budget, log, progress);
-  const evolution = await searchSupernet(path.join(out, 'stage1', 'evolution'), 'evolution', space, net, data, config, budget, log, progress);
+  const evolution = await searchSupernet(
+    path.join(out, 'stage1', 'evolution'),
+    'evolution',
+    space,
+    net,
+    data,
+    config,
+    budget,
+    log,
+    progress,
+  );
   disposeSupernet(net);
   return retrainStage1(out, evolution, space, data, config, log, progress);
 }
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
-export async function hierarchicalSearch(out: string, data: DatasetSplits, config: SearchConfig, log: SearchLog, progress?: ProgressCallback): Promise<SearchResult> {
+export async function hierarchicalSearch(
+  out: string,
+  data: DatasetSplits,
+  config: SearchConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<SearchResult> {
   const baselineArch = loadArchitecture(config.baseline);
   const budget = budgetFor(config);
   const at = (...parts: string[]) => path.join(out, ...parts);
@@ -273,12 +379,38 @@ export async function hierarchicalSearch(out: string, data: DatasetSplits, confi
   // Stage 2: the low-level choices of every block, the distribution fixed.
   const space2 = stage2Space(baselineArch.model, distribution, config.stage2Grid);
   const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config, budget, log, progress);
-  const evo2 = await searchSupernet(at('stage2', 'evolution'), 'evolution', space2, net2, data, config, budget, log, progress);
+  const evo2 = await searchSupernet(
+    at('stage2', 'evolution'),
+    'evolution',
+    space2,
+    net2,
+    data,
+    config,
+    budget,
+    log,
+    progress,
+  );
   disposeSupernet(net2);
-  const found = await retrain(at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code), data, config.retrain, log, progress);
+  const found = await retrain(
+    at('stage2', 'retrain'),
+    'glit-found',
+    decode(space2, evo2.topK[0].code),
+    data,
+    config.retrain,
+    log,
+    progress,
+  );
   writeBestArch(out, found.arch);
 
-  const baseline = await retrain(at('baseline'), baselineArch.name ?? 'baseline', baselineArch, data, config.retrain, log, progress);
+  const baseline = await retrain(
+    at('baseline'),
+    baselineArch.name ?? 'baseline',
+    baselineArch,
+    data,
+    config.retrain,
+    log,
+    progress,
+  );
   const result: SearchResult = { distribution, found, baseline };
   writeSearchResult(out, result);
   return result;

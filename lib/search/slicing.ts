@@ -12,7 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import { localChannels, type BlockGene, type ModelConfig } from '../model/arch';
 import type { BlockParams, BlockWeights } from '../model/block';
 import {
-  assembleBlock, blockDims, initLayers, largestDims, layerIn, presentLayers, type BlockDims, type BlockLayer,
+  assembleBlock,
+  blockDims,
+  initLayers,
+  largestDims,
+  layerIn,
+  presentLayers,
+  type BlockDims,
+  type BlockLayer,
 } from '../model/block-tensors';
 import { initBatchNorm, type Affine, type BatchNorm } from '../model/layers';
 import type { Rng } from '../core/random';
@@ -24,12 +31,16 @@ export interface SlicedBlock {
 }
 
 /** Names the BatchNorm of a conv shape: `g{G}e{E}k{K}`. */
-export const convShapeKey = (gene: BlockGene): string => `g${gene.globalHeads}e${gene.convExpansion}k${gene.kernelSize}`;
+export const convShapeKey = (gene: BlockGene): string =>
+  `g${gene.globalHeads}e${gene.convExpansion}k${gene.kernelSize}`;
 
 /** The largest weights the genes of one block need (every gene with the model's local module and width). */
 export function initSlicedBlock(model: ModelConfig, genes: BlockGene[], rng: Rng): SlicedBlock {
   const dims = largestDims(genes.map((g) => blockDims(model, g)));
-  return { weights: initLayers(model.localModule, dims, rng, (l) => l.kind === 'batchNorm') as BlockWeights, norms: new Map() };
+  return {
+    weights: initLayers(model.localModule, dims, rng, (l) => l.kind === 'batchNorm') as BlockWeights,
+    norms: new Map(),
+  };
 }
 
 /** The BatchNorm of the gene's conv shape, created on first use (E * Cl channels); undefined without a conv module. */
@@ -56,7 +67,11 @@ function sections(t: tf.Tensor, axis: number, count: number, [start, length]: [n
   const size = t.shape[axis] / count;
   const parts = Array.from({ length: count }, (_, s) => {
     const begin = t.shape.map((_, a) => (a === axis ? s * size + start : 0));
-    return tf.slice(t, begin, t.shape.map((d, a) => (a === axis ? length : d)));
+    return tf.slice(
+      t,
+      begin,
+      t.shape.map((d, a) => (a === axis ? length : d)),
+    );
   });
   return parts.length === 1 ? parts[0] : tf.concat(parts, axis);
 }

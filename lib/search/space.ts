@@ -1,7 +1,14 @@
 // Search spaces as plain data: a base model config plus, per block, the list of candidate genes. Sampling, mutation,
 // crossover and encoding are pure functions of a space and a seeded Rng, so the evolutionary search can store and
 // resume its state as JSON. The paper's search space and the two stages of its search.
-import { canonicalGene, localKernel, validateArchitecture, type Architecture, type BlockGene, type ModelConfig } from '../model/arch';
+import {
+  canonicalGene,
+  localKernel,
+  validateArchitecture,
+  type Architecture,
+  type BlockGene,
+  type ModelConfig,
+} from '../model/arch';
 import { modelCost, type Cost } from '../model/flops';
 import type { Rng } from '../core/random';
 
@@ -52,7 +59,10 @@ export function defineSpace(name: string, model: ModelConfig, choices: BlockGene
     if (genes.length === 0) throw new Error(`space '${name}': block ${m} has no choices`);
     const byKey = new Map<string, BlockGene>();
     genes.forEach((gene, j) => {
-      const [canonical] = validateArchitecture({ model: single, blocks: [gene] }, `space '${name}' block ${m} choice ${j}`).blocks;
+      const [canonical] = validateArchitecture(
+        { model: single, blocks: [gene] },
+        `space '${name}' block ${m} choice ${j}`,
+      ).blocks;
       const key = geneKey(canonical);
       if (!byKey.has(key)) byKey.set(key, canonical);
     });
@@ -63,7 +73,8 @@ export function defineSpace(name: string, model: ModelConfig, choices: BlockGene
 
 // --- builders ------------------------------------------------------------------------------------------------------
 
-const product = <A, B>(as: readonly A[], bs: readonly B[]): [A, B][] => as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
+const product = <A, B>(as: readonly A[], bs: readonly B[]): [A, B][] =>
+  as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
 const headCounts = (model: ModelConfig): number[] => Array.from({ length: model.heads + 1 }, (_, g) => g);
 const kernels = (model: ModelConfig): number[] => KERNEL_SIZES.map((k) => localKernel(model, k));
 
@@ -71,7 +82,11 @@ const kernels = (model: ModelConfig): number[] => KERNEL_SIZES.map((k) => localK
 export function stage1Space(model: ModelConfig, fixed: LowLevelChoice = STAGE1_FIXED): SearchSpace {
   const kernelSize = localKernel(model, fixed.kernelSize);
   const genes = headCounts(model).map((globalHeads): BlockGene => ({ ...fixed, globalHeads, kernelSize }));
-  return defineSpace('stage1', model, Array.from({ length: model.depth }, () => genes));
+  return defineSpace(
+    'stage1',
+    model,
+    Array.from({ length: model.depth }, () => genes),
+  );
 }
 
 /**
@@ -80,7 +95,8 @@ export function stage1Space(model: ModelConfig, fixed: LowLevelChoice = STAGE1_F
  */
 function paperGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
   const evs: (number | null)[] = globalHeads > 0 ? QKV_RATIOS : [null];
-  const local: [number | null, number | null][] = globalHeads < model.heads ? product(CONV_EXPANSIONS, kernels(model)) : [[null, null]];
+  const local: [number | null, number | null][] =
+    globalHeads < model.heads ? product(CONV_EXPANSIONS, kernels(model)) : [[null, null]];
   return product(product(evs, local), FFN_RATIOS).map(([[qkvRatio, [convExpansion, kernelSize]], ffnRatio]) => ({
     globalHeads,
     qkvRatio,
@@ -94,13 +110,31 @@ function paperGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
 function officialGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
   const f = OFFICIAL_GRID_FIXED;
   if (globalHeads === model.heads) {
-    return product(QKV_RATIOS, FFN_RATIOS).map(([qkvRatio, ffnRatio]) => ({ globalHeads, qkvRatio, convExpansion: null, kernelSize: null, ffnRatio }));
+    return product(QKV_RATIOS, FFN_RATIOS).map(([qkvRatio, ffnRatio]) => ({
+      globalHeads,
+      qkvRatio,
+      convExpansion: null,
+      kernelSize: null,
+      ffnRatio,
+    }));
   }
   if (globalHeads === 0) {
-    return product(kernels(model), CONV_EXPANSIONS).map(([kernelSize, convExpansion]) => ({ globalHeads, qkvRatio: null, convExpansion, kernelSize, ffnRatio: f.localFfnRatio }));
+    return product(kernels(model), CONV_EXPANSIONS).map(([kernelSize, convExpansion]) => ({
+      globalHeads,
+      qkvRatio: null,
+      convExpansion,
+      kernelSize,
+      ffnRatio: f.localFfnRatio,
+    }));
   }
   const kernelSize = localKernel(model, f.mixedKernelSize);
-  return product(CONV_EXPANSIONS, FFN_RATIOS).map(([convExpansion, ffnRatio]) => ({ globalHeads, qkvRatio: f.mixedQkvRatio, convExpansion, kernelSize, ffnRatio }));
+  return product(CONV_EXPANSIONS, FFN_RATIOS).map(([convExpansion, ffnRatio]) => ({
+    globalHeads,
+    qkvRatio: f.mixedQkvRatio,
+    convExpansion,
+    kernelSize,
+    ffnRatio,
+  }));
 }
 
 /**
@@ -110,35 +144,57 @@ function officialGenes(model: ModelConfig, globalHeads: number): BlockGene[] {
  */
 export function stage2Space(model: ModelConfig, distribution: number[], grid: Stage2Grid = 'official'): SearchSpace {
   if (distribution.length !== model.depth) {
-    throw new Error(`stage2Space: the distribution has ${distribution.length} entries but model.depth is ${model.depth}`);
+    throw new Error(
+      `stage2Space: the distribution has ${distribution.length} entries but model.depth is ${model.depth}`,
+    );
   }
   distribution.forEach((g, m) => {
-    if (!Number.isInteger(g) || g < 0 || g > model.heads) throw new Error(`stage2Space: block ${m}: G must be an integer in 0..${model.heads}, got ${g}`);
+    if (!Number.isInteger(g) || g < 0 || g > model.heads)
+      throw new Error(`stage2Space: block ${m}: G must be an integer in 0..${model.heads}, got ${g}`);
   });
   const genes = grid === 'official' ? officialGenes : paperGenes;
-  return defineSpace(`stage2-${grid}[${distribution.join(',')}]`, model, distribution.map((g) => genes(model, g)));
+  return defineSpace(
+    `stage2-${grid}[${distribution.join(',')}]`,
+    model,
+    distribution.map((g) => genes(model, g)),
+  );
 }
 
 /**
  * Table 1's rows: the same head distribution, G global heads and N - G local ones, in every block, with fixed
  * low-level choices (kernel at the 14x14 grid; stage 1's by default: G = N with them is the DeiT-style baseline).
  */
-export function uniformArchitecture(model: ModelConfig, globalHeads: number, lowLevel: LowLevelChoice = STAGE1_FIXED): Architecture {
+export function uniformArchitecture(
+  model: ModelConfig,
+  globalHeads: number,
+  lowLevel: LowLevelChoice = STAGE1_FIXED,
+): Architecture {
   const gene: BlockGene = { ...lowLevel, globalHeads, kernelSize: localKernel(model, lowLevel.kernelSize) };
   const name = `uniform-${globalHeads}-${model.heads - globalHeads}`;
-  return validateArchitecture({ name, model, blocks: Array.from({ length: model.depth }, () => gene) }, `uniformArchitecture(G = ${globalHeads})`);
+  return validateArchitecture(
+    { name, model, blocks: Array.from({ length: model.depth }, () => gene) },
+    `uniformArchitecture(G = ${globalHeads})`,
+  );
 }
 
 /** The flat space for SPOS on the whole space (Table 5): every G with every applicable low-level value. */
 export function fullSpace(model: ModelConfig): SearchSpace {
   const genes = headCounts(model).flatMap((g) => paperGenes(model, g));
-  return defineSpace('full', model, Array.from({ length: model.depth }, () => genes));
+  return defineSpace(
+    'full',
+    model,
+    Array.from({ length: model.depth }, () => genes),
+  );
 }
 
 /** The NLP-NAS style space (Table 4): plain attention blocks (G = N) searching only ev and r. */
 export function nlpNasSpace(model: ModelConfig): SearchSpace {
   const genes = paperGenes(model, model.heads);
-  return defineSpace('nlp-nas', model, Array.from({ length: model.depth }, () => genes));
+  return defineSpace(
+    'nlp-nas',
+    model,
+    Array.from({ length: model.depth }, () => genes),
+  );
 }
 
 // --- keys, encoding ------------------------------------------------------------------------------------------------
@@ -146,28 +202,46 @@ export function nlpNasSpace(model: ModelConfig): SearchSpace {
 const GENE_FIELDS = ['globalHeads', 'qkvRatio', 'convExpansion', 'kernelSize', 'ffnRatio'] as const;
 const field = (v: number | null): string => (v === null ? '-' : String(v));
 /** G/ev/E/K/r with '-' for unused fields, e.g. "3/0.5/-/-/4" or "0/-/2/31/4". */
-const geneKey = (g: BlockGene): string => `${g.globalHeads}/${field(g.qkvRatio)}/${field(g.convExpansion)}/${field(g.kernelSize)}/${g.ffnRatio}`;
+const geneKey = (g: BlockGene): string =>
+  `${g.globalHeads}/${field(g.qkvRatio)}/${field(g.convExpansion)}/${field(g.kernelSize)}/${g.ffnRatio}`;
 
 /**
  * A readable string, equal for two architectures of one model config exactly when they build the same model (genes
  * are made canonical first): blocks' "G/ev/E/K/r" separated by spaces. The search de-duplicates and keys scores by it.
  */
-export const archKey = (arch: Architecture): string => arch.blocks.map((g) => geneKey(canonicalGene(arch.model, g))).join(' ');
+export const archKey = (arch: Architecture): string =>
+  arch.blocks.map((g) => geneKey(canonicalGene(arch.model, g))).join(' ');
 
-const MODEL_FIELDS = ['imageSize', 'inChannels', 'patchSize', 'width', 'heads', 'depth', 'numClasses', 'ffnActivation', 'localModule', 'localWindow', 'classToken'] as const;
+const MODEL_FIELDS = [
+  'imageSize',
+  'inChannels',
+  'patchSize',
+  'width',
+  'heads',
+  'depth',
+  'numClasses',
+  'ffnActivation',
+  'localModule',
+  'localWindow',
+  'classToken',
+] as const;
 
 /** The index of each block's gene among the space's choices; errors name the block that is not in the space. */
 export function encode(space: SearchSpace, arch: Architecture): number[] {
   const canonical = validateArchitecture(arch, `encode (space '${space.name}')`);
   for (const f of MODEL_FIELDS) {
     if (canonical.model[f] !== space.model[f]) {
-      throw new Error(`architecture is not in space '${space.name}': model.${f} is ${canonical.model[f]}, the space's is ${space.model[f]}`);
+      throw new Error(
+        `architecture is not in space '${space.name}': model.${f} is ${canonical.model[f]}, the space's is ${space.model[f]}`,
+      );
     }
   }
   return canonical.blocks.map((gene, m) => {
     const index = space.choices[m].findIndex((c) => GENE_FIELDS.every((f) => c[f] === gene[f]));
     if (index < 0) {
-      throw new Error(`architecture is not in space '${space.name}': block ${m} gene ${geneKey(gene)} (G/ev/E/K/r) is not one of its ${space.choices[m].length} choices`);
+      throw new Error(
+        `architecture is not in space '${space.name}': block ${m} gene ${geneKey(gene)} (G/ev/E/K/r) is not one of its ${space.choices[m].length} choices`,
+      );
     }
     return index;
   });
@@ -176,12 +250,16 @@ export function encode(space: SearchSpace, arch: Architecture): number[] {
 /** The architecture with choice code[m] in block m (copies, so callers may edit it without touching the space). */
 export function decode(space: SearchSpace, code: readonly number[]): Architecture {
   if (code.length !== space.choices.length) {
-    throw new Error(`decode (space '${space.name}'): the code has ${code.length} entries but the space has ${space.choices.length} blocks`);
+    throw new Error(
+      `decode (space '${space.name}'): the code has ${code.length} entries but the space has ${space.choices.length} blocks`,
+    );
   }
   const blocks = code.map((j, m) => {
     const gene = space.choices[m][j];
     if (!Number.isInteger(j) || gene === undefined) {
-      throw new Error(`decode (space '${space.name}'): block ${m}: index ${j} is not in 0..${space.choices[m].length - 1}`);
+      throw new Error(
+        `decode (space '${space.name}'): block ${m}: index ${j} is not in 0..${space.choices[m].length - 1}`,
+      );
     }
     return { ...gene };
   });
@@ -199,7 +277,8 @@ export const mutateCode = (space: SearchSpace, code: readonly number[], rng: Rng
   code.map((j, m) => (rng.uniform() < probability ? rng.int(space.choices[m].length) : j));
 
 /** Uniform crossover: each block's choice from one parent or the other with equal probability. */
-export const crossoverCode = (a: readonly number[], b: readonly number[], rng: Rng): number[] => a.map((j, m) => (rng.uniform() < 0.5 ? j : b[m]));
+export const crossoverCode = (a: readonly number[], b: readonly number[], rng: Rng): number[] =>
+  a.map((j, m) => (rng.uniform() < 0.5 ? j : b[m]));
 
 export const sample = (space: SearchSpace, rng: Rng): Architecture => decode(space, sampleCode(space, rng));
 
@@ -234,7 +313,8 @@ export const spaceSize = (space: SearchSpace): SpaceSize => sizeOf(space.choices
  * is 324^12 ~ 1.3e30 where the distinct count is (27 + 81 + 81 + 9)^12 = 198^12 ~ 3.6e27. Equal to spaceSize otherwise.
  */
 export function paperFormulaSize(space: SearchSpace): SpaceSize {
-  const values = (genes: BlockGene[], f: (typeof GENE_FIELDS)[number]) => Math.max(1, new Set(genes.map((g) => g[f]).filter((v) => v !== null)).size);
+  const values = (genes: BlockGene[], f: (typeof GENE_FIELDS)[number]) =>
+    Math.max(1, new Set(genes.map((g) => g[f]).filter((v) => v !== null)).size);
   return sizeOf(space.choices.map((genes) => GENE_FIELDS.reduce((n, f) => n * values(genes, f), 1)));
 }
 
@@ -264,9 +344,12 @@ export interface CostRange {
 export function costRange(space: SearchSpace): CostRange {
   const single = { ...space.model, depth: 1 };
   const { stem, head } = modelCost({ model: single, blocks: [space.choices[0][0]] });
-  const blockCosts = space.choices.map((genes) => genes.map((gene) => modelCost({ model: single, blocks: [gene] }).blocks[0]));
+  const blockCosts = space.choices.map((genes) =>
+    genes.map((gene) => modelCost({ model: single, blocks: [gene] }).blocks[0]),
+  );
   const range = (pick: (c: Cost) => number): [number, number] => {
-    const sum = (extreme: (...v: number[]) => number) => pick(stem) + pick(head) + blockCosts.reduce((n, costs) => n + extreme(...costs.map(pick)), 0);
+    const sum = (extreme: (...v: number[]) => number) =>
+      pick(stem) + pick(head) + blockCosts.reduce((n, costs) => n + extreme(...costs.map(pick)), 0);
     return [sum(Math.min), sum(Math.max)];
   };
   return { flops: range((c) => c.flops), params: range((c) => c.params) };
@@ -283,10 +366,14 @@ export function checkBudget(space: SearchSpace, budget: Budget): void {
         `(the space spans ${millions(flops[0])}..${millions(flops[1])} FLOPs, official count, and ${millions(params[0])}..${millions(params[1])} params)`,
     );
   };
-  if (budget.minFlops !== undefined && budget.maxFlops !== undefined && budget.minFlops > budget.maxFlops) fail('minFlops > maxFlops');
-  if (budget.maxFlops !== undefined && budget.maxFlops < flops[0]) fail(`maxFlops ${millions(budget.maxFlops)} is below the smallest architecture`);
-  if (budget.minFlops !== undefined && budget.minFlops > flops[1]) fail(`minFlops ${millions(budget.minFlops)} is above the largest architecture`);
-  if (budget.maxParams !== undefined && budget.maxParams < params[0]) fail(`maxParams ${millions(budget.maxParams)} is below the smallest architecture`);
+  if (budget.minFlops !== undefined && budget.maxFlops !== undefined && budget.minFlops > budget.maxFlops)
+    fail('minFlops > maxFlops');
+  if (budget.maxFlops !== undefined && budget.maxFlops < flops[0])
+    fail(`maxFlops ${millions(budget.maxFlops)} is below the smallest architecture`);
+  if (budget.minFlops !== undefined && budget.minFlops > flops[1])
+    fail(`minFlops ${millions(budget.minFlops)} is above the largest architecture`);
+  if (budget.maxParams !== undefined && budget.maxParams < params[0])
+    fail(`maxParams ${millions(budget.maxParams)} is below the smallest architecture`);
 }
 
 /**
@@ -307,7 +394,7 @@ export function sampleWithin(space: SearchSpace, rng: Rng, budget: Budget, maxTr
 }
 
 /** The forms a space spec takes, for --help. */
-export const SPACE_SPEC_HELP = "stage1 | stage2:<G per block, e.g. 3,0,1,3,0,1>[:paper] | full | nlp-nas";
+export const SPACE_SPEC_HELP = 'stage1 | stage2:<G per block, e.g. 3,0,1,3,0,1>[:paper] | full | nlp-nas';
 
 /** A space from its command-line name: `stage1`, `stage2:3,0,1,3,0,1` (official grid; `:paper` for the full grid), `full`, `nlp-nas`. */
 export function spaceFromSpec(spec: string, model: ModelConfig): SearchSpace {
@@ -315,10 +402,16 @@ export function spaceFromSpec(spec: string, model: ModelConfig): SearchSpace {
   if (kind === 'stage1' && distribution === undefined) return stage1Space(model);
   if (kind === 'full' && distribution === undefined) return fullSpace(model);
   if (kind === 'nlp-nas' && distribution === undefined) return nlpNasSpace(model);
-  if (kind === 'stage2' && distribution !== undefined && (grid === undefined || grid === 'paper' || grid === 'official')) {
+  if (
+    kind === 'stage2' &&
+    distribution !== undefined &&
+    (grid === undefined || grid === 'paper' || grid === 'official')
+  ) {
     const heads = distribution.split(',').map(Number);
     if (heads.length !== model.depth || heads.some((g) => !Number.isInteger(g) || g < 0 || g > model.heads)) {
-      throw new Error(`space '${spec}': the distribution needs ${model.depth} integers in 0..${model.heads} (G per block), got '${distribution}'`);
+      throw new Error(
+        `space '${spec}': the distribution needs ${model.depth} integers in 0..${model.heads} (G per block), got '${distribution}'`,
+      );
     }
     return stage2Space(model, heads, (grid ?? 'official') as Stage2Grid);
   }

@@ -22,7 +22,8 @@ export const WEIGHT_SHARINGS: readonly WeightSharing[] = ['separate', 'sliced'];
 
 /** `value` as a WeightSharing, or an error naming `source` (a flag, an environment variable, a config field). */
 export function parseWeightSharing(value: string, source: string): WeightSharing {
-  if (!(WEIGHT_SHARINGS as readonly string[]).includes(value)) throw new Error(`${source}='${value}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
+  if (!(WEIGHT_SHARINGS as readonly string[]).includes(value))
+    throw new Error(`${source}='${value}' is not one of ${WEIGHT_SHARINGS.join(', ')}`);
   return value as WeightSharing;
 }
 
@@ -51,7 +52,10 @@ export function createSupernet(space: SearchSpace, seed: number, sharing: Weight
     sharing: parseWeightSharing(sharing, 'weightSharing'), // from a config file: checked here, where it is used
     shared: initModel({ model: space.model, blocks: [] }, seed),
     candidates: space.choices.map(() => new Map()),
-    sliced: sharing === 'sliced' ? space.choices.map((genes, i) => initSlicedBlock(space.model, genes, new Rng(seed).fork(`block ${i} sliced`))) : [],
+    sliced:
+      sharing === 'sliced'
+        ? space.choices.map((genes, i) => initSlicedBlock(space.model, genes, new Rng(seed).fork(`block ${i} sliced`)))
+        : [],
   };
 }
 
@@ -71,7 +75,11 @@ function candidate(net: Supernet, index: number, choice: number): BlockParams {
  */
 export function pathParams(net: Supernet, arch: Architecture): ModelParams<tf.Tensor> {
   const code = encode(net.space, arch);
-  const blocks = code.map((choice, i) => (net.sharing === 'sliced' ? sliceBlock(net.sliced[i], net.space.model, net.space.choices[i][choice]) : candidate(net, i, choice)));
+  const blocks = code.map((choice, i) =>
+    net.sharing === 'sliced'
+      ? sliceBlock(net.sliced[i], net.space.model, net.space.choices[i][choice])
+      : candidate(net, i, choice),
+  );
   return { ...net.shared, blocks };
 }
 
@@ -83,7 +91,9 @@ const slicedNormName = (index: number, convShape: string) => `blocks.${index}.at
 function pathVariables(net: Supernet, arch: Architecture): Map<string, tf.Variable> {
   const code = encode(net.space, arch);
   if (net.sharing === 'separate') {
-    return namedVariables({ ...net.shared, blocks: code.map((choice, i) => candidate(net, i, choice)) }, (i) => candidateName(i, code[i]));
+    return namedVariables({ ...net.shared, blocks: code.map((choice, i) => candidate(net, i, choice)) }, (i) =>
+      candidateName(i, code[i]),
+    );
   }
   const out = new Map(namedVariables(net.shared));
   code.forEach((choice, i) => {
@@ -131,15 +141,23 @@ export function createSavedVariables(net: Supernet, names: Iterable<string>): vo
     const sliced = /^blocks\.(\d+)\.attn\.net\.4\.(g\d+e[\d.]+k\d+)\./.exec(name);
     if (separate && net.sharing === 'separate') {
       const [index, choice] = [Number(separate[1]), Number(separate[2])];
-      if (!space.choices[index]?.[choice]) throw new Error(`saved supernet names block ${index} choice ${choice}, which the ${space.name} space does not have`);
+      if (!space.choices[index]?.[choice])
+        throw new Error(
+          `saved supernet names block ${index} choice ${choice}, which the ${space.name} space does not have`,
+        );
       candidate(net, index, choice);
     } else if (sliced && net.sharing === 'sliced') {
       const index = Number(sliced[1]);
       const gene = space.choices[index]?.find((g) => g.convExpansion !== null && convShapeKey(g) === sliced[2]);
-      if (!gene) throw new Error(`saved supernet names block ${index}'s conv shape ${sliced[2]}, which the ${space.name} space does not have`);
+      if (!gene)
+        throw new Error(
+          `saved supernet names block ${index}'s conv shape ${sliced[2]}, which the ${space.name} space does not have`,
+        );
       convNorm(net.sliced[index], space.model, gene);
     } else if (separate || sliced) {
-      throw new Error(`saved supernet variable '${name}' belongs to a supernet with ${separate ? 'separate' : 'sliced'} weights, not ${net.sharing} ones`);
+      throw new Error(
+        `saved supernet variable '${name}' belongs to a supernet with ${separate ? 'separate' : 'sliced'} weights, not ${net.sharing} ones`,
+      );
     }
   }
 }
@@ -156,7 +174,14 @@ export function disposeSupernet(net: Supernet): void {
  * inside other paths, so they do not describe this path. Reset them and average the batch statistics of a few
  * training batches through this path (running average: momentum 1/(k+1) at batch k), without touching any weight.
  */
-export function recalibrateBatchNorm(net: Supernet, arch: Architecture, set: ImageSet, norm: { mean: number[]; std: number[] }, count: number, batchSize: number): void {
+export function recalibrateBatchNorm(
+  net: Supernet,
+  arch: Architecture,
+  set: ImageSet,
+  norm: { mean: number[]; std: number[] },
+  count: number,
+  batchSize: number,
+): void {
   for (const bn of pathBatchNorms(net, arch)) {
     bn.runningMean.assign(tf.zerosLike(bn.runningMean));
     bn.runningVar.assign(tf.onesLike(bn.runningVar));

@@ -29,13 +29,22 @@ export const createAdamW = (config: Partial<AdamWConfig> = {}): AdamWState => ({
 
 /** DeiT/timm: no weight decay on biases, norm weights (every 1-D parameter), the CLS token and the position embedding. */
 export const decays = (name: string, variable: tf.Variable): boolean =>
-  variable.rank > 1 && name !== 'cls_token' && name !== 'pos_embed' && !name.endsWith('.cls_token') && !name.endsWith('.pos_embed');
+  variable.rank > 1 &&
+  name !== 'cls_token' &&
+  name !== 'pos_embed' &&
+  !name.endsWith('.cls_token') &&
+  !name.endsWith('.pos_embed');
 
 /**
  * One AdamW step for the variables that have gradients (others keep their values and step counts):
  *   p <- p * (1 - lr * wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - lr * m_hat / (sqrt(v_hat) + eps)
  */
-export function adamWStep(state: AdamWState, variables: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): void {
+export function adamWStep(
+  state: AdamWState,
+  variables: Map<string, tf.Variable>,
+  grads: Map<string, tf.Tensor>,
+  lr: number,
+): void {
   const { beta1, beta2, eps, weightDecay } = state.config;
   for (const [name, grad] of grads) {
     const p = variables.get(name);
@@ -43,8 +52,14 @@ export function adamWStep(state: AdamWState, variables: Map<string, tf.Variable>
     const step = (state.steps.get(name) ?? 0) + 1;
     state.steps.set(name, step);
     if (!state.m.has(name)) {
-      state.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      state.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      state.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      state.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
     const m = state.m.get(name)!;
     const v = state.v.get(name)!;
@@ -73,10 +88,15 @@ export function disposeAdamW(state: AdamWState): void {
  * Scales gradients so their global L2 norm is at most maxNorm (PyTorch's clip_grad_norm_). Returns new tensors and the
  * norm before clipping as a scalar tensor; no GPU-to-CPU read, so it does not stall the pipeline.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+export function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
   // A chain of adds, not tf.addN: webgpu's AddN binds every input at once and exceeds the 8 storage buffers per stage
   // that WebGPU guarantees.
-  const norm = tf.tidy(() => tf.sqrt([...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar);
+  const norm = tf.tidy(
+    () => tf.sqrt([...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar,
+  );
   const scale = tf.tidy(() => tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1));
   const clipped = new Map([...grads].map(([name, g]) => [name, tf.mul(g, scale)] as [string, tf.Tensor]));
   scale.dispose();

@@ -18,9 +18,16 @@ export interface SavedTrainState {
 
 const toWrite = (t: tf.Tensor): TensorToWrite => ({ dtype: 'F32', shape: t.shape, values: t.dataSync() });
 
-export function saveTrainState(file: string, variables: Map<string, tf.Variable>, optimizer: AdamWState, progress: TrainProgress, extra: Record<string, unknown> = {}): void {
+export function saveTrainState(
+  file: string,
+  variables: Map<string, tf.Variable>,
+  optimizer: AdamWState,
+  progress: TrainProgress,
+  extra: Record<string, unknown> = {},
+): void {
   const tensors: [string, TensorToWrite][] = [...variables].map(([name, v]) => [name, toWrite(v)]);
-  for (const [name, m] of optimizer.m) tensors.push([MOMENT.m + name, toWrite(m)], [MOMENT.v + name, toWrite(optimizer.v.get(name)!)]);
+  for (const [name, m] of optimizer.m)
+    tensors.push([MOMENT.m + name, toWrite(m)], [MOMENT.v + name, toWrite(optimizer.v.get(name)!)]);
   writeSafetensors(file, tensors, {
     progress: JSON.stringify(progress),
     optimizerSteps: JSON.stringify(Object.fromEntries(optimizer.steps)),
@@ -32,7 +39,11 @@ export function saveTrainState(file: string, variables: Map<string, tf.Variable>
  * Loads a saved state into `variables` (which must hold every saved name; a function gets the saved names first, so a
  * supernet can create the candidates they name) and `optimizer`; returns the bookkeeping.
  */
-export function loadTrainState(file: string, variables: Map<string, tf.Variable> | ((names: string[]) => Map<string, tf.Variable>), optimizer: AdamWState): SavedTrainState {
+export function loadTrainState(
+  file: string,
+  variables: Map<string, tf.Variable> | ((names: string[]) => Map<string, tf.Variable>),
+  optimizer: AdamWState,
+): SavedTrainState {
   const st = readSafetensors(file);
   const saved = bookkeeping(st);
   const targets = typeof variables === 'function' ? variables(saved.names) : variables;
@@ -59,8 +70,11 @@ export function loadTrainState(file: string, variables: Map<string, tf.Variable>
     }
     value.dispose();
   }
-  if (problems.length > 0) throw new Error(`${file} does not match this run (was it made with other settings?):\n  ${problems.join('\n  ')}`);
-  optimizer.steps = new Map(Object.entries(JSON.parse(st.metadata.optimizerSteps ?? '{}')).map(([k, v]) => [k, Number(v)]));
+  if (problems.length > 0)
+    throw new Error(`${file} does not match this run (was it made with other settings?):\n  ${problems.join('\n  ')}`);
+  optimizer.steps = new Map(
+    Object.entries(JSON.parse(st.metadata.optimizerSteps ?? '{}')).map(([k, v]) => [k, Number(v)]),
+  );
   return saved;
 }
 

@@ -79,7 +79,12 @@ export interface StepInput {
 export function trainStep(s: StepInput): tf.Scalar {
   const nameOf = new Map([...s.model.variables].map(([name, v]) => [v.name, name]));
   const { value, grads } = tf.variableGrads(
-    () => smoothedCrossEntropy(s.model.logits(s.x, { training: true, dropPath: s.config.dropPath, rng: s.rng }), s.y, s.config.labelSmoothing),
+    () =>
+      smoothedCrossEntropy(
+        s.model.logits(s.x, { training: true, dropPath: s.config.dropPath, rng: s.rng }),
+        s.y,
+        s.config.labelSmoothing,
+      ),
     [...s.model.variables.values()],
   );
   // variableGrads leaves out variables the loss did not touch: exactly the single-path update SPOS needs.
@@ -102,7 +107,12 @@ export interface EvalResult {
 }
 
 /** Loss and top-1 accuracy in eval mode (BatchNorm on running statistics), batched; one read at the end. */
-export async function evaluate(model: Pick<Trainable, 'logits'>, set: ImageSet, norm: { mean: number[]; std: number[] }, batchSize = 256): Promise<EvalResult> {
+export async function evaluate(
+  model: Pick<Trainable, 'logits'>,
+  set: ImageSet,
+  norm: { mean: number[]; std: number[] },
+  batchSize = 256,
+): Promise<EvalResult> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0, 'int32');
   for (const { x, y } of batches(set, { batchSize, mean: norm.mean, std: norm.std })) {
@@ -127,7 +137,12 @@ export function stepsPerEpoch(trainCount: number, batchSize: number): number {
 
 export function scheduleFor(config: TrainConfig, trainCount: number): ScheduleConfig {
   const perEpoch = stepsPerEpoch(trainCount, config.batchSize);
-  return { baseLr: config.lr, minLr: config.minLr, warmupSteps: Math.round(config.warmupEpochs * perEpoch), totalSteps: config.epochs * perEpoch };
+  return {
+    baseLr: config.lr,
+    minLr: config.minLr,
+    warmupSteps: Math.round(config.warmupEpochs * perEpoch),
+    totalSteps: config.epochs * perEpoch,
+  };
 }
 
 /** Where a training run stands between epochs: enough, with the variables and the optimizer, to resume it exactly. */
@@ -168,7 +183,10 @@ export async function trainLoop(opts: {
 }): Promise<TrainProgress> {
   const { data, config, optimizer, hooks = {} } = opts;
   const perEpoch = stepsPerEpoch(data.train.count, config.batchSize);
-  if (perEpoch < 1) throw new Error(`the training split has ${data.train.count} images, fewer than one batch of ${config.batchSize}: lower the batch size`);
+  if (perEpoch < 1)
+    throw new Error(
+      `the training split has ${data.train.count} images, fewer than one batch of ${config.batchSize}: lower the batch size`,
+    );
   const schedule = scheduleFor(config, data.train.count);
   const rng = new Rng(config.seed);
   if (opts.from) rng.state = opts.from.rngState;
@@ -177,18 +195,33 @@ export async function trainLoop(opts: {
     const started = Date.now();
     let lossSum = 0;
     const order = new Rng(config.seed).fork(`epoch ${epoch}`);
-    for (const { x, y } of batches(data.train, { batchSize: config.batchSize, rng: order, augment: config.augment, mean: data.mean, std: data.std, dropLast: true })) {
+    for (const { x, y } of batches(data.train, {
+      batchSize: config.batchSize,
+      rng: order,
+      augment: config.augment,
+      mean: data.mean,
+      std: data.std,
+      dropLast: true,
+    })) {
       const lr = learningRate(schedule, step);
       const loss = trainStep({ model: opts.modelForStep(rng), optimizer, x, y, lr, config, rng });
       const value = (await loss.data())[0];
       tf.dispose([x, y, loss]);
-      if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step}: loss ${value} (lower the learning rate)`);
+      if (!Number.isFinite(value))
+        throw new Error(
+          `training diverged at epoch ${epoch + 1}, step ${step}: loss ${value} (lower the learning rate)`,
+        );
       lossSum += value;
       step++;
       hooks.onStep?.({ epoch, step, stepsPerEpoch: perEpoch, loss: value });
     }
     const progress = { epoch: epoch + 1, step, rngState: rng.state };
-    await hooks.onEpoch?.({ progress, trainLoss: lossSum / perEpoch, lr: learningRate(schedule, step), seconds: (Date.now() - started) / 1000 });
+    await hooks.onEpoch?.({
+      progress,
+      trainLoss: lossSum / perEpoch,
+      lr: learningRate(schedule, step),
+      seconds: (Date.now() - started) / 1000,
+    });
   }
   return { epoch: config.epochs, step, rngState: rng.state };
 }

@@ -11,7 +11,12 @@ import * as tf from '@tensorflow/tfjs';
 function groupedProduct(image: tf.Tensor, filter: tf.Tensor): tf.Tensor {
   const [m, k, g] = image.shape as [number, number, number];
   const n = filter.shape[2] as number;
-  const out = tf.depthwiseConv2d(tf.reshape(image, [1, m, k, g]) as tf.Tensor4D, tf.reshape(filter, [1, k, g, n]) as tf.Tensor4D, 1, 'valid');
+  const out = tf.depthwiseConv2d(
+    tf.reshape(image, [1, m, k, g]) as tf.Tensor4D,
+    tf.reshape(filter, [1, k, g, n]) as tf.Tensor4D,
+    1,
+    'valid',
+  );
   return tf.reshape(out, [m, g, n]);
 }
 
@@ -26,7 +31,9 @@ const attention = (heads: number, mask?: tf.Tensor2D) =>
     const dim = inner / heads;
     const pairs = batch * heads;
     const scale = 1 / Math.sqrt(dim);
-    const [q, k, v] = tf.unstack(tf.transpose(tf.reshape(qkv, [batch, tokens, 3, inner]), [2, 1, 0, 3])).map((t) => tf.reshape(t, [tokens, pairs, dim]));
+    const [q, k, v] = tf
+      .unstack(tf.transpose(tf.reshape(qkv, [batch, tokens, 3, inner]), [2, 1, 0, 3]))
+      .map((t) => tf.reshape(t, [tokens, pairs, dim]));
     const weights = tf.tidy(() => {
       const scores = tf.mul(groupedProduct(tf.transpose(q, [0, 2, 1]), keysLast(k)), scale); // [query, pair, key]
       return tf.softmax(mask ? tf.add(scores, tf.reshape(mask, [tokens, 1, tokens])) : scores);
@@ -43,10 +50,14 @@ const attention = (heads: number, mask?: tf.Tensor2D) =>
           const dScores = tf.mul(tf.mul(sw, tf.sub(dWeights, tf.sum(tf.mul(dWeights, sw), -1, true))), scale);
           const dq = groupedProduct(tf.transpose(dScores, [0, 2, 1]), sk);
           const dk = groupedProduct(tf.transpose(dScores, [2, 0, 1]), sq);
-          return tf.reshape(tf.transpose(tf.reshape(tf.stack([dq, dk, dv]), [3, tokens, batch, inner]), [2, 1, 0, 3]), qkv.shape);
+          return tf.reshape(
+            tf.transpose(tf.reshape(tf.stack([dq, dk, dv]), [3, tokens, batch, inner]), [2, 1, 0, 3]),
+            qkv.shape,
+          );
         }),
     };
   }) as (qkv: tf.Tensor) => tf.Tensor;
 
 /** lib/model/layers.ts's attend on wasm. */
-export const wasmAttend = (qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D => attention(heads, mask)(qkv) as tf.Tensor3D;
+export const wasmAttend = (qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D =>
+  attention(heads, mask)(qkv) as tf.Tensor3D;

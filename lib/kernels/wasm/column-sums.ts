@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 /** The mean of each column of x [rows, cols] -> [cols]. */
 export function columnMeans(x: tf.Tensor): tf.Tensor {
   const [rows, cols] = x.shape;
-  return tf.reshape(tf.avgPool(tf.reshape(x, [1, rows, 1, cols]) as tf.Tensor4D, [rows, 1], [rows, 1], 'valid'), [cols]);
+  return tf.reshape(tf.avgPool(tf.reshape(x, [1, rows, 1, cols]) as tf.Tensor4D, [rows, 1], [rows, 1], 'valid'), [
+    cols,
+  ]);
 }
 
 /** The sum of each column of x [rows, cols] -> [cols]. */

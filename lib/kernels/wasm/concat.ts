@@ -12,7 +12,10 @@ interface ConcatArgs {
 
 /** The inputs joined along `axis` as a new tensor on the heap: per index of the axes before it, one run from each. */
 function concatInHeap(backend: BackendWasm, inputs: tf.TensorInfo[], axis: number, bytes: number): tf.TensorInfo {
-  const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+  const outShape = tf.backend_util.computeOutShape(
+    inputs.map((t) => t.shape),
+    axis,
+  );
   const out = backend.makeOutput(outShape, inputs[0].dtype);
   if (tf.util.sizeFromShape(outShape) === 0) return out;
   const heap = heapView(backend, out, bytes);

@@ -32,13 +32,32 @@ export function wasmDepthwiseCorrelate(x: tf.Tensor4D, w: tf.Tensor3D): tf.Tenso
   const pieces = fastPieces(kw);
   const last = pieces[pieces.length - 1];
   const extra = last.start + last.taps - kw; // zero taps appended to the filter, and zero columns to the input
-  const padded = tf.pad(w, [[0, 0], [0, extra], [0, 0]]) as tf.Tensor3D;
-  if (pieces.length === 1) return rowConv(x, padded, [[0, 0], [0, 0], [pw, pw + extra], [0, 0]]);
+  const padded = tf.pad(w, [
+    [0, 0],
+    [0, extra],
+    [0, 0],
+  ]) as tf.Tensor3D;
+  if (pieces.length === 1)
+    return rowConv(x, padded, [
+      [0, 0],
+      [0, 0],
+      [pw, pw + extra],
+      [0, 0],
+    ]);
   const [batch, , width] = x.shape;
-  const input = tf.pad(x, [[0, 0], [0, 0], [pw, pw + extra], [0, 0]]);
+  const input = tf.pad(x, [
+    [0, 0],
+    [0, 0],
+    [pw, pw + extra],
+    [0, 0],
+  ]);
   return pieces
     .map(({ start, taps }) =>
-      rowConv(tf.slice(input, [0, 0, start, 0], [batch, 1, width + taps - 1, channels]) as tf.Tensor4D, tf.slice(padded, [0, start, 0], [1, taps, channels]) as tf.Tensor3D, 'valid'),
+      rowConv(
+        tf.slice(input, [0, 0, start, 0], [batch, 1, width + taps - 1, channels]) as tf.Tensor4D,
+        tf.slice(padded, [0, start, 0], [1, taps, channels]) as tf.Tensor3D,
+        'valid',
+      ),
     )
     .reduce((a, b) => tf.add(a, b)) as tf.Tensor4D;
 }
@@ -52,7 +71,13 @@ export function wasmDepthwiseFilterGradient(padded: tf.Tensor4D, dy: tf.Tensor4D
   const taps: tf.Tensor[] = [];
   for (let u = 0; u < kh; u++) {
     for (let v = 0; v < kw; v++) {
-      taps.push(tf.tidy(() => columnSums(tf.reshape(tf.mul(tf.slice(padded, [0, u, v, 0], [batch, height, width, channels]), dy), [-1, channels]))));
+      taps.push(
+        tf.tidy(() =>
+          columnSums(
+            tf.reshape(tf.mul(tf.slice(padded, [0, u, v, 0], [batch, height, width, channels]), dy), [-1, channels]),
+          ),
+        ),
+      );
     }
   }
   return tf.reshape(tf.stack(taps), [kh, kw, channels]);

@@ -13,7 +13,10 @@ export const wasmLinear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
       tf.tidy(() => {
         const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
         const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(sw));
-        const dw = sw.shape[1] > sw.shape[0] ? tf.transpose(tf.matMul(tf.transpose(dy) as tf.Tensor2D, sx)) : tf.matMul(tf.transpose(sx), dy as tf.Tensor2D);
+        const dw =
+          sw.shape[1] > sw.shape[0]
+            ? tf.transpose(tf.matMul(tf.transpose(dy) as tf.Tensor2D, sx))
+            : tf.matMul(tf.transpose(sx), dy as tf.Tensor2D);
         return [dx, dw, columnSums(dy)];
       }),
   };

@@ -40,7 +40,13 @@ export function wasmLayerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, 
 }
 
 /** lib/model/layers.ts's batchNorm in training mode on wasm: x [B, T, C] normalised per channel. */
-export function wasmBatchNormTraining(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor, eps: number, track: TrackStatistics): tf.Tensor3D {
+export function wasmBatchNormTraining(
+  x: tf.Tensor3D,
+  weight: tf.Tensor,
+  bias: tf.Tensor,
+  eps: number,
+  track: TrackStatistics,
+): tf.Tensor3D {
   const rows = tf.reshape(x, [x.shape[0] * x.shape[1], -1]);
   return tf.reshape(normalise(columnMeans, eps, track)(rows, weight, bias), x.shape) as tf.Tensor3D;
 }

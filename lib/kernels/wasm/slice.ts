@@ -25,7 +25,12 @@ interface UnpackArgs {
 }
 
 /** x[begin : begin + size] as a new tensor on the heap; null for a dtype left to the stock kernel. */
-function sliceInHeap(backend: BackendWasm, x: tf.TensorInfo, beginIn: number | number[], sizeIn: number | number[]): tf.TensorInfo | null {
+function sliceInHeap(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  beginIn: number | number[],
+  sizeIn: number | number[],
+): tf.TensorInfo | null {
   const bytes = ELEMENT_BYTES[x.dtype];
   if (bytes === undefined) return null;
   const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, beginIn, sizeIn);
@@ -68,24 +73,42 @@ export const slice = (stock: StockKernel) => (args: SliceArgs) =>
   sliceInHeap(args.backend, args.inputs.x, args.attrs.begin, args.attrs.size) ?? stock(args);
 
 export const splitV = (stock: StockKernel) => (args: SplitArgs) => {
-  const { inputs: { x }, attrs: { numOrSizeSplits, axis }, backend } = args;
+  const {
+    inputs: { x },
+    attrs: { numOrSizeSplits, axis },
+    backend,
+  } = args;
   if (ELEMENT_BYTES[x.dtype] === undefined) return stock(args);
   const at = tf.util.parseAxisParam(axis, x.shape)[0];
   const begin = x.shape.map(() => 0);
   return tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, at).map((length) => {
-    const piece = sliceInHeap(backend, x, begin, x.shape.map((d, a) => (a === at ? length : d)))!;
+    const piece = sliceInHeap(
+      backend,
+      x,
+      begin,
+      x.shape.map((d, a) => (a === at ? length : d)),
+    )!;
     begin[at] += length;
     return piece;
   });
 };
 
 export const unpack = (stock: StockKernel) => (args: UnpackArgs) => {
-  const { inputs: { value }, attrs, backend } = args;
+  const {
+    inputs: { value },
+    attrs,
+    backend,
+  } = args;
   if (ELEMENT_BYTES[value.dtype] === undefined) return stock(args);
   const axis = attrs.axis < 0 ? attrs.axis + value.shape.length : attrs.axis;
   const shape = value.shape.filter((_, a) => a !== axis);
   return Array.from({ length: value.shape[axis] }, (_, i) => {
-    const piece = sliceInHeap(backend, value, value.shape.map((_, a) => (a === axis ? i : 0)), value.shape.map((d, a) => (a === axis ? 1 : d)))!;
+    const piece = sliceInHeap(
+      backend,
+      value,
+      value.shape.map((_, a) => (a === axis ? i : 0)),
+      value.shape.map((d, a) => (a === axis ? 1 : d)),
+    )!;
     return { ...piece, shape };
   });
 };

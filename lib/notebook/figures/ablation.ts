@@ -3,11 +3,22 @@ import type { PlotlyFigure } from '../display';
 import type { RowResult } from '../../experiments/records';
 import { LEGEND_ON_TOP, PALETTE, titled } from './layout';
 
-
 /** A legend entry with nothing drawn: explains a marker style shared by several traces. */
-const legendKey = (name: string, marker: Record<string, unknown>) => ({ type: 'scatter', mode: 'markers', name, x: [null], y: [null], marker, hoverinfo: 'skip' });
+const legendKey = (name: string, marker: Record<string, unknown>) => ({
+  type: 'scatter',
+  mode: 'markers',
+  name,
+  x: [null],
+  y: [null],
+  marker,
+  hoverinfo: 'skip',
+});
 
-const seedHover = (row: RowResult) => row.runs.map((r) => `${row.label}<br>seed ${r.seed} (${r.name}): ${(100 * r.testAccuracy).toFixed(2)}%<br>${(r.params / 1e6).toFixed(3)}M params, ${(r.flops / 1e6).toFixed(2)}M FLOPs`);
+const seedHover = (row: RowResult) =>
+  row.runs.map(
+    (r) =>
+      `${row.label}<br>seed ${r.seed} (${r.name}): ${(100 * r.testAccuracy).toFixed(2)}%<br>${(r.params / 1e6).toFixed(3)}M params, ${(r.flops / 1e6).toFixed(2)}M FLOPs`,
+  );
 const rowFlops = (row: RowResult) => row.runs.reduce((a, r) => a + r.flops, 0) / row.runs.length / 1e6;
 
 /**
@@ -90,21 +101,39 @@ export function ablationRowsFigure(rows: RowResult[], options: { title?: string 
             showlegend: false,
             x: [i - 0.1],
             y: [100 * row.meanTest],
-            error_y: { type: 'data', array: [100 * row.stdTest], visible: row.runs.length > 1, thickness: 2, width: 14, color },
+            error_y: {
+              type: 'data',
+              array: [100 * row.stdTest],
+              visible: row.runs.length > 1,
+              thickness: 2,
+              width: 14,
+              color,
+            },
             marker: { symbol: 'line-ew-open', size: 34, color, line: { width: 3, color } },
             hovertemplate: `${row.label}<br>mean over ${row.runs.length} seed(s): %{y:.2f}% ± ${(100 * row.stdTest).toFixed(2)}<extra></extra>`,
           },
         ];
       }),
       legendKey('one seed', { size: 9, color: '#555', opacity: 0.75 }),
-      legendKey('mean ± std over seeds', { symbol: 'line-ew-open', size: 20, color: '#555', line: { width: 3, color: '#555' } }),
+      legendKey('mean ± std over seeds', {
+        symbol: 'line-ew-open',
+        size: 20,
+        color: '#555',
+        line: { width: 3, color: '#555' },
+      }),
     ],
     layout: {
       ...title,
       width: Math.min(850, Math.max(700, 160 + 140 * rows.length)),
       height: top + 440,
       margin: { t: top, l: 70, r: 20, b: 90 },
-      xaxis: { tickvals: rows.map((_, i) => i), ticktext: rows.map((r) => wrapLabel(r.label, 16)), range: [-0.5, rows.length - 0.5], zeroline: false, showgrid: false },
+      xaxis: {
+        tickvals: rows.map((_, i) => i),
+        ticktext: rows.map((r) => wrapLabel(r.label, 16)),
+        range: [-0.5, rows.length - 0.5],
+        zeroline: false,
+        showgrid: false,
+      },
       yaxis: { title: { text: 'test accuracy (%)' }, ticksuffix: '%' },
       legend: LEGEND_ON_TOP,
     },

@@ -65,7 +65,10 @@ export interface HistogramPanel {
  * Histograms stacked in one column over a shared x axis and shared bins, each as the share of its own values (so
  * panels compare whatever their sample counts), with vertical markers across all of them.
  */
-export function histogramPanelsFigure(panels: HistogramPanel[], options: { xTitle: string; title?: string; bins?: number; markers?: VerticalMarker[] }): PlotlyFigure {
+export function histogramPanelsFigure(
+  panels: HistogramPanel[],
+  options: { xTitle: string; title?: string; bins?: number; markers?: VerticalMarker[] },
+): PlotlyFigure {
   const markers = options.markers ?? [];
   const all = [...panels.flatMap((p) => p.values), ...markers.map((m) => m.x)];
   const [lo, hi] = [Math.min(...all), Math.max(...all)];
@@ -132,7 +135,15 @@ export interface BarSeries {
 export function groupedBarsFigure(
   categories: string[],
   series: BarSeries[],
-  options: { yTitle: string; xTitle?: string; title?: string; valueFormat?: string; valueSuffix?: string; showValues?: boolean; logY?: boolean },
+  options: {
+    yTitle: string;
+    xTitle?: string;
+    title?: string;
+    valueFormat?: string;
+    valueSuffix?: string;
+    showValues?: boolean;
+    logY?: boolean;
+  },
 ): PlotlyFigure {
   const format = options.valueFormat ?? '.3g';
   const suffix = options.valueSuffix ?? '';
@@ -144,7 +155,9 @@ export function groupedBarsFigure(
       x: categories,
       y: s.values,
       marker: { color: PALETTE[i % PALETTE.length] },
-      ...(options.showValues === false ? {} : { texttemplate: `%{y:${format}}${suffix}`, textposition: 'outside', cliponaxis: false }),
+      ...(options.showValues === false
+        ? {}
+        : { texttemplate: `%{y:${format}}${suffix}`, textposition: 'outside', cliponaxis: false }),
       hovertemplate: `${s.name}, %{x}: %{y:${format}}${suffix}<extra></extra>`,
     })),
     layout: {
@@ -155,7 +168,11 @@ export function groupedBarsFigure(
       height: top + 380,
       margin: { t: top, b: 60 },
       xaxis: { ...(options.xTitle ? { title: { text: options.xTitle } } : {}), type: 'category' },
-      yaxis: { title: { text: options.yTitle }, ticksuffix: suffix, ...(options.logY ? logAxisFrom1(series) : { rangemode: 'tozero' }) },
+      yaxis: {
+        title: { text: options.yTitle },
+        ticksuffix: suffix,
+        ...(options.logY ? logAxisFrom1(series) : { rangemode: 'tozero' }),
+      },
       legend: LEGEND_ON_TOP,
     },
   };
@@ -180,7 +197,10 @@ export interface LineSeries {
 }
 
 /** Lines with a marker on every point, so that a series of one point (a one-epoch run) still shows. */
-export function lineChartFigure(series: LineSeries[], options: { xTitle: string; yTitle: string; title?: string; integerX?: boolean }): PlotlyFigure {
+export function lineChartFigure(
+  series: LineSeries[],
+  options: { xTitle: string; yTitle: string; title?: string; integerX?: boolean },
+): PlotlyFigure {
   const { layout: title, top } = titled(options.title, 1);
   return {
     data: series.map((s, i) => ({
@@ -211,19 +231,32 @@ export function lineChartFigure(series: LineSeries[], options: { xTitle: string;
  */
 export function lossCurveFigure(
   epochs: { epoch: number; trainLoss: number }[],
-  options: { numClasses: number; title?: string; name?: string; steps?: { step: number; epoch: number; loss: number }[] },
+  options: {
+    numClasses: number;
+    title?: string;
+    name?: string;
+    steps?: { step: number; epoch: number; loss: number }[];
+  },
 ): PlotlyFigure {
   const x = epochs.map((e) => e.epoch);
   const chance = Math.log(options.numClasses);
   // Steps sit on the epoch axis at their fraction of the run: step s (counted from 1) of n per epoch at s / n.
   const steps = options.steps ?? [];
   const perEpoch = Math.max(1, steps.filter((s) => s.epoch === 0).length);
-  const stepSeries: LineSeries[] = steps.length > 0 ? [{ name: 'train loss per step', x: steps.map((s) => s.step / perEpoch), y: steps.map((s) => s.loss) }] : [];
+  const stepSeries: LineSeries[] =
+    steps.length > 0
+      ? [{ name: 'train loss per step', x: steps.map((s) => s.step / perEpoch), y: steps.map((s) => s.loss) }]
+      : [];
   return lineChartFigure(
     [
       ...stepSeries,
       { name: options.name ?? 'train loss (mean over the epoch)', x, y: epochs.map((e) => e.trainLoss) },
-      { name: `uniform guess: ln ${options.numClasses} = ${chance.toFixed(2)}`, x: [0, Math.max(1, ...x)], y: [chance, chance], dash: 'dot' },
+      {
+        name: `uniform guess: ln ${options.numClasses} = ${chance.toFixed(2)}`,
+        x: [0, Math.max(1, ...x)],
+        y: [chance, chance],
+        dash: 'dot',
+      },
     ],
     { xTitle: 'epoch', yTitle: 'train loss (cross-entropy)', title: options.title, integerX: true },
   );

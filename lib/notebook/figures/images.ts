@@ -11,13 +11,21 @@ const GAP = 2;
  * A grid of sample images: one row per class with its first `perClass` images (default 8) and the class name on the
  * left, for at most `maxClasses` classes (default 10). Grey and RGB images.
  */
-export function classSamplesFigure(set: ImageSet, classes: string[], options: { perClass?: number; maxClasses?: number; title?: string } = {}): PlotlyFigure {
+export function classSamplesFigure(
+  set: ImageSet,
+  classes: string[],
+  options: { perClass?: number; maxClasses?: number; title?: string } = {},
+): PlotlyFigure {
   const perClass = options.perClass ?? 8;
-  const rows = classes.slice(0, options.maxClasses ?? 10).map((name, label) => ({ name, indices: firstWithLabel(set, label, perClass) }));
+  const rows = classes
+    .slice(0, options.maxClasses ?? 10)
+    .map((name, label) => ({ name, indices: firstWithLabel(set, label, perClass) }));
   const { height: h, width: w } = set;
   const mosaicHeight = rows.length * (h + GAP) - GAP;
   const mosaicWidth = perClass * (w + GAP) - GAP;
-  const z: number[][][] = Array.from({ length: mosaicHeight }, () => Array.from({ length: mosaicWidth }, () => [255, 255, 255]));
+  const z: number[][][] = Array.from({ length: mosaicHeight }, () =>
+    Array.from({ length: mosaicWidth }, () => [255, 255, 255]),
+  );
   rows.forEach((row, r) => row.indices.forEach((index, c) => drawTile(z, set, index, r * (h + GAP), c * (w + GAP))));
 
   const scale = Math.max(1, Math.floor(640 / mosaicWidth)); // screen pixels per image pixel: about 640 px wide
@@ -46,7 +54,11 @@ export function classSamplesFigure(set: ImageSet, classes: string[], options: { 
 }
 
 /** Images per class in each split, as grouped bars. */
-export function classCountsFigure(splits: { name: string; set: ImageSet }[], classes: string[], title = 'Images per class'): PlotlyFigure {
+export function classCountsFigure(
+  splits: { name: string; set: ImageSet }[],
+  classes: string[],
+  title = 'Images per class',
+): PlotlyFigure {
   return {
     data: splits.map(({ name, set }) => ({ type: 'bar', name, x: classes, y: labelCounts(set, classes.length) })),
     layout: { title: { text: title }, barmode: 'group', yaxis: { title: { text: 'images' } }, margin: { t: 40 } },
@@ -63,12 +75,14 @@ function firstWithLabel(set: ImageSet, label: number, n: number): number[] {
 /** Copies image `index` into the mosaic with its top-left corner at (top, left), grey as r = g = b. */
 function drawTile(z: number[][][], set: ImageSet, index: number, top: number, left: number): void {
   const { height: h, width: w, channels: c } = set;
-  if (c !== 1 && c !== 3) throw new Error(`image grids show grey (1 channel) or RGB (3 channels) images, not ${c} channels`);
+  if (c !== 1 && c !== 3)
+    throw new Error(`image grids show grey (1 channel) or RGB (3 channels) images, not ${c} channels`);
   const base = index * h * w * c;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const p = base + (y * w + x) * c;
-      z[top + y][left + x] = c === 1 ? [set.images[p], set.images[p], set.images[p]] : [set.images[p], set.images[p + 1], set.images[p + 2]];
+      z[top + y][left + x] =
+        c === 1 ? [set.images[p], set.images[p], set.images[p]] : [set.images[p], set.images[p + 1], set.images[p + 2]];
     }
   }
 }
@@ -86,7 +100,10 @@ export interface PatchGridPanel {
  * Heatmaps of patch grids side by side, `columns` per row (default: all in one row), each scaled to its own maximum
  * (grey = 0), with thin gaps so every patch shows. Hover gives the row, column and raw value.
  */
-export function patchGridsFigure(panels: PatchGridPanel[], options: { title?: string; columns?: number; valueName?: string } = {}): PlotlyFigure {
+export function patchGridsFigure(
+  panels: PatchGridPanel[],
+  options: { title?: string; columns?: number; valueName?: string } = {},
+): PlotlyFigure {
   const columns = options.columns ?? panels.length;
   const rows = Math.ceil(panels.length / columns);
   const valueName = options.valueName ?? 'value';
@@ -120,7 +137,11 @@ export function patchGridsFigure(panels: PatchGridPanel[], options: { title?: st
       zmin: 0,
       zmax: peak > 0 ? peak : 1,
       // Grey where the value is 0, light to dark blue above it, so the faintest reach still shows.
-      colorscale: [[0, '#e8e8e8'], [1e-6, '#c6dbef'], [1, '#08519c']],
+      colorscale: [
+        [0, '#e8e8e8'],
+        [1e-6, '#c6dbef'],
+        [1, '#08519c'],
+      ],
       showscale: false,
       xgap: 1,
       ygap: 1,
@@ -128,11 +149,35 @@ export function patchGridsFigure(panels: PatchGridPanel[], options: { title?: st
     });
     if (panel.mark) {
       const [row, col] = panel.mark;
-      data.push({ type: 'scatter', mode: 'markers', x: [col], y: [row], xaxis, yaxis, marker: { symbol: 'x-thin-open', size: 9, color: '#d62728', line: { width: 2.5, color: '#d62728' } }, hoverinfo: 'skip' });
+      data.push({
+        type: 'scatter',
+        mode: 'markers',
+        x: [col],
+        y: [row],
+        xaxis,
+        yaxis,
+        marker: { symbol: 'x-thin-open', size: 9, color: '#d62728', line: { width: 2.5, color: '#d62728' } },
+        hoverinfo: 'skip',
+      });
     }
     const size = panel.values.length;
-    layout[axisLayoutName('x', i)] = { range: [-0.5, size - 0.5], showgrid: false, zeroline: false, showticklabels: false, ticks: '', constrain: 'domain' };
-    layout[axisLayoutName('y', i)] = { range: [size - 0.5, -0.5], showgrid: false, zeroline: false, showticklabels: false, ticks: '', scaleanchor: xaxis, constrain: 'domain' };
+    layout[axisLayoutName('x', i)] = {
+      range: [-0.5, size - 0.5],
+      showgrid: false,
+      zeroline: false,
+      showticklabels: false,
+      ticks: '',
+      constrain: 'domain',
+    };
+    layout[axisLayoutName('y', i)] = {
+      range: [size - 0.5, -0.5],
+      showgrid: false,
+      zeroline: false,
+      showticklabels: false,
+      ticks: '',
+      scaleanchor: xaxis,
+      constrain: 'domain',
+    };
   });
   return { data, layout };
 }

@@ -9,7 +9,10 @@ export const axisName = (axis: 'x' | 'y', i: number): string => (i === 0 ? axis 
 export const axisLayoutName = (axis: 'x' | 'y', i: number): string => (i === 0 ? `${axis}axis` : `${axis}axis${i + 1}`);
 
 /** The layout's title (top left, clear of the modebar) and a top margin with room for `legendRows` rows of legend. */
-export function titled(title: string | undefined, legendRows: number): { layout: Record<string, unknown>; top: number } {
+export function titled(
+  title: string | undefined,
+  legendRows: number,
+): { layout: Record<string, unknown>; top: number } {
   return {
     layout: title ? { title: { text: title, x: 0, xanchor: 'left', y: 0.985, yanchor: 'top' } } : {},
     top: (title ? 45 : 10) + 24 * legendRows,

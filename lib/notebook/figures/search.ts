@@ -32,15 +32,29 @@ function tracesByOrigin(
  * The EA generation by generation: every candidate's score (grey, shaped by how it was made), and each generation's
  * best and mean and the best so far. Scores are accuracies in 0..1, shown in %.
  */
-export function evolutionFigure(generations: GenerationRecord[], options: { title?: string; scoreName?: string } = {}): PlotlyFigure {
+export function evolutionFigure(
+  generations: GenerationRecord[],
+  options: { title?: string; scoreName?: string } = {},
+): PlotlyFigure {
   const scoreName = options.scoreName ?? 'supernet val accuracy';
   const all = generations.flatMap((g) => g.population);
   // Candidates of one generation spread a little sideways, in draw order, so that equal scores do not hide each other.
-  const offset = (e: Evaluation, index: number, size: number) => e.generation + (size > 1 ? 0.3 * (index / (size - 1) - 0.5) : 0);
-  const spread = new Map(generations.flatMap((g) => g.population.map((e, i): [Evaluation, number] => [e, offset(e, i, g.population.length)])));
+  const offset = (e: Evaluation, index: number, size: number) =>
+    e.generation + (size > 1 ? 0.3 * (index / (size - 1) - 0.5) : 0);
+  const spread = new Map(
+    generations.flatMap((g) =>
+      g.population.map((e, i): [Evaluation, number] => [e, offset(e, i, g.population.length)]),
+    ),
+  );
   const x = generations.map((g) => g.generation);
   const line = (name: string, y: number[], color: string, dash: string) => ({
-    type: 'scatter', mode: 'lines+markers', name, x, y: y.map((v) => 100 * v), line: { color, dash, width: 2 }, marker: { size: 7 },
+    type: 'scatter',
+    mode: 'lines+markers',
+    name,
+    x,
+    y: y.map((v) => 100 * v),
+    line: { color, dash, width: 2 },
+    marker: { size: 7 },
   });
   const { layout: title, top } = titled(options.title, 2);
   return {
@@ -52,9 +66,24 @@ export function evolutionFigure(generations: GenerationRecord[], options: { titl
         marker: { size: 7, color: 'rgba(110,110,110,0.55)' },
         hovertemplate: `generation %{x:.0f}, ${origin}: %{y:.2f}%<br>%{text}<extra></extra>`,
       })),
-      line('best so far', generations.map((g) => g.bestSoFar), '#d62728', 'solid'),
-      line('generation best', generations.map((g) => g.best), '#1f77b4', 'dot'),
-      line('generation mean', generations.map((g) => g.mean), '#2ca02c', 'dash'),
+      line(
+        'best so far',
+        generations.map((g) => g.bestSoFar),
+        '#d62728',
+        'solid',
+      ),
+      line(
+        'generation best',
+        generations.map((g) => g.best),
+        '#1f77b4',
+        'dot',
+      ),
+      line(
+        'generation mean',
+        generations.map((g) => g.mean),
+        '#2ca02c',
+        'dash',
+      ),
     ],
     layout: {
       ...title,
@@ -74,7 +103,12 @@ export function evolutionFigure(generations: GenerationRecord[], options: { titl
  */
 export function populationFigure(
   evaluated: Evaluation[],
-  options: { title?: string; scoreName?: string; markers?: VerticalMarker[]; highlight?: { keys: string[]; label: string } } = {},
+  options: {
+    title?: string;
+    scoreName?: string;
+    markers?: VerticalMarker[];
+    highlight?: { keys: string[]; label: string };
+  } = {},
 ): PlotlyFigure {
   const scoreName = options.scoreName ?? 'supernet val accuracy';
   const lastGeneration = Math.max(0, ...evaluated.map((e) => e.generation));
@@ -86,7 +120,12 @@ export function populationFigure(
         name: origin,
         x: points.map((e) => e.flops / 1e6),
         text: points.map((e) => `generation ${e.generation}, ${(e.params / 1e6).toFixed(3)}M params<br>${e.key}`),
-        marker: { size: 10, color: points.map((e) => e.generation), coloraxis: 'coloraxis', line: { width: 0.5, color: '#333' } },
+        marker: {
+          size: 10,
+          color: points.map((e) => e.generation),
+          coloraxis: 'coloraxis',
+          line: { width: 0.5, color: '#333' },
+        },
         hovertemplate: `%{x:.2f}M FLOPs, %{y:.2f}%<br>%{text}<extra>${origin}</extra>`,
       })),
       ...(ringed.length > 0
@@ -110,7 +149,12 @@ export function populationFigure(
       margin: { t: top },
       xaxis: { title: { text: 'FLOPs (millions, official count)' } },
       yaxis: { title: { text: `${scoreName} (%)` }, ticksuffix: '%' },
-      coloraxis: { colorscale: 'Viridis', cmin: 0, cmax: Math.max(1, lastGeneration), colorbar: { title: { text: 'generation' }, dtick: 1, len: 0.8 } },
+      coloraxis: {
+        colorscale: 'Viridis',
+        cmin: 0,
+        cmax: Math.max(1, lastGeneration),
+        colorbar: { title: { text: 'generation' }, dtick: 1, len: 0.8 },
+      },
       legend: LEGEND_ON_TOP,
       shapes: (options.markers ?? []).map(markerShape),
     },
