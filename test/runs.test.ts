@@ -143,7 +143,10 @@ test('readRun says what is wrong with a folder that is not a run', () => {
   assert.throws(() => readRun(path.join(dir, 'empty')), /not a run folder.*neither config\.json nor stage1/);
   fs.mkdirSync(path.join(dir, 'broken', 'stage1', 'evolution'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'broken', 'stage1', 'evolution', 'evolution.json'), '{"version": 1,');
-  assert.throws(() => readRun(path.join(dir, 'broken')), /evolution\.json is not valid JSON/);
+  assert.throws(
+    () => readRun(path.join(dir, 'broken')),
+    /evolution\.json: is not valid JSON .*restore it from a copy, or start a new run/,
+  );
 });
 
 test('notebooks run live in runs/notebooks/ by default, and only read the folder GLIT_RUN names', () => {

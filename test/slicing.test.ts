@@ -12,7 +12,7 @@ import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
 import { forward, initModel } from '../lib/model/model';
 import { SCALE_CONFIGS } from '../lib/config/scales';
-import { trainSupernet } from '../lib/search/pipeline';
+import { trainSupernet } from '../lib/search/stages';
 import { fullSpace, type SearchSpace } from '../lib/search/space';
 import {
   createSupernet,

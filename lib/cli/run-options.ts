@@ -7,7 +7,9 @@ import { describeBackend, initBackend, type BackendInfo } from '../kernels/backe
 import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits } from '../data/datasets';
 import { applyDiff, parseScale, SCALE_CONFIGS, SCALES, type Scale } from '../config/scales';
 import { scaleSettings, type RunSettings } from '../config/run-settings';
-import { readSettings, writeSettings } from '../io/run-folder';
+import { sweepTemporaries } from '../io/atomic-files';
+import { readSettings, runFiles, writeSettings } from '../io/run-folder';
+import { LOCK_FILE, lockRunFolder, RunFolderBusyError } from '../io/run-lock';
 import { numberOption, UsageError } from './command';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
 
@@ -57,14 +59,30 @@ function readJson(file: string): unknown {
   }
 }
 
-/** The run folder: --out, or a new runs/<command>-<date>-<time>; a new run's must be empty, a resumed one given. */
+/**
+ * The run folder: --out, or a new runs/<command>-<date>-<time>; a new run's must be empty, a resumed one given. This
+ * process takes its lock (one writer per folder) and, on a resume, sweeps the temporaries a killed writer left.
+ */
 export function runFolder(values: { out?: string; resume?: boolean }, command: string): string {
   if (!values.out && values.resume) throw new UsageError('--resume needs --out DIR: the run folder to continue');
   const out = path.resolve(
     values.out ??
       path.join('runs', `${command}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`),
   );
-  if (!values.resume && fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+  if (values.resume && !fs.existsSync(runFiles(out).config)) {
+    throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
+  }
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+    throw new UsageError(`--out ${out} is a file, not a folder`);
+  try {
+    lockRunFolder(out, command);
+  } catch (e) {
+    throw e instanceof RunFolderBusyError ? new UsageError(e.message) : e;
+  }
+  if (values.resume) {
+    const swept = sweepTemporaries(out);
+    if (swept.length > 0) console.error(`glit ${command}: removed ${swept.length} temporary file(s) a killed run left`);
+  } else if (fs.readdirSync(out).some((f) => f !== LOCK_FILE)) {
     throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
   }
   return out;
@@ -100,9 +118,7 @@ export function resolveRun(
   const out = runFolder(values, command);
   if (values.resume) {
     refuseWithResume(values, ['scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'], out);
-    const run = readSettings(out);
-    if (!run) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
-    return { out, run, resumed: true };
+    return { out, run: readSettings(out)!, resumed: true };
   }
   const scale = scaleOption(values);
   let sharing: WeightSharing | undefined;

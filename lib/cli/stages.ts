@@ -3,7 +3,8 @@
 import * as path from 'node:path';
 import { loadArchitecture } from '../model/arch';
 import { stderrProgress } from '../core/progress';
-import { budgetFor, searchSupernet, trainSupernet } from '../search/pipeline';
+import { budgetFor } from '../search/pipeline';
+import { searchSupernet, trainSupernet } from '../search/stages';
 import { decode, SPACE_SPEC_HELP, spaceFromSpec } from '../search/space';
 import { disposeSupernet } from '../search/supernet';
 import { parseCommandArgs, UsageError, type Command } from './command';

@@ -8,7 +8,7 @@ import { formatSeconds, stderrProgress } from '../core/progress';
 import { SCALE_CONFIGS } from '../config/scales';
 import type { TrainSettings } from '../config/run-settings';
 import { readTrainSettings, writeSettings } from '../io/run-folder';
-import { retrain } from '../search/pipeline';
+import { retrain } from '../search/stages';
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
 import { refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
 import { timedLog } from './search';

@@ -9,16 +9,8 @@ import type { DatasetSplits } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import type { ProgressCallback } from '../core/progress';
 import { readRetrainResult } from '../io/run-folder';
-import {
-  budgetFor,
-  hierarchicalSearch,
-  retrain,
-  searchSupernet,
-  stage1,
-  trainSupernet,
-  type SearchConfig,
-  type SearchLog,
-} from '../search/pipeline';
+import { budgetFor, hierarchicalSearch, stage1, type SearchConfig, type SearchLog } from '../search/pipeline';
+import { retrain, searchSupernet, trainSupernet } from '../search/stages';
 import type { RetrainResult } from '../search/records';
 import type { RowResult, TableName, TableResult } from './records';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';

@@ -30,6 +30,7 @@ import type {
 } from '../search/records';
 import { settingsFromJson, type LegacyExtra, type RunSettings, type TrainSettings } from '../config/run-settings';
 import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from './atomic-files';
+import { readJsonFile } from './read-file';
 
 export const runFiles = (dir: string) => ({
   config: path.join(dir, 'config.json'),
@@ -111,6 +112,19 @@ export interface SupernetRecord {
   steps: SupernetStep[];
 }
 
+/**
+ * On a (re)start: the logs as the saved state knows them, the epochs it holds and the steps up to its step; a kill
+ * after the last save left lines (or half a line) that the resumed run writes again.
+ */
+export function rewriteSupernetLog(dir: string, epochs: SupernetEpoch[], step: number): void {
+  const files = supernetFiles(dir);
+  rewriteJsonLines(files.metrics, epochs);
+  rewriteJsonLines(
+    files.steps,
+    readJsonLines<SupernetStep>(files.steps, true).filter((s) => s.step <= step),
+  );
+}
+
 export function readSupernet(dir: string): SupernetRecord {
   const files = supernetFiles(dir);
   const latest = new Map(readJsonLines<SupernetStep>(files.steps).map((s) => [s.step, s]));
@@ -128,6 +142,9 @@ export const readSearchState = (dir: string, method: EvolutionState['method']) =
   readJson<EvolutionState>(searchFiles(dir, method).state);
 export const appendGeneration = (dir: string, method: EvolutionState['method'], g: GenerationRecord) =>
   appendJsonLine(searchFiles(dir, method).generations, g);
+/** On a (re)start: generations.jsonl as the saved state's history has it (see rewriteSupernetLog). */
+export const rewriteGenerations = (dir: string, method: EvolutionState['method'], history: GenerationRecord[]) =>
+  rewriteJsonLines(searchFiles(dir, method).generations, history);
 export const writeTop = (dir: string, method: EvolutionState['method'], top: TopCandidate[]) =>
   writeJsonAtomic(searchFiles(dir, method).top, top);
 /** Empty until the search has finished. */
@@ -140,6 +157,9 @@ export const writeRetrainArch = (dir: string, arch: Architecture) =>
   writeFileAtomic(retrainFiles(dir).arch, architectureToJson(arch));
 export const appendRetrainEpoch = (dir: string, epoch: RetrainEpoch) =>
   appendJsonLine(retrainFiles(dir).metrics, epoch);
+/** On a (re)start: metrics.jsonl as the saved state has it (see rewriteSupernetLog). */
+export const rewriteRetrainEpochs = (dir: string, epochs: RetrainEpoch[]) =>
+  rewriteJsonLines(retrainFiles(dir).metrics, epochs);
 export const writeRetrainResult = (dir: string, result: RetrainResult) =>
   writeJsonAtomic(retrainFiles(dir).result, result);
 /** A finished retraining's result, or null when it has not finished. */
@@ -175,20 +195,29 @@ export const readSearchResult = (out: string) => readJson<SearchResult>(runFiles
 
 // --- reading -------------------------------------------------------------------------------------------------------
 
+/** A run file's value, or null when it does not exist yet; a damaged one is an error naming it. */
 function readJson<T>(file: string): T | null {
   if (!fs.existsSync(file)) return null;
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(
+    file,
+    'a killed run cannot leave it so (files are renamed into place whole): restore it from a copy, or start a new run',
+  ) as T;
 }
 
 const readArchitecture = (file: string): Architecture | null =>
   fs.existsSync(file) ? parseArchitecture(fs.readFileSync(file, 'utf8'), file) : null;
 
-/** One JSON value per line. A last line without its newline is skipped: a crash mid-append leaves that. */
-function readJsonLines<T>(file: string): T[] {
+/** Writes `values` as `file`'s lines, atomically; nothing when the file does not exist and there is nothing to write. */
+function rewriteJsonLines(file: string, values: unknown[]): void {
+  if (values.length === 0 && !fs.existsSync(file)) return;
+  writeFileAtomic(file, values.map((v) => JSON.stringify(v) + '\n').join(''));
+}
+
+/**
+ * One JSON value per line. A last line without its newline is skipped: a crash mid-append leaves that; `lenient` also
+ * skips a damaged line (for logs about to be rewritten from a saved state).
+ */
+function readJsonLines<T>(file: string, lenient = false): T[] {
   if (!fs.existsSync(file)) return [];
   const text = fs.readFileSync(file, 'utf8');
   const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
@@ -197,6 +226,7 @@ function readJsonLines<T>(file: string): T[] {
     try {
       return [JSON.parse(line) as T];
     } catch (e) {
+      if (lenient) return [];
       throw new Error(`${file}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
     }
   });

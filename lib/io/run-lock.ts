@@ -86,17 +86,21 @@ export function lockRunFolder(dir: string, command: string): RunLock {
   for (let attempt = 0; ; attempt++) {
     // Written whole to a private file, then linked into place: link fails if the lock exists, and never shows a
     // half-written holder.
-    const mine = `${file}.${process.pid}`;
-    fs.writeFileSync(mine, text);
+    const own = `${file}.${process.pid}`;
+    fs.writeFileSync(own, text);
     try {
-      fs.linkSync(mine, file);
-      fs.unlinkSync(mine);
+      fs.linkSync(own, file);
+      fs.unlinkSync(own);
       break;
     } catch (e) {
-      fs.unlinkSync(mine);
+      fs.unlinkSync(own);
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = readHolder(file);
+    // This process already holds it: a notebook that reruns a cell (and may have reloaded this module) takes it again.
+    if (holder && holder.pid === me.pid && holder.host === me.host && holder.processStart === me.processStart) {
+      return heldLock(file, holder);
+    }
     if (holder && alive(holder)) throw new RunFolderBusyError(dir, holder);
     if (attempt >= 20) throw new Error(`${file}: could not take the lock (it keeps changing); try again`);
     // A dead holder's lock is moved aside, and only when it is still the one just read (another taker may have
@@ -118,14 +122,30 @@ export function lockRunFolder(dir: string, command: string): RunLock {
     }
     fs.rmSync(aside, { force: true });
   }
-  let held = true;
-  const release = () => {
-    if (!held) return;
-    held = false;
-    process.off('exit', release);
-    const holder = readHolder(file);
-    if (holder && holder.pid === me.pid && holder.since === me.since) fs.rmSync(file, { force: true });
-  };
-  process.on('exit', release);
-  return { file, release };
+  return heldLock(file, me);
+}
+
+/**
+ * The locks this process holds, released at exit by one listener. Kept on globalThis: tslab compiles lib/ again when
+ * an import cell is rerun, and a listener per module instance would pile up.
+ */
+const held: Map<string, LockHolder> = ((globalThis as { glitRunLocks?: Map<string, LockHolder> }).glitRunLocks ??=
+  (() => {
+    const locks = new Map<string, LockHolder>();
+    process.on('exit', () => [...locks.keys()].forEach(releaseFile));
+    return locks;
+  })());
+
+function releaseFile(file: string): void {
+  const holder = held.get(file);
+  held.delete(file);
+  const current = readHolder(file);
+  if (holder && current && current.pid === holder.pid && current.since === holder.since)
+    fs.rmSync(file, { force: true });
+}
+
+/** The lock `holder` (this process) has on `file`, released by release() or at exit. */
+function heldLock(file: string, holder: LockHolder): RunLock {
+  held.set(file, holder);
+  return { file, release: () => releaseFile(file) };
 }

@@ -8,6 +8,8 @@ import { describeBackend, initBackend } from '../kernels/backend';
 import { loadDataset, type DatasetSplits, type SplitLimit } from '../data/datasets';
 import type { NotebookParams } from './params';
 import { stderrProgress, type ProgressCallback } from '../core/progress';
+import { sweepTemporaries } from '../io/atomic-files';
+import { lockRunFolder } from '../io/run-lock';
 import { scaleSettings, type CommandFields, type RunSettings } from '../config/run-settings';
 import { readSettings, writeSettings } from '../io/run-folder';
 import { SCALE_CONFIGS } from '../config/scales';
@@ -59,7 +61,10 @@ export function liveRun(command: string, params: NotebookParams, fields: Command
     'notebooks',
     `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`,
   );
+  // One writer per folder: a second kernel (or a `glit search --resume` on it) is refused while this one lives.
+  lockRunFolder(dir, `${command} (notebook)`);
   const saved = readSettings(dir);
+  if (saved) sweepTemporaries(dir);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
   const config = { ...SCALE_CONFIGS[params.scale].search, weightSharing: params.weightSharing };
   return {

@@ -120,6 +120,12 @@ function pathBatchNorms(net: Supernet, arch: Architecture): BatchNorm[] {
   });
 }
 
+/** Every BatchNorm the supernet has created so far. */
+export const supernetBatchNorms = (net: Supernet): BatchNorm[] => [
+  ...net.candidates.flatMap((byChoice) => [...byChoice.values()].flatMap(blockBatchNorms)),
+  ...net.sliced.flatMap((block) => [...block.norms.values()]),
+];
+
 /** Every variable the supernet has created so far (BatchNorm statistics included), under supernet names. */
 export function supernetVariables(net: Supernet): Map<string, tf.Variable> {
   const out = new Map(namedVariables(net.shared));

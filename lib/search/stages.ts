@@ -1,0 +1,283 @@
+// The stages the hierarchical search (lib/search/pipeline.ts) and the ablations are made of, each resumable in its own
+// folder: training a supernet, searching it, retraining an architecture. A stage saves its state after every epoch
+// (or evaluation) and appends its logs after the state: on a resume the logs are rewritten from the state, so a kill
+// between the two neither loses nor repeats a line, and the run ends exactly as an uninterrupted one.
+import * as fs from 'node:fs';
+import type { Architecture } from '../model/arch';
+import { blockBatchNorms } from '../model/block';
+import { modelCost } from '../model/flops';
+import { disposeModel, initModel, namedVariables } from '../model/model';
+import { backendInfo } from '../kernels/backend';
+import { saveCheckpoint } from '../io/checkpoint';
+import {
+  appendGeneration,
+  appendRetrainEpoch,
+  appendSupernetEpoch,
+  appendSupernetStep,
+  readRetrainResult,
+  readSearchState,
+  retrainFiles,
+  rewriteGenerations,
+  rewriteRetrainEpochs,
+  rewriteSupernetLog,
+  supernetFiles,
+  writeRetrainArch,
+  writeRetrainResult,
+  writeSearchState,
+  writeTop,
+} from '../io/run-folder';
+import type { ProgressCallback } from '../core/progress';
+import type { DatasetSplits, ImageSet } from '../data/datasets';
+import { createAdamW, disposeAdamW } from '../train/optimizer';
+import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
+import { loadTrainState, saveTrainState } from '../train/train-state';
+import { evolve, randomSearch, type EvolutionState } from './evolution';
+import type { SearchConfig, SearchLog } from './pipeline';
+import type { RetrainEpoch, RetrainResult, SupernetEpoch } from './records';
+import { decode, sampleWithin, type Budget, type SearchSpace } from './space';
+import {
+  createSavedVariables,
+  createSupernet,
+  pathModel,
+  scorePath,
+  supernetBatchNorms,
+  supernetVariables,
+  type Supernet,
+} from './supernet';
+
+/** A training loop's onStep hook that reports steps within the epoch, when there is a progress callback. */
+const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCallback) =>
+  progress &&
+  ((s: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) =>
+    progress({
+      task: `${task} epoch ${s.epoch + 1}/${config.epochs}`,
+      done: s.step - s.epoch * s.stepsPerEpoch,
+      total: s.stepsPerEpoch,
+      detail: `loss ${s.loss.toFixed(3)}`,
+    }));
+
+/**
+ * Trains a supernet (search.supernet's recipe, search.weightSharing's weights), one uniformly sampled path (within the
+ * budget) per step, saving its state after every epoch to `dir` and resuming from it. Returns the trained supernet
+ * (the caller disposes it).
+ */
+export async function trainSupernet(
+  dir: string,
+  space: SearchSpace,
+  data: DatasetSplits,
+  search: SearchConfig,
+  budget: Budget,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<Supernet> {
+  const config = search.supernet;
+  const net = createSupernet(space, config.seed, search.weightSharing);
+  const stateFile = supernetFiles(dir).state;
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  let from;
+  let epochs: SupernetEpoch[] = [];
+  if (fs.existsSync(stateFile)) {
+    const variablesFor = (names: string[]) => {
+      createSavedVariables(net, names);
+      return supernetVariables(net);
+    };
+    const saved = loadTrainState(stateFile, variablesFor, optimizer, () => supernetBatchNorms(net));
+    from = saved.progress;
+    epochs = (saved.extra.epochs as SupernetEpoch[] | undefined) ?? [];
+    log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
+  }
+  rewriteSupernetLog(dir, epochs, from?.step ?? 0);
+  if (!from || from.epoch < config.epochs) {
+    const supernetProgress = stepProgress(`${dir}: supernet`, config, progress);
+    await trainLoop({
+      data,
+      config,
+      optimizer,
+      from,
+      modelForStep: (rng) => pathModel(net, sampleWithin(space, rng, budget)),
+      hooks: {
+        onStep: (s) => {
+          appendSupernetStep(dir, { step: s.step, epoch: s.epoch, loss: s.loss });
+          supernetProgress?.(s);
+        },
+        onEpoch: (end) => {
+          const record = {
+            epoch: end.progress.epoch,
+            step: end.progress.step,
+            trainLoss: end.trainLoss,
+            lr: end.lr,
+            seconds: end.seconds,
+          };
+          epochs.push(record);
+          saveTrainState(
+            stateFile,
+            supernetVariables(net),
+            optimizer,
+            end.progress,
+            { epochs },
+            supernetBatchNorms(net),
+          );
+          appendSupernetEpoch(dir, record);
+          log(
+            `${dir}: supernet epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)} (${end.seconds.toFixed(0)}s)`,
+          );
+        },
+      },
+    });
+  }
+  disposeAdamW(optimizer);
+  return net;
+}
+
+/** The first `count` images of a split: scoring uses a fixed val subset so every candidate sees the same images. */
+const firstImages = (set: ImageSet, count: number): ImageSet => {
+  const n = Math.min(count, set.count);
+  const size = set.height * set.width * set.channels;
+  return { ...set, images: set.images.subarray(0, n * size), labels: set.labels.subarray(0, n), count: n };
+};
+
+/**
+ * Evolutionary (or random) search over a trained supernet: fitness = val accuracy of the path after BN recalibration.
+ * Its state is written after every evaluation to `dir/evolution.json`, and every generation to generations.jsonl.
+ */
+export async function searchSupernet(
+  dir: string,
+  method: 'evolution' | 'random',
+  space: SearchSpace,
+  net: Supernet,
+  data: DatasetSplits,
+  config: SearchConfig,
+  budget: Budget,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<EvolutionState> {
+  const resumeFrom = readSearchState(dir, method) ?? undefined;
+  const scoringData = {
+    train: data.train,
+    val: firstImages(data.val, config.scoring.valImages),
+    mean: data.mean,
+    std: data.std,
+  };
+  const e = config.evolution;
+  const callbacks = {
+    seed: config.seed,
+    budget,
+    onEvaluation: (state: EvolutionState) => {
+      writeSearchState(dir, state);
+      const done =
+        state.history.reduce((n, g) => n + g.population.length, 0) +
+        (state.pending ?? []).filter((c) => c.score !== null).length;
+      progress?.({ task: `${dir}: ${method}`, done, total: state.settings.evaluations });
+    },
+    onGeneration: (state: EvolutionState) => {
+      writeSearchState(dir, state);
+      const g = state.history[state.history.length - 1];
+      appendGeneration(dir, method, g);
+      log(
+        `${dir}: ${method} generation ${g.generation + 1}/${state.settings.generations}: best ${(100 * g.best).toFixed(2)}%, mean ${(100 * g.mean).toFixed(2)}%, best so far ${(100 * g.bestSoFar).toFixed(2)}%`,
+      );
+    },
+  };
+  const fitness = (arch: Architecture) => scorePath(net, arch, scoringData, config.scoring);
+  rewriteGenerations(dir, method, resumeFrom?.history ?? []);
+  if (resumeFrom) log(`${dir}: resuming the ${method} search after ${resumeFrom.history.length} generations`);
+  const state =
+    method === 'evolution'
+      ? await evolve(space, fitness, { ...e, ...callbacks }, resumeFrom)
+      : await randomSearch(
+          space,
+          fitness,
+          {
+            ...callbacks,
+            evaluations: e.generations * e.population,
+            population: e.population,
+            topK: e.topK,
+            randomTries: e.randomTries,
+          },
+          resumeFrom,
+        );
+  writeTop(
+    dir,
+    method,
+    state.topK.map((t) => ({ ...t, arch: decode(space, t.code) })),
+  );
+  return state;
+}
+
+/**
+ * Trains `arch` from scratch with the retraining recipe, saving its state after every epoch; writes arch.json,
+ * model.safetensors (PyTorch names) and result.json. A finished retraining is read back from result.json.
+ */
+export async function retrain(
+  dir: string,
+  name: string,
+  arch: Architecture,
+  data: DatasetSplits,
+  config: TrainConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<RetrainResult> {
+  const files = retrainFiles(dir);
+  const stateFile = files.state;
+  const finished = readRetrainResult(dir);
+  if (finished) {
+    fs.rmSync(stateFile, { force: true });
+    return finished;
+  }
+  writeRetrainArch(dir, { ...arch, name });
+  const started = Date.now();
+  const params = initModel(arch, config.seed);
+  const model = fixedModel(params, arch);
+  // The state holds every variable (BatchNorm's running statistics too) and the step counters, not just what trains.
+  const variables = namedVariables(params);
+  const norms = () => params.blocks.flatMap(blockBatchNorms);
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  let from;
+  let epochs: RetrainEpoch[] = [];
+  if (fs.existsSync(stateFile)) {
+    const saved = loadTrainState(stateFile, variables, optimizer, norms);
+    from = saved.progress;
+    epochs = (saved.extra.epochs as RetrainEpoch[] | undefined) ?? [];
+  }
+  rewriteRetrainEpochs(dir, epochs);
+  await trainLoop({
+    data,
+    config,
+    optimizer,
+    from,
+    modelForStep: () => model,
+    hooks: {
+      onStep: stepProgress(`${dir}: ${name}`, config, progress),
+      onEpoch: async (end) => {
+        const val = await evaluate(model, data.val, data);
+        const record = { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds };
+        epochs.push(record);
+        saveTrainState(stateFile, variables, optimizer, end.progress, { epochs }, norms());
+        appendRetrainEpoch(dir, record);
+        log(
+          `${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`,
+        );
+      },
+    },
+  });
+  const cost = modelCost(arch);
+  const { backend, device } = backendInfo();
+  const result: RetrainResult = {
+    name,
+    arch: { ...arch, name },
+    params: cost.params,
+    flops: cost.flops,
+    macs: cost.macs,
+    valAccuracy: (await evaluate(model, data.val, data)).accuracy,
+    testAccuracy: (await evaluate(model, data.test, data)).accuracy,
+    seconds: (Date.now() - started) / 1000,
+    backend,
+    device,
+  };
+  await saveCheckpoint(files.model, params, arch);
+  writeRetrainResult(dir, result);
+  fs.rmSync(stateFile, { force: true });
+  disposeAdamW(optimizer);
+  disposeModel(params);
+  return result;
+}
