@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { architectureToJson } from '../lib/model/arch';
+import { decodeSafetensors } from '../lib/io/safetensors';
 import { blockBatchNorms } from '../lib/model/block';
 import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
@@ -223,7 +224,7 @@ function searchProcess(
             killed = child.kill('SIGKILL');
             clearInterval(poll);
           }
-        }, 20)
+        }, 5)
       : undefined;
     child.on('close', (code) => {
       if (poll) clearInterval(poll);
@@ -233,7 +234,7 @@ function searchProcess(
 }
 
 test(
-  'glit search killed with SIGKILL mid-EA and mid-supernet resumes to the same result as an uninterrupted run',
+  'glit search killed with SIGKILL inside every kind of stage resumes to the same files as an uninterrupted run',
   { timeout: 600_000 },
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
@@ -270,28 +271,81 @@ test(
       assert.ok(fs.existsSync(path.join(dir, 'whole', f)), `missing ${f}`);
     }
 
+    // Killed inside every kind of stage, in order, each time as soon as the stage has saved its first state; every
+    // stage's training runs two epochs, so the kill lands mid-way, after a save.
     const out = path.join(dir, 'killed');
-    const first = await searchProcess([...common, '--out', out], path.join(out, 'stage1/evolution/evolution.json'));
-    assert.ok(first.killed, 'the first run should have been killed mid-EA');
-    const second = await searchProcess(
-      ['--out', out, '--resume', '--json'],
-      path.join(out, 'stage2/supernet/supernet.safetensors'),
-    );
-    assert.ok(second.killed, `the resumed run should have been killed mid-supernet: ${second.stderr}`);
-    assert.match(second.stderr, /resuming the evolution search/);
-    const third = await searchProcess(['--out', out, '--resume', '--json']);
-    assert.equal(third.code, 0, third.stderr);
-    assert.match(third.stderr, /resuming the supernet after epoch 1\/2/);
-    const got = JSON.parse(third.stdout);
+    const killPoints = [
+      'stage1/supernet/supernet.safetensors',
+      'stage1/evolution/evolution.json',
+      'stage1/retrain/rank1/train.safetensors',
+      'stage1/retrain/rank2/train.safetensors',
+      'stage2/supernet/supernet.safetensors',
+      'stage2/evolution/evolution.json',
+      'stage2/retrain/train.safetensors',
+      'baseline/train.safetensors',
+    ];
+    let resumes = '';
+    for (const [i, point] of killPoints.entries()) {
+      const args = i === 0 ? [...common, '--out', out] : ['--out', out, '--resume', '--json'];
+      const run = await searchProcess(args, path.join(out, point));
+      assert.ok(run.killed, `run ${i + 1} should have been killed once ${point} existed: ${run.stderr}`);
+      resumes += run.stderr;
+    }
+    const last = await searchProcess(['--out', out, '--resume', '--json']);
+    assert.equal(last.code, 0, last.stderr);
+    resumes += last.stderr;
+    assert.match(resumes, /resuming the supernet after epoch 1\/2/);
+    assert.match(resumes, /resuming the evolution search/);
+
+    const got = JSON.parse(last.stdout);
     const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
     assert.deepEqual(got.distribution, expected.distribution);
     assert.deepEqual(strip(got.found), strip(expected.found));
-    const stage1 = (run: string) => fs.readFileSync(path.join(dir, run, 'stage1/result.json'), 'utf8');
-    assert.equal(stage1('killed'), stage1('whole'));
     assert.deepEqual(strip(got.baseline), strip(expected.baseline));
+    // Every file but the lock and config.json (its start time), byte for byte; timings aside in the logs and results.
+    const files = (run: string) =>
+      (fs.readdirSync(path.join(dir, run), { recursive: true }) as string[])
+        .filter((f) => fs.statSync(path.join(dir, run, f)).isFile() && f !== 'config.json')
+        .sort();
+    assert.deepEqual(files('killed'), files('whole'));
+    const timeless = (text: string) => text.replace(/\\?"seconds\\?": ?[0-9.e+-]+/g, '"seconds":0');
+    for (const f of files('whole')) {
+      const [a, b] = [fs.readFileSync(path.join(dir, 'whole', f)), fs.readFileSync(path.join(dir, 'killed', f))];
+      if (f.endsWith('model.safetensors')) {
+        assert.ok(a.equals(b), `${f} differs after the kills`);
+      } else if (f.endsWith('.safetensors')) {
+        // A supernet's state also holds its epochs' log lines, wall times included.
+        const [x, y] = [decodeSafetensors(a), decodeSafetensors(b)];
+        assert.deepEqual([...y.tensors.keys()], [...x.tensors.keys()], f);
+        for (const [name, t] of x.tensors)
+          assert.ok(Buffer.from(t.bytes).equals(y.tensors.get(name)!.bytes), `${f}: ${name}`);
+        assert.equal(timeless(JSON.stringify(y.metadata)), timeless(JSON.stringify(x.metadata)), f);
+      } else {
+        assert.equal(timeless(b.toString('utf8')), timeless(a.toString('utf8')), `${f} differs after the kills`);
+      }
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );
+
+test('two runs on one --out: the second is refused while the first lives, a resume too', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
+  const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32'];
+  const together = path.join(dir, 'together');
+  const both = await Promise.all([1, 2].map(() => searchProcess([...common, '--out', together])));
+  assert.deepEqual(both.map((r) => r.code).sort(), [0, 2], both.map((r) => r.stderr).join('\n---\n'));
+  const refused = both.find((r) => r.code === 2)!;
+  assert.match(refused.stderr, /is in use by glit search \(PID \d+ on .*\): two runs must not write one folder/);
+
+  const running = path.join(dir, 'running');
+  const first = searchProcess([...common, '--out', running]);
+  while (!fs.existsSync(path.join(running, 'config.json'))) await new Promise((r) => setTimeout(r, 20));
+  const resume = runGlit(['search', '--out', running, '--resume']);
+  assert.equal(resume.status, 2);
+  assert.match(resume.stderr, /is in use by glit search/);
+  assert.equal((await first).code, 0);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 test('glit search refuses a non-empty --out without --resume, and --resume without a run', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
