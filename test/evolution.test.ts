@@ -283,10 +283,13 @@ test('bad settings and bad scores fail clearly', async () => {
     evolve(space, fitness, { seed: 1, population: 40 }),
     /mutations 25 \+ crossovers 25 exceed the population 40/,
   );
-  await assert.rejects(evolve(space, fitness, { seed: 1, topK: 0 }), /topK must be a positive integer, got 0/);
+  await assert.rejects(
+    evolve(space, fitness, { seed: 1, topK: 0 }),
+    /evolution settings\.topK: must be an integer >= 1, got 0/,
+  );
   await assert.rejects(
     evolve(space, fitness, { seed: 1, mutationProbability: 1.5 }),
-    /mutationProbability must be in \[0, 1\]/,
+    /evolution settings\.mutationProbability: must be a number >= 0 and <= 1, got 1\.5/,
   );
   await assert.rejects(
     evolve(space, () => NaN, { seed: 1 }),

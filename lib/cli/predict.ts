@@ -4,17 +4,29 @@ import { parseCommandArgs, UsageError, type Command } from './command';
 import { loadArchitecture, PRESETS, type Architecture } from '../model/arch';
 import { describeBackend, initBackend } from '../kernels/backend';
 import { loadCheckpoint, readCheckpoint, type Checkpoint } from '../io/checkpoint';
-import { forward, initModel, disposeModel } from '../model/model';
+import { forward, initModel, disposeModel, namedVariables } from '../model/model';
 import { readNpy, type NpyArray } from '../io/npy';
 
 /** Images per forward pass: bounds memory on large inputs; eval-mode logits do not depend on it. */
 const CHUNK = 32;
 
 /** Logits [B, classes] of NCHW images, in eval mode. */
-async function predict(arch: Architecture, checkpoint: Checkpoint, images: NpyArray): Promise<number[][]> {
+async function predict(
+  arch: Architecture,
+  checkpoint: Checkpoint,
+  checkpointFile: string,
+  images: NpyArray,
+): Promise<number[][]> {
   const params = initModel(arch, 0);
   try {
     loadCheckpoint(params, arch, checkpoint);
+    for (const [name, v] of namedVariables(params)) {
+      const bad = firstNonFinite(v.dataSync());
+      if (bad !== null)
+        throw new Error(
+          `${checkpointFile}: tensor '${name}' holds ${bad.value} at element ${bad.index}: the weights are damaged (a diverged run?)`,
+        );
+    }
     const [batch, channels, height, width] = images.shape;
     const perImage = channels * height * width;
     const rows: number[][] = [];
@@ -36,6 +48,12 @@ async function predict(arch: Architecture, checkpoint: Checkpoint, images: NpyAr
   } finally {
     disposeModel(params);
   }
+}
+
+/** The first NaN or infinity in `values`, or null. */
+function firstNonFinite(values: ArrayLike<number>): { index: number; value: number } | null {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return { index: i, value: values[i] };
+  return null;
 }
 
 function checkInputShape(images: NpyArray, arch: Architecture, path: string): void {
@@ -96,8 +114,15 @@ Examples:
     if (!arch) throw new UsageError(`${values.checkpoint} carries no architecture in its metadata: pass --arch`);
     const images = readNpy(values.input);
     checkInputShape(images, arch, values.input);
+    const bad = firstNonFinite(images.data);
+    if (bad !== null) {
+      const perImage = images.data.length / images.shape[0];
+      throw new Error(
+        `${values.input}: image ${Math.floor(bad.index / perImage)} holds ${bad.value} (element ${bad.index}): every pixel must be a finite number`,
+      );
+    }
     console.error(describeBackend(await initBackend()));
-    const logits = await predict(arch, checkpoint, images);
+    const logits = await predict(arch, checkpoint, values.checkpoint, images);
     console.log(values.json ? JSON.stringify({ logits }) : table(logits));
   },
 };

@@ -7,7 +7,9 @@ import { describeBackend, initBackend, type BackendInfo } from '../kernels/backe
 import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit, type DatasetSplits } from '../data/datasets';
 import { applyDiff, parseScale, SCALE_CONFIGS, SCALES, type Scale } from '../config/scales';
 import { scaleSettings, type RunSettings } from '../config/run-settings';
+import { checkRange, checkSearchConfig, ConfigError, SEED_RANGE } from '../config/validate';
 import { sweepTemporaries } from '../io/atomic-files';
+import { FileError, readJsonFile } from '../io/read-file';
 import { readSettings, runFiles, writeSettings } from '../io/run-folder';
 import { LOCK_FILE, lockRunFolder, RunFolderBusyError } from '../io/run-lock';
 import { numberOption, UsageError } from './command';
@@ -53,9 +55,9 @@ type RunValues = {
 function readJson(file: string): unknown {
   if (!fs.existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return readJsonFile(file);
   } catch (e) {
-    throw new UsageError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+    throw e instanceof FileError ? new UsageError(`--config: ${e.message}`) : e;
   }
 }
 
@@ -88,6 +90,15 @@ export function runFolder(values: { out?: string; resume?: boolean }, command: s
   return out;
 }
 
+/** A value checked by lib/config/validate.ts, its error a usage error (it names the flag or file at fault). */
+export function configOption<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    throw e instanceof ConfigError ? new UsageError(e.message) : e;
+  }
+}
+
 /** A resumed run takes its settings from config.json: any of these flags is an error. */
 export function refuseWithResume(values: Record<string, unknown>, flags: readonly string[], out: string): void {
   for (const flag of flags) {
@@ -115,11 +126,12 @@ export function resolveRun(
   command: string,
   fields?: Pick<RunSettings, 'space' | 'seeds'>,
 ): { out: string; run: RunSettings; resumed: boolean } {
-  const out = runFolder(values, command);
   if (values.resume) {
+    const out = runFolder(values, command);
     refuseWithResume(values, ['scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'], out);
     return { out, run: readSettings(out)!, resumed: true };
   }
+  // The flags are checked before the folder is made or locked: a mistyped flag leaves nothing behind.
   const scale = scaleOption(values);
   let sharing: WeightSharing | undefined;
   try {
@@ -134,12 +146,13 @@ export function resolveRun(
   if (sharing) config = { ...(config ?? SCALE_CONFIGS[scale].search), weightSharing: sharing };
   const run = scaleSettings(scale, {
     dataset: values.dataset ?? DEFAULT_DATASET,
-    seed: numberOption(values.seed, 'seed') ?? 0,
+    seed: configOption(() => checkRange(numberOption(values.seed, 'seed') ?? 0, SEED_RANGE, '--seed')),
     limit: values.limit ? parseLimit(values.limit) : undefined,
     config,
     ...fields,
   });
-  return { out, run, resumed: false };
+  configOption(() => checkSearchConfig(run.config, values.config ? `--config ${values.config}` : `scale ${scale}`));
+  return { out: runFolder(values, command), run, resumed: false };
 }
 
 /** Starts the backend, records the settings in a new run's config.json, and loads the data; says what it does. */

@@ -10,7 +10,8 @@ import type { TrainSettings } from '../config/run-settings';
 import { readTrainSettings, writeSettings } from '../io/run-folder';
 import { retrain } from '../search/stages';
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
-import { refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
+import { configOption, refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
+import { checkTrainConfig } from '../config/validate';
 import { timedLog } from './search';
 
 const TRAIN_OPTIONS = {
@@ -44,6 +45,8 @@ function newSettings(values: TrainValues): TrainSettings {
     lr: numberOption(values.lr, 'lr') ?? train.lr,
     seed: numberOption(values.seed, 'seed') ?? train.seed,
   };
+  const flags: Record<string, string> = { epochs: '--epochs', batchSize: '--batch-size', lr: '--lr', seed: '--seed' };
+  configOption(() => checkTrainConfig(config, `scale ${scale}.train`, (f) => flags[f] ?? `scale ${scale}.train.${f}`));
   return {
     dataset: values.dataset ?? DEFAULT_DATASET,
     scale,
@@ -76,15 +79,17 @@ FLOPs and accuracies.
 The backend comes from GLIT_BACKEND (see environment.md).`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, TRAIN_OPTIONS, false);
+    // A new run's flags are checked before its folder is made or locked: a mistyped flag leaves nothing behind.
+    const fresh = values.resume ? undefined : newSettings(values);
     const out = runFolder(values, 'train');
     let settings: TrainSettings;
-    if (values.resume) {
+    if (fresh) {
+      settings = fresh;
+    } else {
       refuseWithResume(values, ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed'], out);
       const saved = readTrainSettings(out);
       if (!saved) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
       settings = saved;
-    } else {
-      settings = newSettings(values);
     }
     const { arch, config, scale } = settings;
     const name = arch.name!;

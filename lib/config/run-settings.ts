@@ -47,7 +47,8 @@ export function scaleSettings(
   o: { dataset: string; seed: number; limit?: SplitLimit; config?: SearchConfig } & CommandFields,
 ): RunSettings {
   const scaleConfig = SCALE_CONFIGS[scale];
-  const base = o.config ?? scaleConfig.search;
+  // A copy: the settings are edited (and saved) by their holder, and must not change the scale's defaults.
+  const base = structuredClone(o.config ?? scaleConfig.search);
   const config = {
     ...base,
     seed: o.seed,

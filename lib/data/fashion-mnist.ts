@@ -11,6 +11,7 @@
 // - That leaves 69,945 images (6,987 to 7,000 per class). Per class, a permutation from an Rng seeded with
 //   FASHION_MNIST_SPLIT_SEED puts 6,000 in train and the rest in test: 60,000 train images, balanced as in the original
 //   Fashion-MNIST, and 9,945 test images (987 to 1,000 per class). Both are stored shuffled by the same Rng.
+import { showValue } from '../core/show-value';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Rng } from '../core/random';
@@ -97,7 +98,7 @@ function readClassJson(file: string): { images: Uint8Array; emptyRecords: number
     }
     for (let p = 0; p < PIXELS; p++) {
       const v = r[p];
-      if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new DataError(file, `record ${i} pixel ${p} is ${JSON.stringify(v)}, expected an integer 0..255`);
+      if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new DataError(file, `record ${i} pixel ${p} is ${showValue(v)}, expected an integer 0..255`);
       images[k * PIXELS + p] = v;
     }
     k++;

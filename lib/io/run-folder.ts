@@ -31,6 +31,7 @@ import type {
 import { settingsFromJson, type LegacyExtra, type RunSettings, type TrainSettings } from '../config/run-settings';
 import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from './atomic-files';
 import { readJsonFile } from './read-file';
+import { checkSearchConfig, checkTrainConfig } from '../config/validate';
 
 export const runFiles = (dir: string) => ({
   config: path.join(dir, 'config.json'),
@@ -77,8 +78,12 @@ export function writeSettings(
 
 /** The settings of a run folder's config.json, older forms converted (settingsFromJson), or null when there is none. */
 export function readSettings(dir: string): RunSettings | null {
-  const saved = readJson<ConfigJson>(runFiles(dir).config);
-  return saved && settingsFromJson(saved.run as RunSettings & LegacyExtra);
+  const file = runFiles(dir).config;
+  const saved = readJson<ConfigJson>(file);
+  if (!saved) return null;
+  const run = settingsFromJson(saved.run as RunSettings & LegacyExtra);
+  checkSearchConfig(run.config, `${file}: run.config`);
+  return run;
 }
 
 /** `glit train`'s settings; an error for a folder of another command, or of `glit train` before it could resume. */
@@ -89,6 +94,7 @@ export function readTrainSettings(dir: string): TrainSettings | null {
     throw new Error(`${dir} is a run folder of \`glit ${saved.command}\`, not of \`glit train\``);
   if (!saved.run)
     throw new Error(`${dir} was made by an older \`glit train\`, which saved no training state: start a new run`);
+  checkTrainConfig((saved.run as TrainSettings).config, `${runFiles(dir).config}: run.config`);
   return saved.run as TrainSettings;
 }
 

@@ -4,8 +4,9 @@
 //             (padded with spaces), offsets relative to the data section that follows
 //   the rest  raw little-endian tensor data, C order
 // Reads F32, F16, BF16, F64 and I64 (as float32, or exact scalars); writes F32 and I64. Writes are atomic.
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-files';
+import { readFileChecked } from './read-file';
+import { showValue } from '../core/show-value';
 
 export const READABLE_DTYPES = ['F32', 'F16', 'BF16', 'F64', 'I64'] as const;
 export type Dtype = (typeof READABLE_DTYPES)[number];
@@ -87,7 +88,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null) bad('__metadata__ must be an object of strings');
       for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof value !== 'string') bad(`__metadata__.${key} must be a string, got ${JSON.stringify(value)}`);
+        if (typeof value !== 'string') bad(`__metadata__.${key} must be a string, got ${showValue(value)}`);
         metadata[key] = value as string;
       }
       continue;
@@ -98,16 +99,16 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
       data_offsets: offsets,
     } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!READABLE_DTYPES.includes(dtype as Dtype))
-      bad(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; readable dtypes are ${READABLE_DTYPES.join(', ')}`);
+      bad(`tensor '${name}' has dtype ${showValue(dtype)}; readable dtypes are ${READABLE_DTYPES.join(', ')}`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-      bad(`tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+      bad(`tensor '${name}' has shape ${showValue(shape)}; expected an array of non-negative integers`);
     if (
       !Array.isArray(offsets) ||
       offsets.length !== 2 ||
       !offsets.every((o) => Number.isInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      bad(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end`);
+      bad(`tensor '${name}' has data_offsets ${showValue(offsets)}; expected [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as number[];
     const needed = elementCount(shape as number[]) * BYTES[dtype as Dtype];
@@ -129,7 +130,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 }
 
 export function readSafetensors(path: string): Safetensors {
-  return decodeSafetensors(readFileSync(path), path);
+  return decodeSafetensors(readFileChecked(path), path);
 }
 
 /** One element of a stored tensor as a JS number (I64 exact up to 2^53). */

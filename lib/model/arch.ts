@@ -1,4 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFileChecked } from '../io/read-file';
+import { unknownField } from '../core/nearest-name';
+import { showValue } from '../core/show-value';
 
 // Architectures as plain data: a model config plus one gene per block. JSON in, JSON out, validated on the way in.
 // The paper's GL block (Figure 2) and search space, the official GLiT-Tiny (glit_models.py) and Table 6's local
@@ -116,6 +119,28 @@ export function canonicalGene(m: ModelConfig, g: BlockGene): BlockGene {
   };
 }
 
+const ARCHITECTURE_FIELDS = ['name', 'model', 'blocks'] as const;
+const MODEL_FIELDS = [
+  'imageSize',
+  'inChannels',
+  'patchSize',
+  'width',
+  'heads',
+  'depth',
+  'numClasses',
+  'ffnActivation',
+  'localModule',
+  'localWindow',
+  'classToken',
+] as const satisfies readonly (keyof ModelConfig)[];
+const GENE_FIELDS = [
+  'globalHeads',
+  'qkvRatio',
+  'convExpansion',
+  'kernelSize',
+  'ffnRatio',
+] as const satisfies readonly (keyof BlockGene)[];
+
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
@@ -124,26 +149,31 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
   const fail = (where: string, what: string): never => {
     throw new ArchitectureError(`${source}: ${where}: ${what}`);
   };
-  if (typeof value !== 'object' || value === null) fail('top level', 'expected an object with "model" and "blocks"');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('top level', 'expected an object with "model" and "blocks"');
   const v = value as Record<string, unknown>;
+  const known = (where: string, object: Record<string, unknown>, fields: readonly string[]) => {
+    for (const key of Object.keys(object)) if (!fields.includes(key)) fail(where, unknownField(key, fields));
+  };
+  known('top level', v, ARCHITECTURE_FIELDS);
   const m = v.model as Record<string, unknown> | undefined;
-  if (typeof m !== 'object' || m === null)
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
     fail('model', 'missing: expected {imageSize, inChannels, patchSize, width, heads, depth, numClasses}');
+  known('model', m!, MODEL_FIELDS);
   for (const key of ['imageSize', 'inChannels', 'patchSize', 'width', 'heads', 'depth', 'numClasses'] as const) {
-    if (!positiveInt(m![key])) fail(`model.${key}`, `must be a positive integer, got ${JSON.stringify(m![key])}`);
+    if (!positiveInt(m![key])) fail(`model.${key}`, `must be a positive integer, got ${showValue(m![key])}`);
   }
   const ffnActivation = (m!.ffnActivation ?? 'gelu') as ModelConfig['ffnActivation'];
   if (ffnActivation !== 'gelu' && ffnActivation !== 'swish')
-    fail('model.ffnActivation', `must be "gelu" or "swish", got ${JSON.stringify(ffnActivation)}`);
+    fail('model.ffnActivation', `must be "gelu" or "swish", got ${showValue(ffnActivation)}`);
   const localModule = (m!.localModule ?? 'conv1d') as LocalModule;
   if (!LOCAL_MODULES.includes(localModule))
     fail(
       'model.localModule',
-      `must be one of ${LOCAL_MODULES.map((l) => `"${l}"`).join(', ')}, got ${JSON.stringify(localModule)}`,
+      `must be one of ${LOCAL_MODULES.map((l) => `"${l}"`).join(', ')}, got ${showValue(localModule)}`,
     );
   const classToken = (m!.classToken ?? true) as boolean;
-  if (typeof classToken !== 'boolean')
-    fail('model.classToken', `must be true or false, got ${JSON.stringify(classToken)}`);
+  if (typeof classToken !== 'boolean') fail('model.classToken', `must be true or false, got ${showValue(classToken)}`);
   const model: ModelConfig = {
     imageSize: m!.imageSize as number,
     inChannels: m!.inChannels as number,
@@ -166,7 +196,7 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
     if (!positiveInt(w) || w % 2 === 0 || w > tokens) {
       fail(
         'model.localWindow',
-        `window attention needs an odd window w (centred on each token) of at most the ${tokens} tokens, got ${JSON.stringify(m!.localWindow)}`,
+        `window attention needs an odd window w (centred on each token) of at most the ${tokens} tokens, got ${showValue(m!.localWindow)}`,
       );
     }
   } else if (w !== null) {
@@ -187,11 +217,12 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
   if (blocks.length !== model.depth) fail('blocks', `has ${blocks.length} genes but model.depth is ${model.depth}`);
   const genes = blocks.map((b, i): BlockGene => {
     const at = (field: string) => `blocks[${i}].${field}`;
-    if (typeof b !== 'object' || b === null) fail(`blocks[${i}]`, 'expected an object');
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) fail(`blocks[${i}]`, 'expected an object');
     const raw = b as Record<string, unknown>;
+    known(`blocks[${i}]`, raw, GENE_FIELDS);
     const g = raw.globalHeads;
     if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > model.heads)
-      fail(at('globalHeads'), `G must be an integer in 0..${model.heads}, got ${JSON.stringify(g)}`);
+      fail(at('globalHeads'), `G must be an integer in 0..${model.heads}, got ${showValue(g)}`);
     const gene = {
       globalHeads: g,
       qkvRatio: raw.qkvRatio ?? null,
@@ -200,14 +231,11 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
       ffnRatio: raw.ffnRatio,
     } as BlockGene;
     if (!positive(gene.ffnRatio) || !Number.isInteger(gene.ffnRatio * model.width))
-      fail(at('ffnRatio'), `r must be positive with r*width an integer, got ${JSON.stringify(raw.ffnRatio)}`);
+      fail(at('ffnRatio'), `r must be positive with r*width an integer, got ${showValue(raw.ffnRatio)}`);
     if ((g as number) > 0) {
       const ev = gene.qkvRatio;
       if (!positive(ev))
-        fail(
-          at('qkvRatio'),
-          `ev is needed when globalHeads > 0 and must be positive, got ${JSON.stringify(raw.qkvRatio)}`,
-        );
+        fail(at('qkvRatio'), `ev is needed when globalHeads > 0 and must be positive, got ${showValue(raw.qkvRatio)}`);
       if (!Number.isInteger(headDim(model) * (ev as number)))
         fail(at('qkvRatio'), `head dim ${headDim(model)} * ev ${ev} is not an integer`);
     }
@@ -215,13 +243,13 @@ export function validateArchitecture(value: unknown, source = 'architecture'): A
       if (!positiveInt(gene.convExpansion))
         fail(
           at('convExpansion'),
-          `E is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.convExpansion)}`,
+          `E is needed when globalHeads < heads and must be a positive integer, got ${showValue(raw.convExpansion)}`,
         );
       const k = gene.kernelSize;
       if (!positiveInt(k))
         fail(
           at('kernelSize'),
-          `K is needed when globalHeads < heads and must be a positive integer, got ${JSON.stringify(raw.kernelSize)}`,
+          `K is needed when globalHeads < heads and must be a positive integer, got ${showValue(raw.kernelSize)}`,
         );
       if ((k as number) % 2 === 0) fail(at('kernelSize'), `K must be odd for "same" padding, got ${k}`);
       if (localModule === 'conv2d' && (k as number) > grid)
@@ -375,5 +403,5 @@ export function loadArchitecture(ref: string): Architecture {
       `'${ref}' is neither an architecture preset (${Object.keys(PRESETS).join(', ')}) nor an existing .json file`,
     );
   }
-  return parseArchitecture(readFileSync(ref, 'utf8'), ref);
+  return parseArchitecture(readFileChecked(ref).toString('utf8'), ref);
 }

@@ -3,6 +3,7 @@
 // point resumes from its last saved state and ends exactly as an uninterrupted run with the same seed would.
 import type { Architecture } from '../model/arch';
 import { modelCost } from '../model/flops';
+import { checkEvolutionConfig, checkRange, ConfigError, SEED_RANGE } from '../config/validate';
 import { Rng } from '../core/random';
 import {
   archKey,
@@ -184,21 +185,16 @@ function plainBudget(budget: Budget = {}): Budget {
   );
 }
 
+/** The ranges of lib/config/validate.ts, plus what only a search's settings have. */
 function checkSettings(s: SearchSettings): void {
-  const fail = (what: string): never => {
-    throw new Error(`search settings: ${what}`);
-  };
-  if (!Number.isFinite(s.seed)) fail(`seed must be a finite number, got ${s.seed}`);
-  for (const k of ['generations', 'population', 'evaluations', 'topK', 'retries', 'randomTries'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 1) fail(`${k} must be a positive integer, got ${s[k]}`);
+  checkEvolutionConfig(s, `${s.mutations + s.crossovers > 0 ? 'evolution' : 'random search'} settings`);
+  checkRange(s.seed, SEED_RANGE, 'search settings.seed');
+  checkRange(s.evaluations, { integer: true, min: 1 }, 'search settings.evaluations');
+  if (s.mutations + s.crossovers > s.population) {
+    throw new ConfigError(
+      `search settings: mutations ${s.mutations} + crossovers ${s.crossovers} exceed the population ${s.population}`,
+    );
   }
-  for (const k of ['mutations', 'crossovers'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 0) fail(`${k} must be a non-negative integer, got ${s[k]}`);
-  }
-  if (s.mutations + s.crossovers > s.population)
-    fail(`mutations ${s.mutations} + crossovers ${s.crossovers} exceed the population ${s.population}`);
-  if (!(s.mutationProbability >= 0 && s.mutationProbability <= 1))
-    fail(`mutationProbability must be in [0, 1], got ${s.mutationProbability}`);
 }
 
 /** A saved state to continue, after checking it belongs to this search (generations and evaluations may be raised). */

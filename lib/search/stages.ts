@@ -3,7 +3,8 @@
 // (or evaluation) and appends its logs after the state: on a resume the logs are rewritten from the state, so a kill
 // between the two neither loses nor repeats a line, and the run ends exactly as an uninterrupted one.
 import * as fs from 'node:fs';
-import type { Architecture } from '../model/arch';
+import * as tf from '@tensorflow/tfjs';
+import type { Architecture, BlockGene, ModelConfig } from '../model/arch';
 import { blockBatchNorms } from '../model/block';
 import { modelCost } from '../model/flops';
 import { disposeModel, initModel, namedVariables } from '../model/model';
@@ -31,6 +32,7 @@ import type { DatasetSplits, ImageSet } from '../data/datasets';
 import { createAdamW, disposeAdamW } from '../train/optimizer';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
 import { loadTrainState, saveTrainState } from '../train/train-state';
+import { checkStepMemory, estimateStepMemory } from '../train/memory';
 import { evolve, randomSearch, type EvolutionState } from './evolution';
 import type { SearchConfig, SearchLog } from './pipeline';
 import type { RetrainEpoch, RetrainResult, SupernetEpoch } from './records';
@@ -44,6 +46,11 @@ import {
   supernetVariables,
   type Supernet,
 } from './supernet';
+
+const stepBytes = (model: ModelConfig, gene: BlockGene): number => {
+  const e = estimateStepMemory({ model, blocks: [gene] }, 1);
+  return e.parameterBytes + e.activationBytes;
+};
 
 /** A training loop's onStep hook that reports steps within the epoch, when there is a progress callback. */
 const stepProgress = (task: string, config: TrainConfig, progress?: ProgressCallback) =>
@@ -71,6 +78,15 @@ export async function trainSupernet(
   progress?: ProgressCallback,
 ): Promise<Supernet> {
   const config = search.supernet;
+  // The costliest path a step can sample: per block the candidate with the largest estimate.
+  const costliest = space.choices.map((genes) =>
+    genes.reduce((a, b) => (stepBytes(space.model, b) > stepBytes(space.model, a) ? b : a)),
+  );
+  checkStepMemory(
+    { name: `${dir}'s supernet`, model: space.model, blocks: costliest },
+    config.batchSize,
+    backendInfo().backend,
+  );
   const net = createSupernet(space, config.seed, search.weightSharing);
   const stateFile = supernetFiles(dir).state;
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
@@ -224,6 +240,7 @@ export async function retrain(
     fs.rmSync(stateFile, { force: true });
     return finished;
   }
+  checkStepMemory({ ...arch, name }, config.batchSize, tf.getBackend());
   writeRetrainArch(dir, { ...arch, name });
   const started = Date.now();
   const params = initModel(arch, config.seed);

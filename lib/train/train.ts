@@ -8,6 +8,7 @@ import type { ForwardContext } from '../model/layers';
 import { forward, trainableVariables, type ModelParams } from '../model/model';
 import { adamWStep, clipByGlobalNorm, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
 import { Rng } from '../core/random';
+import { checkTrainConfig } from '../config/validate';
 
 export interface TrainConfig {
   epochs: number;
@@ -182,6 +183,7 @@ export async function trainLoop(opts: {
   from?: TrainProgress;
 }): Promise<TrainProgress> {
   const { data, config, optimizer, hooks = {} } = opts;
+  checkTrainConfig(config, 'training config');
   const perEpoch = stepsPerEpoch(data.train.count, config.batchSize);
   if (perEpoch < 1)
     throw new Error(
