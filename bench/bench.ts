@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { tokenCount } from '../lib/model/arch';
 import { describeBackend, initBackend, optionsFromEnv, releaseBackend, type BackendInfo } from '../lib/kernels/backend';
-import { parseCommandArgs, UsageError } from '../lib/cli/command';
+import { flags, parseCommandArgs, UsageError } from '../lib/cli/command';
 import { CASES, SCALES, type BenchCase, type BenchScale } from './cases';
 import type { KernelTime, StepProfile } from './measure';
 import { timePathSwitch } from './path-switch';
@@ -170,22 +170,13 @@ function table(lines: BenchLine[]): string {
     .join('\n');
 }
 
+const BENCH_OPTIONS = {
+  ...flags(['out', 'cases'], ['quick', 'full', 'smoke', 'json', 'profile', 'no-reference']),
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      quick: { type: 'boolean' },
-      full: { type: 'boolean' },
-      smoke: { type: 'boolean' },
-      json: { type: 'boolean' },
-      out: { type: 'string' },
-      cases: { type: 'string' },
-      profile: { type: 'boolean' },
-      'no-reference': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    false,
-  );
+  const { values } = parseCommandArgs(argv, BENCH_OPTIONS, false);
   if (values.help) {
     console.log(HELP);
     return;

@@ -31,17 +31,21 @@ export interface BenchCase {
   plan: Record<BenchScale, { cpu: StepPlan; gpu: StepPlan }>;
 }
 
-const same = (plan: StepPlan) => ({ cpu: plan, gpu: plan });
+/** A step plan as [batch, warmup, windows, steps]. */
+type Steps = [number, number, number, number];
+const step = ([batch, warmup, windows, steps]: Steps): StepPlan => ({ batch, warmup, windows, steps });
+/** A case's plans: smoke (the same on both devices), then quick and full on a CPU and on a GPU. */
+const plan = (smoke: Steps, quickCpu: Steps, quickGpu: Steps, fullCpu: Steps, fullGpu: Steps): BenchCase['plan'] => ({
+  smoke: { cpu: step(smoke), gpu: step(smoke) },
+  quick: { cpu: step(quickCpu), gpu: step(quickGpu) },
+  full: { cpu: step(fullCpu), gpu: step(fullGpu) },
+});
 
 /** The training recipe both sides run (lib/train/train.ts trainStep; bench/torch_bench.py): DeiT's, without stochastic depth. */
 export const BENCH_TRAIN = { lr: 1e-3, weightDecay: 0.05, labelSmoothing: 0.1, clipNorm: 1, dropPath: 0 };
 
 /** The two proxy models are timed alike, so their ratios compare. */
-const PROXY_PLAN: BenchCase['plan'] = {
-  smoke: same({ batch: 8, warmup: 1, windows: 2, steps: 1 }),
-  quick: { cpu: { batch: 64, warmup: 2, windows: 3, steps: 2 }, gpu: { batch: 64, warmup: 3, windows: 5, steps: 5 } },
-  full: { cpu: { batch: 64, warmup: 3, windows: 5, steps: 4 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 10 } },
-};
+const PROXY_PLAN = plan([8, 1, 2, 1], [64, 2, 3, 2], [64, 3, 5, 5], [64, 3, 5, 4], [64, 5, 7, 10]);
 
 export const CASES: BenchCase[] = [
   {
@@ -49,14 +53,7 @@ export const CASES: BenchCase[] = [
     summary: 'GLiT-Tiny as a supernet path (stage-2 space of its head distribution), 224 px, ImageNet head',
     kind: 'path',
     preset: 'glit-tiny',
-    plan: {
-      smoke: same({ batch: 2, warmup: 1, windows: 2, steps: 1 }),
-      quick: {
-        cpu: { batch: 4, warmup: 1, windows: 3, steps: 1 },
-        gpu: { batch: 64, warmup: 3, windows: 5, steps: 3 },
-      },
-      full: { cpu: { batch: 4, warmup: 2, windows: 5, steps: 2 }, gpu: { batch: 64, warmup: 5, windows: 7, steps: 5 } },
-    },
+    plan: plan([2, 1, 2, 1], [4, 1, 3, 1], [64, 3, 5, 3], [4, 2, 5, 2], [64, 5, 7, 5]),
   },
   {
     id: 'glit-proxy-28',
@@ -78,16 +75,6 @@ export const CASES: BenchCase[] = [
       'SPOS stage 1 on the proxy model: a new path (sampleWithin + pathModel) every step vs the same paths held fixed',
     kind: 'switch',
     preset: 'deit-proxy',
-    plan: {
-      smoke: same({ batch: 8, warmup: 1, windows: 1, steps: 2 }),
-      quick: {
-        cpu: { batch: 64, warmup: 1, windows: 2, steps: 3 },
-        gpu: { batch: 64, warmup: 2, windows: 3, steps: 6 },
-      },
-      full: {
-        cpu: { batch: 64, warmup: 1, windows: 3, steps: 6 },
-        gpu: { batch: 64, warmup: 3, windows: 5, steps: 12 },
-      },
-    },
+    plan: plan([8, 1, 1, 2], [64, 1, 2, 3], [64, 2, 3, 6], [64, 1, 3, 6], [64, 3, 5, 12]),
   },
 ];

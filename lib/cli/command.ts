@@ -19,6 +19,14 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** parseArgs options from flag names: each of `strings` takes a value, each of `switches` is a boolean. */
+export function flags<S extends string, B extends string = never>(strings: readonly S[], switches: readonly B[] = []) {
+  const spec = (names: readonly string[], type: 'string' | 'boolean') => names.map((n) => [n, { type }]);
+  return Object.fromEntries([...spec(strings, 'string'), ...spec(switches, 'boolean')]) as {
+    [K in S | B]: { type: K extends B ? 'boolean' : 'string' };
+  };
+}
+
 /** Parses argv strictly against `options`; unknown flags and bad values become UsageErrors that name the flag. */
 export function parseCommandArgs<T extends Options>(argv: string[], options: T, allowPositionals = true) {
   try {

@@ -1,5 +1,5 @@
 // `glit data`: builds the embedded datasets' cache, and describes a dataset's splits.
-import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
+import { flags, numberOption, parseCommandArgs, UsageError, type Command } from './command';
 import {
   DATASET_SPEC_HELP,
   DEFAULT_DATASET,
@@ -11,6 +11,11 @@ import {
 } from '../data/datasets';
 
 const EMBEDDED = ['fashion-mnist', 'mnist'];
+
+const DATA_OPTIONS = flags(
+  ['dataset', 'seed', 'val-fraction', 'test-fraction', 'limit', 'image-size', 'cache-dir'],
+  ['json'],
+);
 
 export const dataCommand: Command = {
   name: 'data',
@@ -41,16 +46,7 @@ examples:
   npx glit data info --dataset mnist --limit train=1000,val=200,test=200
   npx glit data info --dataset cifar10:~/data/cifar-10-batches-bin --json`,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      dataset: { type: 'string' },
-      seed: { type: 'string' },
-      'val-fraction': { type: 'string' },
-      'test-fraction': { type: 'string' },
-      limit: { type: 'string' },
-      'image-size': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values, positionals } = parseCommandArgs(argv, DATA_OPTIONS);
     const [action, ...extra] = positionals;
     if (action !== 'prepare' && action !== 'info')
       throw new UsageError(

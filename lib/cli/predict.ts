@@ -1,6 +1,6 @@
 // `glit predict`: logits of a checkpoint on images given as a float32 NCHW .npy array (PyTorch's convention).
 import * as tf from '@tensorflow/tfjs';
-import { parseCommandArgs, UsageError, type Command } from './command';
+import { flags, parseCommandArgs, UsageError, type Command } from './command';
 import { loadArchitecture, PRESETS, type Architecture } from '../model/arch';
 import { describeBackend, initBackend } from '../kernels/backend';
 import { loadCheckpoint, readCheckpoint, type Checkpoint } from '../io/checkpoint';
@@ -79,6 +79,8 @@ function table(logits: number[][]): string {
   return lines.join('\n');
 }
 
+const PREDICT_OPTIONS = flags(['arch', 'checkpoint', 'input'], ['json']);
+
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'run a checkpoint (.safetensors) on images from a float32 NCHW .npy file and print logits or the top class',
@@ -97,16 +99,7 @@ Examples:
   npx glit predict --checkpoint run/model.safetensors --input images.npy
   npx glit predict --arch glit-tiny --checkpoint glit_tiny.safetensors --input batch.npy --json`,
   async run(argv) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        arch: { type: 'string' },
-        checkpoint: { type: 'string' },
-        input: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      false,
-    );
+    const { values } = parseCommandArgs(argv, PREDICT_OPTIONS, false);
     if (!values.checkpoint) throw new UsageError('--checkpoint is required');
     if (!values.input) throw new UsageError('--input is required');
     const checkpoint = readCheckpoint(values.checkpoint);

@@ -12,21 +12,13 @@ import { sweepTemporaries } from '../io/atomic-files';
 import { FileError, readJsonFile } from '../io/read-file';
 import { readSettings, runFiles, writeSettings } from '../io/run-folder';
 import { LOCK_FILE, lockRunFolder, RunFolderBusyError } from '../io/run-lock';
-import { numberOption, UsageError } from './command';
+import { flags, numberOption, UsageError } from './command';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
 
-export const RUN_OPTIONS = {
-  out: { type: 'string' },
-  resume: { type: 'boolean' },
-  scale: { type: 'string' },
-  preset: { type: 'string' },
-  dataset: { type: 'string' },
-  limit: { type: 'string' },
-  seed: { type: 'string' },
-  config: { type: 'string' },
-  'weight-sharing': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const RUN_OPTIONS = flags(
+  ['out', 'scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'],
+  ['resume', 'json'],
+);
 
 /** The scales, one a line indented by `indent`, for a flag's help. */
 export const scaleHelp = (indent: number) =>

@@ -9,24 +9,15 @@ import { SCALE_CONFIGS } from '../config/scales';
 import type { TrainSettings } from '../config/run-settings';
 import { readTrainSettings, writeSettings } from '../io/run-folder';
 import { retrain } from '../search/stages';
-import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
+import { flags, numberOption, parseCommandArgs, UsageError, type Command } from './command';
 import { configOption, refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
 import { checkTrainConfig } from '../config/validate';
 import { timedLog } from './search';
 
-const TRAIN_OPTIONS = {
-  arch: { type: 'string' },
-  dataset: { type: 'string' },
-  scale: { type: 'string' },
-  preset: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  resume: { type: 'boolean' },
-  json: { type: 'boolean' },
-} as const;
+const TRAIN_OPTIONS = flags(
+  ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed', 'out'],
+  ['resume', 'json'],
+);
 
 type TrainValues = {
   [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;

@@ -66,18 +66,20 @@ const recipe = (r: ConfigDiff<TrainConfig>): ConfigDiff<ScaleConfig> => ({
   search: { supernet: r, retrain: r },
 });
 
+/** A search sized for a CPU: a short EA, scoring on a small val subset, the best two distributions retrained. */
+const cpuSearch = (generations: number, population: number, children: number, valImages: number) => ({
+  search: {
+    evolution: { generations, population, topK: population / 2, mutations: children, crossovers: children },
+    scoring: { valImages, recalibrationBatches: 1, batchSize: 64 },
+    stage1Retrain: 2,
+  },
+});
+
 const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
   smoke: [
     recipe({ epochs: 1, batchSize: 64, warmupEpochs: 0 }),
-    {
-      description: 'seconds: a few hundred images, one epoch (tests, CI)',
-      limit: { train: 512, val: 256, test: 512 },
-      search: {
-        evolution: { generations: 2, population: 4, topK: 2, mutations: 1, crossovers: 1 },
-        scoring: { valImages: 128, recalibrationBatches: 1, batchSize: 64 },
-        stage1Retrain: 2,
-      },
-    },
+    { description: 'seconds: a few hundred images, one epoch (tests, CI)', limit: { train: 512, val: 256, test: 512 } },
+    cpuSearch(2, 4, 1, 128),
   ],
   cpu: [
     recipe({ epochs: 2, batchSize: 64, warmupEpochs: 0.5 }),
@@ -85,12 +87,8 @@ const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
       description: 'minutes on a 2-core CPU: 2,000 training images, a few epochs (search: about 15 minutes)',
       limit: { train: 2000, val: 500, test: 1000 },
       train: { epochs: 5 },
-      search: {
-        evolution: { generations: 5, population: 8, topK: 4, mutations: 3, crossovers: 3 },
-        scoring: { valImages: 200, recalibrationBatches: 1, batchSize: 64 },
-        stage1Retrain: 2,
-      },
     },
+    cpuSearch(5, 8, 3, 200),
   ],
   gpu: [
     recipe({ epochs: 30, batchSize: 128, warmupEpochs: 3 }),

@@ -120,7 +120,8 @@ export function canonicalGene(m: ModelConfig, g: BlockGene): BlockGene {
 }
 
 const ARCHITECTURE_FIELDS = ['name', 'model', 'blocks'] as const;
-const MODEL_FIELDS = [
+/** The fields of a model config and of a gene, in their JSON order. */
+export const MODEL_FIELDS = [
   'imageSize',
   'inChannels',
   'patchSize',
@@ -133,7 +134,7 @@ const MODEL_FIELDS = [
   'localWindow',
   'classToken',
 ] as const satisfies readonly (keyof ModelConfig)[];
-const GENE_FIELDS = [
+export const GENE_FIELDS = [
   'globalHeads',
   'qkvRatio',
   'convExpansion',

@@ -138,20 +138,24 @@ const globalHeads = (
   ctx: ForwardContext,
 ): tf.Tensor3D => attention(p, tracer(ctx)('global', 'channels', x), gene.globalHeads, ctx, 'global');
 
-export function globalLocalModule(
+/** A forward over one block's tokens, x [B, T, C] -> [B, T, C], given its params, model config and gene. */
+type BlockForward = (
   p: BlockParams<tf.Tensor>,
   x: tf.Tensor3D,
   model: ModelConfig,
   gene: BlockGene,
   ctx: ForwardContext,
-): tf.Tensor3D {
+) => tf.Tensor3D;
+
+/** The GL module: the first Cg channels to the global heads, the other Cl to the local ones, concatenated back. */
+export const globalLocalModule: BlockForward = (p, x, model, gene, ctx) => {
   const cg = globalChannels(model, gene);
   const cl = localChannels(model, gene);
   if (cl === 0) return globalHeads(p.attention!, x, gene, ctx);
   if (cg === 0) return localHeads(p.local!, x, model, gene, ctx);
   const [xg, xl] = tf.split(x, [cg, cl], -1) as tf.Tensor3D[];
   return tf.concat([globalHeads(p.attention!, xg, gene, ctx), localHeads(p.local!, xl, model, gene, ctx)], -1);
-}
+};
 
 export function ffn(
   p: FfnParams<tf.Tensor>,
@@ -166,17 +170,11 @@ export function ffn(
 }
 
 /** One pre-norm GL block: x [B, T, C] -> [B, T, C]. */
-export function block(
-  p: BlockParams<tf.Tensor>,
-  x: tf.Tensor3D,
-  model: ModelConfig,
-  gene: BlockGene,
-  ctx: ForwardContext,
-): tf.Tensor3D {
+export const block: BlockForward = (p, x, model, gene, ctx) => {
   const see = tracer(ctx);
   const normed = see('input', 'LayerNorm 1', layerNorm(p.norm1, see('input', 'x', x)) as tf.Tensor3D, p.norm1);
   const module = see('merge', 'GL module', globalLocalModule(p, normed, model, gene, ctx));
   const h = see('merge', 'residual', tf.add(x, dropPath(module, ctx)) as tf.Tensor3D);
   const hidden = ffn(p.mlp, see('ffn', 'LayerNorm 2', layerNorm(p.norm2, h), p.norm2), model.ffnActivation, ctx);
   return see('ffn', 'residual', tf.add(h, dropPath(hidden, ctx)) as tf.Tensor3D);
-}
+};

@@ -124,6 +124,12 @@ export type RandomSearchOptions = Partial<Pick<EvolutionConfig, 'population' | '
   budget?: Budget;
 } & SearchCallbacks;
 
+/** The EA's knobs as given, each one missing taken from EVOLUTION_DEFAULTS. */
+const knobs = (given: Partial<EvolutionConfig>): EvolutionConfig =>
+  Object.fromEntries(
+    Object.entries(EVOLUTION_DEFAULTS).map(([k, v]) => [k, given[k as keyof EvolutionConfig] ?? v]),
+  ) as unknown as EvolutionConfig;
+
 /**
  * SPOS's EA: generation 0 is random; each later one holds `mutations` mutants and `crossovers` children of the top-k
  * so far, the rest random. Candidates over the budget or already evaluated are rejected. Returns the final state.
@@ -134,22 +140,9 @@ export function evolve(
   options: EvolutionOptions,
   resumeFrom?: EvolutionState,
 ): Promise<EvolutionState> {
-  const d = EVOLUTION_DEFAULTS;
-  const generations = options.generations ?? d.generations;
-  const population = options.population ?? d.population;
-  const settings: SearchSettings = {
-    seed: options.seed,
-    generations,
-    population,
-    evaluations: generations * population,
-    topK: options.topK ?? d.topK,
-    mutations: options.mutations ?? d.mutations,
-    crossovers: options.crossovers ?? d.crossovers,
-    mutationProbability: options.mutationProbability ?? d.mutationProbability,
-    budget: plainBudget(options.budget),
-    retries: options.retries ?? d.retries,
-    randomTries: options.randomTries ?? d.randomTries,
-  };
+  const c = knobs(options);
+  const evaluations = c.generations * c.population;
+  const settings: SearchSettings = { seed: options.seed, ...c, evaluations, budget: plainBudget(options.budget) };
   return search(space, fitness, 'evolution', settings, options, resumeFrom);
 }
 
@@ -160,20 +153,16 @@ export function randomSearch(
   options: RandomSearchOptions,
   resumeFrom?: EvolutionState,
 ): Promise<EvolutionState> {
-  const d = EVOLUTION_DEFAULTS;
-  const population = options.population ?? d.population;
-  const evaluations = options.evaluations ?? d.generations * d.population;
+  const c = knobs({ population: options.population, topK: options.topK, randomTries: options.randomTries });
+  const evaluations = options.evaluations ?? EVOLUTION_DEFAULTS.generations * EVOLUTION_DEFAULTS.population;
   const settings: SearchSettings = {
-    ...d,
     seed: options.seed,
-    generations: Math.ceil(evaluations / population),
-    population,
-    evaluations,
-    topK: options.topK ?? d.topK,
+    ...c,
+    generations: Math.ceil(evaluations / c.population),
     mutations: 0,
     crossovers: 0,
+    evaluations,
     budget: plainBudget(options.budget),
-    randomTries: options.randomTries ?? d.randomTries,
   };
   return search(space, fitness, 'random', settings, options, resumeFrom);
 }

@@ -3,6 +3,8 @@
 // resume its state as JSON. The paper's search space and the two stages of its search.
 import {
   canonicalGene,
+  GENE_FIELDS,
+  MODEL_FIELDS,
   localKernel,
   validateArchitecture,
   type Architecture,
@@ -199,7 +201,6 @@ export function nlpNasSpace(model: ModelConfig): SearchSpace {
 
 // --- keys, encoding ------------------------------------------------------------------------------------------------
 
-const GENE_FIELDS = ['globalHeads', 'qkvRatio', 'convExpansion', 'kernelSize', 'ffnRatio'] as const;
 const field = (v: number | null): string => (v === null ? '-' : String(v));
 /** G/ev/E/K/r with '-' for unused fields, e.g. "3/0.5/-/-/4" or "0/-/2/31/4". */
 const geneKey = (g: BlockGene): string =>
@@ -211,20 +212,6 @@ const geneKey = (g: BlockGene): string =>
  */
 export const archKey = (arch: Architecture): string =>
   arch.blocks.map((g) => geneKey(canonicalGene(arch.model, g))).join(' ');
-
-const MODEL_FIELDS = [
-  'imageSize',
-  'inChannels',
-  'patchSize',
-  'width',
-  'heads',
-  'depth',
-  'numClasses',
-  'ffnActivation',
-  'localModule',
-  'localWindow',
-  'classToken',
-] as const;
 
 /** The index of each block's gene among the space's choices; errors name the block that is not in the space. */
 export function encode(space: SearchSpace, arch: Architecture): number[] {
