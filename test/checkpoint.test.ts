@@ -1,10 +1,8 @@
 // Checkpoints: the safetensors format (all readable dtypes, malformed files), PyTorch layouts and names (checked against
 // lib/model/flops.ts), round trips, and loads that do not fit the model. Parity with PyTorch itself is test/parity.test.ts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { presetArchitecture, validateArchitecture, type Architecture } from '../lib/model/arch';
 import { initBackend } from '../lib/kernels/backend';
@@ -31,16 +29,10 @@ import {
   type Safetensors,
   type TensorToWrite,
 } from '../lib/io/safetensors';
-import { seededBatch, tinyArchitecture } from './helpers';
+import { seededBatch, tempFolder, tinyArchitecture } from './helpers';
 
-let dir: string;
-before(async () => {
-  await initBackend({ backend: 'cpu' });
-  dir = mkdtempSync(path.join(os.tmpdir(), 'glit-checkpoint-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-const file = (name: string) => path.join(dir, name);
+const file = tempFolder('glit-checkpoint-');
+before(() => initBackend({ backend: 'cpu' }));
 
 /** A safetensors file built by hand from a header object and a data section, independently of the encoder. */
 function rawSafetensors(header: object, data: Uint8Array): Uint8Array {
@@ -198,7 +190,7 @@ test('writes are atomic: the file is replaced whole, no temporary file is left',
   writeSafetensors(file('atomic.safetensors'), [['w', { dtype: 'F32', shape: [2], values: [2, 3] }]]);
   assert.deepEqual(Array.from(toFloat32(readSafetensors(file('atomic.safetensors')).tensors.get('w')!)), [2, 3]);
   assert.deepEqual(
-    readdirSync(dir).filter((f) => f.includes('.tmp')),
+    readdirSync(file()).filter((f) => f.includes('.tmp')),
     [],
   );
 });

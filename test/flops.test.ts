@@ -17,25 +17,14 @@ import {
   type Architecture,
 } from '../lib/model/arch';
 import { countParams, modelCost, parameterShapes, type Cost } from '../lib/model/flops';
+import { HAND_COUNTED_MODEL } from './helpers';
 
 const repoRoot = join(__dirname, '..');
 
-/** 8x8 grey images, patch 4 (T = 5 tokens), width 6, 3 heads of 2 channels: one block of each kind, small enough to count by hand. */
+/** One block of each kind on the hand-counted model. */
 const TINY_BY_HAND: Architecture = {
   name: 'by-hand',
-  model: {
-    imageSize: 8,
-    inChannels: 1,
-    patchSize: 4,
-    width: 6,
-    heads: 3,
-    depth: 3,
-    numClasses: 2,
-    ffnActivation: 'gelu',
-    localModule: 'conv1d',
-    localWindow: null,
-    classToken: true,
-  },
+  model: HAND_COUNTED_MODEL,
   blocks: [
     { globalHeads: 0, qkvRatio: null, convExpansion: 2, kernelSize: 3, ffnRatio: 1 },
     { globalHeads: 1, qkvRatio: 1, convExpansion: 1, kernelSize: 3, ffnRatio: 2 },

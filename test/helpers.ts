@@ -1,8 +1,11 @@
-// Small shared pieces for tests: a tiny architecture with every block type, a seeded batch, the CLI runner.
-import { spawnSync } from 'node:child_process';
+// Small shared pieces for tests: tiny architectures, a seeded batch, a temporary folder, the CLI runners.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { validateArchitecture, type Architecture } from '../lib/model/arch';
+import { validateArchitecture, type Architecture, type ModelConfig } from '../lib/model/arch';
 import { Rng } from '../lib/core/random';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -32,6 +35,21 @@ export function tinyBaseline(): Architecture {
   });
 }
 
+/** 8x8 grey images, patch 4 (T = 5 tokens), width 6, 3 heads of 2 channels, 2 classes: small enough to count by hand. */
+export const HAND_COUNTED_MODEL: ModelConfig = {
+  imageSize: 8,
+  inChannels: 1,
+  patchSize: 4,
+  width: 6,
+  heads: 3,
+  depth: 3,
+  numClasses: 2,
+  ffnActivation: 'gelu',
+  localModule: 'conv1d',
+  localWindow: null,
+  classToken: true,
+};
+
 /** A batch of normal noise images [n, size, size, channels] with labels 0..classes-1 in turn. */
 export function seededBatch(
   n: number,
@@ -51,6 +69,19 @@ export function seededBatch(
   };
 }
 
+/**
+ * A temporary folder made before this file's tests and removed after them: the returned function gives the path of
+ * a name inside it, or of the folder itself.
+ */
+export function tempFolder(prefix: string): (name?: string) => string {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return (name = '') => path.join(dir, name);
+}
+
 /** Runs `node bin/glit.js ...args` and returns its exit code and output. */
 export function runGlit(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 120_000) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/glit.js'), ...args], {
@@ -60,4 +91,36 @@ export function runGlit(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 1
     timeout,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Runs `glit command ...args` in a child process on the wasm backend, killing it with SIGKILL as soon as `killWhen`
+ * exists (when given).
+ */
+export function glitProcess(
+  command: string,
+  args: string[],
+  killWhen?: string,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), command, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, GLIT_BACKEND: 'wasm' },
+    });
+    let [stdout, stderr, killed] = ['', '', false];
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = killWhen
+      ? setInterval(() => {
+          if (fs.existsSync(killWhen)) {
+            killed = child.kill('SIGKILL');
+            clearInterval(poll);
+          }
+        }, 5)
+      : undefined;
+    child.on('close', (code) => {
+      if (poll) clearInterval(poll);
+      resolve({ killed, code, stdout, stderr });
+    });
+  });
 }

@@ -2,18 +2,13 @@
 // array is refused saying what to do.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { decodeNpy, encodeNpy, NpyError, readNpy, writeNpy } from '../lib/io/npy';
+import { tempFolder } from './helpers';
 
 const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
-let dir: string;
-before(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'glit-npy-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const temp = tempFolder('glit-npy-');
 
 function python(code: string): void {
   const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
@@ -45,13 +40,13 @@ test('round trip, with the data 64-byte aligned as numpy writes it', () => {
 });
 
 test("numpy reads ours, and we read numpy's versions 1.0 and 2.0", () => {
-  const ours = path.join(dir, 'ours.npy');
+  const ours = temp('ours.npy');
   writeNpy(ours, { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) });
   python(
     `import numpy as np; a = np.load(${JSON.stringify(ours)}); assert a.dtype == np.float32 and a.shape == (2, 3) and a[1, 2] == 6.5, a`,
   );
-  const v1 = path.join(dir, 'v1.npy');
-  const v2 = path.join(dir, 'v2.npy');
+  const v1 = temp('v1.npy');
+  const v2 = temp('v2.npy');
   python(
     `import numpy as np; a = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 8; np.save(${JSON.stringify(v1)}, a)\n` +
       `with open(${JSON.stringify(v2)}, 'wb') as f: np.lib.format.write_array(f, a, version=(2, 0))`,
@@ -106,7 +101,7 @@ test('other dtypes, byte order, Fortran order, truncation and non-npy files are 
     ],
   ];
   for (const [name, bytes, message] of cases) {
-    const file = path.join(dir, `${name}.npy`);
+    const file = temp(`${name}.npy`);
     writeFileSync(file, bytes);
     assert.throws(
       () => readNpy(file),
@@ -139,7 +134,7 @@ test('headers numpy refuses are refused here too: missing or extra keys, a shape
     ],
   ];
   for (const [name, header, message] of cases) {
-    const file = path.join(dir, `bad-${name}.npy`);
+    const file = temp(`bad-${name}.npy`);
     writeFileSync(file, npyWithHeader(header, f4));
     assert.throws(
       () => readNpy(file),
@@ -154,15 +149,16 @@ test('headers numpy refuses are refused here too: missing or extra keys, a shape
     assert.equal(r.status, 3, `numpy should refuse ${name} too`);
   }
   // numpy's reader lets a negative size through; an array cannot have one.
-  const file = path.join(dir, 'bad-negative.npy');
+  const file = temp('bad-negative.npy');
   writeFileSync(file, npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", f4));
   assert.throws(() => readNpy(file), /the shape is not a tuple of sizes/);
 });
 
 test('a folder or a missing file given as the input says so', () => {
+  const dir = temp();
   assert.throws(
     () => readNpy(dir),
     new RegExp(`^Error: ${dir.replace(/[/.]/g, '\\$&')}: is a folder, expected a file|${dir}: is a folder`),
   );
-  assert.throws(() => readNpy(path.join(dir, 'none.npy')), /none\.npy: not found/);
+  assert.throws(() => readNpy(temp('none.npy')), /none\.npy: not found/);
 });

@@ -2,7 +2,6 @@
 // provenance), the scales as differences from the defaults, the CLI's old spelling --preset, old `glit train` metrics,
 // and `glit train` killed mid-run resuming to the same result as an uninterrupted run.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +12,7 @@ import { scaleSettings, settingsFromJson, type RunSettings } from '../lib/config
 import { EVOLUTION_DEFAULTS } from '../lib/search/evolution';
 import { readRetraining, readSettings, readTrainSettings, updateSettings } from '../lib/io/run-folder';
 import { resolveRun } from '../lib/cli/run-options';
-import { ROOT, runGlit, tinyBaseline } from './helpers';
+import { glitProcess, ROOT, runGlit, tinyBaseline } from './helpers';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'glit-run-folder-'));
 const writeConfig = (dir: string, json: unknown) =>
@@ -103,34 +102,6 @@ test('old glit train folders: 0-based metrics read 1-based, and --resume says it
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `glit train` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
-function trainProcess(
-  args: string[],
-  killWhen?: string,
-): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'train', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, GLIT_BACKEND: 'wasm' },
-    });
-    let [stdout, stderr, killed] = ['', '', false];
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = killWhen
-      ? setInterval(() => {
-          if (fs.existsSync(killWhen)) {
-            killed = child.kill('SIGKILL');
-            clearInterval(poll);
-          }
-        }, 20)
-      : undefined;
-    child.on('close', (code) => {
-      if (poll) clearInterval(poll);
-      resolve({ killed, code, stdout, stderr });
-    });
-  });
-}
-
 test(
   'glit train killed with SIGKILL after an epoch resumes to the same result as an uninterrupted run',
   { timeout: 300_000 },
@@ -139,7 +110,7 @@ test(
     const archFile = path.join(dir, 'tiny.json');
     fs.writeFileSync(archFile, architectureToJson(tinyBaseline()));
     const common = ['--arch', archFile, '--scale', 'smoke', '--epochs', '3', '--json'];
-    const whole = await trainProcess([...common, '--out', path.join(dir, 'whole')]);
+    const whole = await glitProcess('train', [...common, '--out', path.join(dir, 'whole')]);
     assert.equal(whole.code, 0, whole.stderr);
     const expected = JSON.parse(whole.stdout);
     for (const f of ['config.json', 'arch.json', 'metrics.jsonl', 'model.safetensors', 'result.json'])
@@ -151,12 +122,12 @@ test(
     );
 
     const out = path.join(dir, 'killed');
-    const first = await trainProcess([...common, '--out', out], path.join(out, 'metrics.jsonl'));
+    const first = await glitProcess('train', [...common, '--out', out], path.join(out, 'metrics.jsonl'));
     assert.ok(first.killed, 'the first run should have been killed after its first epoch');
-    const again = await trainProcess(['--out', out, '--resume', '--epochs', '4']);
+    const again = await glitProcess('train', ['--out', out, '--resume', '--epochs', '4']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /drop --epochs/);
-    const resumed = await trainProcess(['--out', out, '--resume', '--json']);
+    const resumed = await glitProcess('train', ['--out', out, '--resume', '--json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
     assert.deepEqual(strip(JSON.parse(resumed.stdout)), strip(expected));

@@ -1,7 +1,6 @@
 // The training recipe against hand-computed numbers, the supernet's single-path updates and memory, BatchNorm
 // recalibration, and the hierarchical search killed with SIGKILL and resumed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,7 +24,7 @@ import {
   supernetVariables,
 } from '../lib/search/supernet';
 import { TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
-import { ROOT, runGlit, tinyBaseline } from './helpers';
+import { glitProcess, runGlit, tinyBaseline } from './helpers';
 
 const TINY = tinyBaseline();
 
@@ -205,34 +204,6 @@ test('trainLoop reports every step in order, and stops a diverging run at the st
   disposeSupernet(net);
 });
 
-/** Runs `glit search` in a child process, killing it with SIGKILL once `killWhen` exists (when given). */
-function searchProcess(
-  args: string[],
-  killWhen?: string,
-): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), 'search', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, GLIT_BACKEND: 'wasm' },
-    });
-    let [stdout, stderr, killed] = ['', '', false];
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = killWhen
-      ? setInterval(() => {
-          if (fs.existsSync(killWhen)) {
-            killed = child.kill('SIGKILL');
-            clearInterval(poll);
-          }
-        }, 5)
-      : undefined;
-    child.on('close', (code) => {
-      if (poll) clearInterval(poll);
-      resolve({ killed, code, stdout, stderr });
-    });
-  });
-}
-
 test(
   'glit search killed with SIGKILL inside every kind of stage resumes to the same files as an uninterrupted run',
   { timeout: 600_000 },
@@ -254,7 +225,7 @@ test(
       }),
     );
     const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
-    const whole = await searchProcess([...common, '--out', path.join(dir, 'whole')]);
+    const whole = await glitProcess('search', [...common, '--out', path.join(dir, 'whole')]);
     assert.equal(whole.code, 0, whole.stderr);
     const expected = JSON.parse(whole.stdout);
     for (const f of [
@@ -287,11 +258,11 @@ test(
     let resumes = '';
     for (const [i, point] of killPoints.entries()) {
       const args = i === 0 ? [...common, '--out', out] : ['--out', out, '--resume', '--json'];
-      const run = await searchProcess(args, path.join(out, point));
+      const run = await glitProcess('search', args, path.join(out, point));
       assert.ok(run.killed, `run ${i + 1} should have been killed once ${point} existed: ${run.stderr}`);
       resumes += run.stderr;
     }
-    const last = await searchProcess(['--out', out, '--resume', '--json']);
+    const last = await glitProcess('search', ['--out', out, '--resume', '--json']);
     assert.equal(last.code, 0, last.stderr);
     resumes += last.stderr;
     assert.match(resumes, /resuming the supernet after epoch 1\/2/);
@@ -332,13 +303,13 @@ test('two runs on one --out: the second is refused while the first lives, a resu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
   const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32'];
   const together = path.join(dir, 'together');
-  const both = await Promise.all([1, 2].map(() => searchProcess([...common, '--out', together])));
+  const both = await Promise.all([1, 2].map(() => glitProcess('search', [...common, '--out', together])));
   assert.deepEqual(both.map((r) => r.code).sort(), [0, 2], both.map((r) => r.stderr).join('\n---\n'));
   const refused = both.find((r) => r.code === 2)!;
   assert.match(refused.stderr, /is in use by glit search \(PID \d+ on .*\): two runs must not write one folder/);
 
   const running = path.join(dir, 'running');
-  const first = searchProcess([...common, '--out', running]);
+  const first = glitProcess('search', [...common, '--out', running]);
   while (!fs.existsSync(path.join(running, 'config.json'))) await new Promise((r) => setTimeout(r, 20));
   const resume = runGlit(['search', '--out', running, '--resume']);
   assert.equal(resume.status, 2);

@@ -3,10 +3,7 @@
 // checkpoint names, the locality of each module checked through gradients, and the 2-D depthwise conv's hand-written
 // gradient against tfjs's own. Parity with PyTorch for the variants is in test/parity.test.ts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
   architectureToJson,
@@ -30,14 +27,10 @@ import { PAPER_WINDOWS } from '../lib/model/local-modules';
 import { disposeModel, forward, initModel, namedVariables } from '../lib/model/model';
 import { Rng } from '../lib/core/random';
 import { encode, fullSpace, stage1Space, stage2Space, uniformArchitecture } from '../lib/search/space';
-import { seededBatch, tinyArchitecture } from './helpers';
+import { HAND_COUNTED_MODEL, seededBatch, tempFolder, tinyArchitecture } from './helpers';
 
-let dir: string;
-before(async () => {
-  await initBackend({ backend: 'cpu' });
-  dir = mkdtempSync(path.join(os.tmpdir(), 'glit-variants-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+before(() => initBackend({ backend: 'cpu' }));
+const temp = tempFolder('glit-variants-');
 
 const PROXY = presetArchitecture('deit-proxy').model;
 const tiny = tinyArchitecture();
@@ -247,17 +240,7 @@ test('the search spaces build for each local module, and encode tells the module
 test('window attention: hand-counted params, official-style FLOPs (w keys per query) and true MACs (all T keys)', () => {
   // 8x8, patch 4: 4 patches + CLS = 5 tokens, width 6, 3 heads of 2 channels, w = 3
   const arch = validateArchitecture({
-    model: {
-      imageSize: 8,
-      inChannels: 1,
-      patchSize: 4,
-      width: 6,
-      heads: 3,
-      depth: 2,
-      numClasses: 2,
-      localModule: 'window-attention',
-      localWindow: 3,
-    },
+    model: { ...HAND_COUNTED_MODEL, depth: 2, localModule: 'window-attention', localWindow: 3 },
     blocks: [
       { globalHeads: 0, ffnRatio: 1 },
       { globalHeads: 1, qkvRatio: 1, ffnRatio: 2 },
@@ -293,17 +276,7 @@ test('window attention: hand-counted params, official-style FLOPs (w keys per qu
 test('conv2d: hand-counted params (no cls_token, pos_embed over the patches), k*k taps in FLOPs and MACs', () => {
   // 12x12, patch 4: a 3x3 grid, T = 9 tokens, no CLS; width 6, k = 3
   const arch = validateArchitecture({
-    model: {
-      imageSize: 12,
-      inChannels: 1,
-      patchSize: 4,
-      width: 6,
-      heads: 3,
-      depth: 1,
-      numClasses: 2,
-      localModule: 'conv2d',
-      classToken: false,
-    },
+    model: { ...HAND_COUNTED_MODEL, imageSize: 12, depth: 1, localModule: 'conv2d', classToken: false },
     blocks: [{ globalHeads: 0, convExpansion: 2, kernelSize: 3, ffnRatio: 1 }],
   });
   const cost = modelCost(arch);
@@ -329,7 +302,7 @@ for (const arch of [windowTiny, conv2dTiny]) {
     const params = initModel(arch, 1);
     const { x } = seededBatch(2, 8, 1, 4);
     tf.dispose(forward(params, x, arch, { training: true }));
-    const file = path.join(dir, `${arch.name}.safetensors`);
+    const file = temp(`${arch.name}.safetensors`);
     await saveCheckpoint(file, params, arch);
     const saved = readCheckpoint(file);
     const expected = parameterShapes(arch);
