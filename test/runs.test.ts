@@ -161,9 +161,9 @@ test('notebooks run live in runs/notebooks/ by default, and only read the folder
   assert.equal(own.dir, path.join(ROOT, 'runs', 'notebooks', 'search-smoke-seed3-fashion-mnist'));
   assert.equal(own.live, true);
   assert.equal(own.settings.config.weightSharing, 'separate');
-  assert.equal(notebookParams({ GLIT_WEIGHT_SHARING: 'sliced' }).weightSharing, 'sliced');
+  assert.equal(notebookParams({}, { GLIT_WEIGHT_SHARING: 'sliced' }).weightSharing, 'sliced');
   assert.throws(
-    () => notebookParams({ GLIT_WEIGHT_SHARING: 'shared' }),
+    () => notebookParams({}, { GLIT_WEIGHT_SHARING: 'shared' }),
     /GLIT_WEIGHT_SHARING='shared' is not one of separate, sliced/,
   );
   const sliced = notebookSearch({ ...params, weightSharing: 'sliced' }, {});
@@ -184,4 +184,20 @@ test('notebooks run live in runs/notebooks/ by default, and only read the folder
 
   const rows = describeSettings(given.settings);
   assert.match(rows.find((r) => r.setting === 'FLOPs budget')!.value, /^1\.5 x the baseline's: \d+\.\d\dM/);
+});
+
+test("notebook parameters: the first cell's values, each overridden by its environment variable when set", () => {
+  const cell = { scale: 'cpu', seed: 4, dataset: 'mnist', backend: 'wasm', weightSharing: 'sliced' } as const;
+  const own = notebookParams(cell, {});
+  assert.deepEqual(
+    [own.scale, own.seed, own.dataset, own.backend.backend, own.weightSharing],
+    ['cpu', 4, 'mnist', 'wasm', 'sliced'],
+  );
+  assert.equal(own.overriddenBy, undefined);
+  const ci = notebookParams(cell, { GLIT_SCALE: 'smoke', GLIT_SEED: '4' });
+  assert.deepEqual([ci.scale, ci.seed, ci.overriddenBy], ['smoke', 4, ['GLIT_SCALE']]);
+  assert.deepEqual(notebookParams({}, {}).scale, 'cpu');
+  assert.throws(() => notebookParams({ seed: 1.5 }, {}), /the cell's seed='1\.5': must be an integer >= 0/);
+  assert.throws(() => notebookParams({}, { GLIT_SEED: '4294967296' }), /GLIT_SEED='4294967296': must be an integer/);
+  assert.throws(() => notebookParams({ scale: 'huge' as 'cpu' }, {}), /the cell's scale 'huge' is not a scale/);
 });

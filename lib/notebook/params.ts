@@ -1,39 +1,59 @@
-// Notebook parameters. Every notebook reads them from environment variables in its first cell, so the same notebook
-// runs as a seconds-long smoke test (GLIT_SCALE=smoke, what the tests use), on a laptop CPU, or at paper scale on a GPU
-// without editing cells. Unset variables take the defaults below; a value that is not allowed is an error, not a guess.
-import { optionsFromEnv, type BackendOptions } from '../kernels/backend';
+// Notebook parameters. Each notebook's first cell sets them as code, notebookParams({ scale: 'cpu', seed: 0, ... }):
+// edit the cell and rerun the cells below. An environment variable, when set, overrides the cell's value (how CI runs
+// every notebook as a seconds-long smoke test, GLIT_SCALE=smoke) and the result says which did. A value that is not
+// allowed is an error, not a guess.
+import { optionsFromEnv, type BackendOptions, type BackendRequest } from '../kernels/backend';
 import { parseScale, type Scale } from '../config/scales';
+import { checkRange, SEED_RANGE } from '../config/validate';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
 
 export interface NotebookParams {
-  /** GLIT_SCALE, default cpu. */
+  /** The run size (GLIT_SCALE), default cpu. */
   scale: Scale;
-  /** GLIT_DATASET: the dataset spec given to loadDataset, default fashion-mnist. */
+  /** The dataset spec given to loadDataset (GLIT_DATASET), default fashion-mnist. */
   dataset: string;
-  /** GLIT_SEED: the seed every random choice in the notebook derives from, default 0. */
+  /** The seed every random choice in the notebook derives from (GLIT_SEED), default 0. */
   seed: number;
-  /** GLIT_BACKEND, GLIT_WEBGPU_ADAPTER and GLIT_DAWN_TOGGLES, read by lib/kernels/backend.ts (default auto). */
+  /** The backend (GLIT_BACKEND; GLIT_WEBGPU_ADAPTER and GLIT_DAWN_TOGGLES as in lib/kernels/backend.ts), default auto. */
   backend: BackendOptions;
-  /** GLIT_WEIGHT_SHARING: the search notebooks' supernets, separate (default) or sliced (lib/search/supernet.ts). */
+  /** The search notebooks' supernets (GLIT_WEIGHT_SHARING), separate (default) or sliced (lib/search/supernet.ts). */
   weightSharing: WeightSharing;
+  /** The environment variables that overrode the cell's values. */
+  overriddenBy?: string[];
 }
 
-export function notebookParams(env: NodeJS.ProcessEnv = process.env): NotebookParams {
-  const scale = parseScale(setting(env, 'GLIT_SCALE', 'cpu'), 'GLIT_SCALE');
-  const seedText = setting(env, 'GLIT_SEED', '0');
-  const seed = Number(seedText);
-  if (!Number.isSafeInteger(seed)) throw new Error(`GLIT_SEED='${seedText}' is not an integer`);
-  const weightSharing = parseWeightSharing(setting(env, 'GLIT_WEIGHT_SHARING', 'separate'), 'GLIT_WEIGHT_SHARING');
-  return {
-    scale,
-    dataset: setting(env, 'GLIT_DATASET', 'fashion-mnist'),
-    seed,
-    backend: optionsFromEnv(env),
-    weightSharing,
+/** What a notebook's first cell sets; anything left out takes its default. */
+export interface CellParams {
+  scale?: Scale;
+  dataset?: string;
+  seed?: number;
+  backend?: BackendRequest | 'auto';
+  weightSharing?: WeightSharing;
+}
+
+export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = process.env): NotebookParams {
+  const overriddenBy: string[] = [];
+  /** The variable's trimmed value when it is set, else the cell's (as text), else the default. */
+  const pick = (variable: string, field: keyof CellParams, fallback: string): [string, string] => {
+    const value = cell[field];
+    const fromEnv = env[variable]?.trim();
+    if (fromEnv) {
+      if (value !== undefined && String(value) !== fromEnv) overriddenBy.push(variable);
+      return [fromEnv, variable];
+    }
+    return [value === undefined ? fallback : String(value), `the cell's ${field}`];
   };
-}
-
-/** A variable's trimmed value, or the default when it is unset or blank. */
-function setting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  return env[name]?.trim() || fallback;
+  const [scaleText, scaleSource] = pick('GLIT_SCALE', 'scale', 'cpu');
+  const [seedText, seedSource] = pick('GLIT_SEED', 'seed', '0');
+  const [sharingText, sharingSource] = pick('GLIT_WEIGHT_SHARING', 'weightSharing', 'separate');
+  const [backend] = pick('GLIT_BACKEND', 'backend', 'auto');
+  const [dataset] = pick('GLIT_DATASET', 'dataset', 'fashion-mnist');
+  return {
+    scale: parseScale(scaleText, scaleSource),
+    dataset,
+    seed: checkRange(Number(seedText), SEED_RANGE, `${seedSource}='${seedText}'`),
+    backend: optionsFromEnv({ ...env, GLIT_BACKEND: backend }),
+    weightSharing: parseWeightSharing(sharingText, sharingSource),
+    ...(overriddenBy.length > 0 ? { overriddenBy } : {}),
+  };
 }
