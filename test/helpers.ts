@@ -94,33 +94,35 @@ export function runGlit(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 1
 }
 
 /**
- * Runs `glit command ...args` in a child process on the wasm backend, killing it with SIGKILL as soon as `killWhen`
+ * Runs `glit command ...args` in a child process on the wasm backend, sending it `signal` (SIGKILL) as soon as `killWhen`
  * exists (when given).
  */
 export function glitProcess(
   command: string,
   args: string[],
   killWhen?: string,
-): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string; afterSignal: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/glit.js'), command, ...args], {
       cwd: ROOT,
       env: { ...process.env, GLIT_BACKEND: 'wasm' },
     });
-    let [stdout, stderr, killed] = ['', '', false];
+    let [stdout, stderr, killed, signalled] = ['', '', false, 0];
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const poll = killWhen
       ? setInterval(() => {
           if (fs.existsSync(killWhen)) {
-            killed = child.kill('SIGKILL');
+            killed = child.kill(signal);
+            signalled = Date.now();
             clearInterval(poll);
           }
         }, 5)
       : undefined;
     child.on('close', (code) => {
       if (poll) clearInterval(poll);
-      resolve({ killed, code, stdout, stderr });
+      resolve({ killed, code, stdout, stderr, afterSignal: signalled ? (Date.now() - signalled) / 1000 : 0 });
     });
   });
 }

@@ -299,6 +299,23 @@ test(
   },
 );
 
+test('Ctrl-C (SIGINT) stops glit search within a step, says how to resume, and the resume finishes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
+  const out = path.join(dir, 'run');
+  const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--out', out];
+  // SIGINT once the supernet has taken its first step: the loop is busy, its awaits all resolved promises.
+  const stopped = await glitProcess('search', common, path.join(out, 'stage1', 'supernet', 'steps.jsonl'), 'SIGINT');
+  assert.equal(stopped.code, 130, stopped.stderr);
+  assert.ok(stopped.afterSignal < 2, `stopped ${stopped.afterSignal}s after the signal`);
+  assert.match(
+    stopped.stderr,
+    new RegExp(`interrupted; the last saved state is kept: continue it with: npx glit search --out ${out} --resume`),
+  );
+  const resumed = await glitProcess('search', ['--out', out, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('two runs on one --out: the second is refused while the first lives, a resume too', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
   const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32'];

@@ -1,5 +1,7 @@
 // `glit <command> [options]`: dispatches to the subcommands listed below.
 import { UsageError, type Command } from './command';
+import { exitOnSecondInterrupt, Interrupted } from '../core/interrupt';
+import { resumeHint } from './run-options';
 import { backendCommand } from './backend';
 import { trainCommand } from './train';
 import { searchCommand } from './search';
@@ -48,9 +50,16 @@ export async function main(argv: string[]): Promise<void> {
       console.log(command.help);
       return;
     }
+    exitOnSecondInterrupt();
     await command.run(rest);
     process.exit(0); // Dawn and the wasm runtime can keep the event loop alive
   } catch (e) {
+    if (e instanceof Interrupted) {
+      console.error(
+        `glit ${name}: interrupted; the last saved state is kept${resumeHint() ? `: ${resumeHint()}` : ''}`,
+      );
+      process.exit(130);
+    }
     if (e instanceof UsageError) {
       console.error(`glit: ${e.message}\n\n${command ? command.help : topHelp()}`);
       process.exit(2);

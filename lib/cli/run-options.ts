@@ -79,8 +79,15 @@ export function runFolder(values: { out?: string; resume?: boolean }, command: s
   } else if (fs.readdirSync(out).some((f) => f !== LOCK_FILE)) {
     throw new UsageError(`${out} is not empty: pass --resume to continue the run in it, or choose a new --out`);
   }
+  opened = { command, out };
   return out;
 }
+
+let opened: { command: string; out: string } | undefined;
+
+/** How to continue the run folder this process opened, for the message of an interrupted or failed run. */
+export const resumeHint = (): string | undefined =>
+  opened && `continue it with: npx glit ${opened.command} --out ${opened.out} --resume`;
 
 /** A value checked by lib/config/validate.ts, its error a usage error (it names the flag or file at fault). */
 export function configOption<T>(check: () => T): T {

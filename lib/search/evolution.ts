@@ -5,6 +5,7 @@ import type { Architecture } from '../model/arch';
 import { modelCost } from '../model/flops';
 import { checkEvolutionConfig, checkRange, ConfigError, SEED_RANGE } from '../config/validate';
 import { Rng } from '../core/random';
+import { interruptPoint } from '../core/interrupt';
 import {
   archKey,
   checkBudget,
@@ -245,6 +246,7 @@ async function search(
     for (const candidate of state.pending) {
       if (candidate.score !== null) continue;
       callbacks.signal?.throwIfAborted();
+      await interruptPoint();
       const score = await fitness(decode(space, candidate.code), candidate.key);
       if (typeof score !== 'number' || !Number.isFinite(score))
         throw new Error(`fitness of ${candidate.key}: expected a finite number, got ${score}`);

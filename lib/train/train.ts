@@ -9,6 +9,7 @@ import { forward, trainableVariables, type ModelParams } from '../model/model';
 import { adamWStep, clipByGlobalNorm, learningRate, type AdamWState, type ScheduleConfig } from './optimizer';
 import { Rng } from '../core/random';
 import { checkTrainConfig } from '../config/validate';
+import { interruptPoint } from '../core/interrupt';
 
 export interface TrainConfig {
   epochs: number;
@@ -216,6 +217,7 @@ export async function trainLoop(opts: {
       lossSum += value;
       step++;
       hooks.onStep?.({ epoch, step, stepsPerEpoch: perEpoch, loss: value });
+      await interruptPoint();
     }
     const progress = { epoch: epoch + 1, step, rngState: rng.state };
     await hooks.onEpoch?.({

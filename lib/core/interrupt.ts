@@ -1,0 +1,49 @@
+// Stopping long work cleanly. Ctrl-C in the CLI and Kernel > Interrupt in a notebook both send SIGINT, which only
+// reaches JavaScript between macrotasks; a training loop whose awaits are all resolved promises never gives it one.
+// So the loops call interruptPoint() between steps: it yields once to the event loop and throws Interrupted when a
+// SIGINT came, and the work stops within a step, its last saved state ready to resume.
+
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted (SIGINT)');
+    this.name = 'Interrupted';
+  }
+}
+
+interface InterruptState {
+  pending: boolean;
+  listening: boolean;
+  /** The CLI: a second SIGINT while the first waits for a loop exits at once (a notebook kernel must live on). */
+  exitOnSecond: boolean;
+}
+
+// On globalThis: tslab compiles lib/ again when an import cell is rerun, and one listener must serve every copy.
+const state: InterruptState = ((globalThis as { glitInterrupt?: InterruptState }).glitInterrupt ??= {
+  pending: false,
+  listening: false,
+  exitOnSecond: false,
+});
+
+/** For the CLI: a second Ctrl-C exits at once, when the first is still waiting for a loop to reach a step's end. */
+export function exitOnSecondInterrupt(): void {
+  state.exitOnSecond = true;
+}
+
+/**
+ * Yields to the event loop, then throws Interrupted if a SIGINT arrived since the last call. The listener is added on
+ * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once).
+ */
+export async function interruptPoint(): Promise<void> {
+  if (!state.listening) {
+    state.listening = true;
+    process.on('SIGINT', () => {
+      if (state.pending && state.exitOnSecond) process.exit(130);
+      state.pending = true;
+    });
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  if (state.pending) {
+    state.pending = false;
+    throw new Interrupted();
+  }
+}
