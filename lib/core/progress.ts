@@ -1,5 +1,6 @@
 // Progress of slow work (building a data cache, decoding images, training epochs, search generations), reported to a
-// callback; the default prints to stderr with the rate and the time left.
+// callback: on stderr with the rate and the time left in the CLI, one display updated in place per task in notebooks
+// (lib/notebook/search-run.ts).
 
 export interface Progress {
   /** What is being done, e.g. 'fashion-mnist: converting JSON'. */
@@ -12,29 +13,46 @@ export interface Progress {
 
 export type ProgressCallback = (p: Progress) => void;
 
+/** A shown progress line, and whether it starts a task or ends one. */
+export interface ProgressLine {
+  line: string;
+  task: string;
+  first: boolean;
+  finished: boolean;
+}
+
 /**
- * The default reporter: a line on stderr when a task announces its start (done = 0), then at most one per interval
- * (rewritten in place on a terminal, a new line every 2 s in logs and notebooks), and a last one when it finishes.
- * Quick tasks that do not announce themselves print nothing.
+ * Throttles progress to lines: one when a task announces its start (done = 0), then at most one per `interval` ms,
+ * and a last one when it finishes; null for the calls in between. Quick tasks that do not announce themselves show
+ * nothing.
  */
-export function stderrProgress(): ProgressCallback {
-  const tty = Boolean(process.stderr.isTTY);
-  const interval = tty ? 100 : 2000;
+export function progressLines(interval: number): (p: Progress) => ProgressLine | null {
   let task = '';
   let since = 0;
   let started = 0;
   let shown = false;
   return (p) => {
     const now = Date.now();
-    if (p.task !== task) [task, since, started, shown] = [p.task, now, now, false];
+    const first = p.task !== task;
+    if (first) [task, since, started, shown] = [p.task, now, now, false];
     const finished = p.done >= p.total;
-    if (!(p.done === 0 || now - since >= interval || (finished && shown))) return;
+    if (!(p.done === 0 || now - since >= interval || (finished && shown))) return null;
     since = now;
     shown = !finished;
     const elapsed = (now - started) / 1000;
     const eta = p.done > 0 && !finished ? `, ${formatSeconds((elapsed * (p.total - p.done)) / p.done)} left` : '';
     const line = `${p.task}: ${p.done}/${p.total} (${Math.floor((100 * p.done) / Math.max(p.total, 1))}%, ${formatSeconds(elapsed)}${eta})${p.detail ? ` ${p.detail}` : ''}`;
-    process.stderr.write(tty ? `\r${line}${finished ? '\n' : ''}` : `${line}\n`);
+    return { line, task: p.task, first, finished };
+  };
+}
+
+/** The CLI's reporter: lines on stderr, rewritten in place on a terminal, a new line every 2 s in logs. */
+export function stderrProgress(): ProgressCallback {
+  const tty = Boolean(process.stderr.isTTY);
+  const lines = progressLines(tty ? 100 : 2000);
+  return (p) => {
+    const l = lines(p);
+    if (l) process.stderr.write(tty ? `\r${l.line}${l.finished ? '\n' : ''}` : `${l.line}\n`);
   };
 }
 

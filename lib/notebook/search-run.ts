@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describeBackend, initBackend } from '../kernels/backend';
 import { loadDataset, type DatasetSplits, type SplitLimit } from '../data/datasets';
 import type { NotebookParams } from './params';
-import { stderrProgress, type ProgressCallback } from '../core/progress';
+import { progressLines, stderrProgress, type ProgressCallback } from '../core/progress';
 import { sweepTemporaries } from '../io/atomic-files';
 import { lockRunFolder } from '../io/run-lock';
 import { scaleSettings, type CommandFields, type RunSettings } from '../config/run-settings';
@@ -97,8 +97,26 @@ export async function openNotebookSearch(
  */
 export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progress: ProgressCallback } {
   const relative = (text: string) => text.split(search.dir + path.sep).join('');
-  const progress = stderrProgress();
+  const progress = notebookProgress();
   return { log: (line) => console.log(relative(line)), progress: (p) => progress({ ...p, task: relative(p.task) }) };
+}
+
+/**
+ * Progress in a notebook: one output per task, rewritten in place (twice a second at most), instead of a stderr line
+ * every 2 s; outside a tslab kernel (tests, scripts), the CLI's stderr lines.
+ */
+export function notebookProgress(): ProgressCallback {
+  const { lastWriteDisplayData } = require('tslab/dist/jupyter') as { lastWriteDisplayData?: unknown };
+  if (!lastWriteDisplayData) return stderrProgress();
+  const { newDisplay } = require('tslab') as typeof import('tslab');
+  const lines = progressLines(500);
+  let display: ReturnType<typeof newDisplay> | undefined;
+  return (p) => {
+    const l = lines(p);
+    if (!l) return;
+    if (l.first || !display) display = newDisplay();
+    display.text(l.line);
+  };
 }
 
 /** The run's settings as rows of a table: what a reader needs to judge its numbers. */
