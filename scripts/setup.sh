@@ -22,4 +22,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >/dev/null
 fi
+# Notebooks are committed without outputs, whatever a session saved (scripts/strip-notebook-outputs.js, .gitattributes).
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git config filter.notebook-outputs.clean "node scripts/strip-notebook-outputs.js"
+  git config filter.notebook-outputs.smudge cat
+fi
 echo "setup: ready (node $(node -v), TypeScript $(node node_modules/typescript/bin/tsc -v | cut -d' ' -f2))" >&2

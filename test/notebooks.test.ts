@@ -2,6 +2,7 @@
 // at GLIT_SCALE=smoke on this repository's tslab kernel, and the first failing cell fails the test with its error.
 // Executed copies go to test-artifacts/notebooks/; the committed notebooks stay as they are: outputs cleared.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,6 +52,12 @@ for (const notebook of listNotebooks()) {
     });
     const outputs = readNotebook(executed).cells.flatMap((c) => c.outputs ?? []);
     assert.ok(outputs.length > 0, `${executed}: the notebook ran but showed nothing`);
+    // git's clean filter (configured by npm run setup) turns the executed copy back into the committed file exactly.
+    const cleaned = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'strip-notebook-outputs.js')], {
+      input: fs.readFileSync(executed),
+      encoding: 'utf8',
+    });
+    assert.equal(cleaned.stdout, fs.readFileSync(notebook, 'utf8'), `${executed}: the output filter left a difference`);
   });
 }
 
