@@ -7,11 +7,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { architectureToJson } from '../lib/model/arch';
-import { initBackend } from '../lib/kernels/backend';
+import { initBackend, type BackendInfo } from '../lib/kernels/backend';
+import { writeSettings } from '../lib/io/run-folder';
 import { loadDataset, type DatasetSplits } from '../lib/data/datasets';
 import type { EvolutionState } from '../lib/search/evolution';
 import { notebookParams } from '../lib/notebook/params';
-import { describeSettings, notebookSearch } from '../lib/notebook/search-run';
+import { describeSettings, liveRun, notebookSearch } from '../lib/notebook/search-run';
 import type { RunSettings } from '../lib/config/run-settings';
 import { evaluations, readRun, type SearchRun } from '../lib/notebook/run-records';
 import { SCALE_CONFIGS } from '../lib/config/scales';
@@ -156,6 +157,7 @@ test('notebooks run live in runs/notebooks/ by default, and only read the folder
     seed: 3,
     backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const },
     weightSharing: 'separate' as const,
+    reuse: false,
   };
   const own = notebookSearch(params, {});
   assert.equal(own.dir, path.join(ROOT, 'runs', 'notebooks', 'search-smoke-seed3-fashion-mnist'));
@@ -200,4 +202,23 @@ test("notebook parameters: the first cell's values, each overridden by its envir
   assert.throws(() => notebookParams({ seed: 1.5 }, {}), /the cell's seed='1\.5': must be an integer >= 0/);
   assert.throws(() => notebookParams({}, { GLIT_SEED: '4294967296' }), /GLIT_SEED='4294967296': must be an integer/);
   assert.throws(() => notebookParams({ scale: 'huge' as 'cpu' }, {}), /the cell's scale 'huge' is not a scale/);
+});
+
+test('a notebook rerun after a code or settings change moves the old run aside and starts afresh, unless reuse', () => {
+  const params = notebookParams({ scale: 'smoke', seed: 97, backend: 'cpu' }, {});
+  const first = liveRun('search', params);
+  fs.rmSync(first.dir, { recursive: true, force: true });
+  const run = liveRun('search', params);
+  writeSettings(run.dir, 'search', run.settings, { backend: 'cpu', device: 'test' } as BackendInfo);
+  assert.equal(liveRun('search', params).resumed, true, 'the same code and settings continue the run');
+  const config = path.join(run.dir, 'config.json');
+  const saved = JSON.parse(fs.readFileSync(config, 'utf8'));
+  fs.writeFileSync(config, JSON.stringify({ ...saved, code: 'an older library' }));
+  assert.equal(liveRun('search', { ...params, reuse: true }).resumed, true, 'reuse continues it regardless');
+  const again = liveRun('search', params);
+  assert.equal(again.resumed, false);
+  const aside = fs.readdirSync(path.dirname(run.dir)).filter((f) => f.startsWith(`${path.basename(run.dir)}-before-`));
+  assert.equal(aside.length, 1, 'the old run is kept beside the new one');
+  assert.ok(fs.existsSync(path.join(path.dirname(run.dir), aside[0], 'config.json')));
+  for (const f of [run.dir, path.join(path.dirname(run.dir), aside[0])]) fs.rmSync(f, { recursive: true, force: true });
 });

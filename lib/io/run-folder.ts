@@ -1,6 +1,6 @@
 // A run folder's layout, and the one place that writes and reads its files. A hierarchical search (`glit search`,
 // notebooks 03 and 04) lays its folder out as:
-//   config.json                 {command, run: RunSettings, backend, started}
+//   config.json                 {command, run: RunSettings, backend, started, code: the library's fingerprint}
 //   stage1/supernet/            supernet.safetensors (state after each epoch), metrics.jsonl (one line per epoch),
 //                               steps.jsonl (one per step)
 //   stage1/evolution/           evolution.json (the EA's state after every evaluation), generations.jsonl, top.json
@@ -31,6 +31,7 @@ import type {
 import { settingsFromJson, type LegacyExtra, type RunSettings, type TrainSettings } from '../config/run-settings';
 import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from './atomic-files';
 import { readJsonFile } from './read-file';
+import { codeFingerprint } from '../core/fingerprint';
 import { checkSearchConfig, checkTrainConfig } from '../config/validate';
 
 export const runFiles = (dir: string) => ({
@@ -65,6 +66,15 @@ export const retrainFiles = (dir: string) => ({
 interface ConfigJson {
   command: string;
   run: unknown;
+  started?: string;
+  /** The fingerprint of the library that started the run (lib/core/fingerprint.ts); absent before it was recorded. */
+  code?: string;
+}
+
+/** What made a run: its start time and the library's fingerprint, or null when the folder has no config.json. */
+export function readProvenance(dir: string): { started?: string; code?: string } | null {
+  const saved = readJson<ConfigJson>(runFiles(dir).config);
+  return saved && { started: saved.started, code: saved.code };
 }
 
 export function writeSettings(
@@ -73,7 +83,8 @@ export function writeSettings(
   run: RunSettings | TrainSettings,
   backend: BackendInfo,
 ): void {
-  writeJsonAtomic(runFiles(dir).config, { command, run, backend, started: new Date().toISOString() });
+  const record = { command, run, backend, started: new Date().toISOString(), code: codeFingerprint() };
+  writeJsonAtomic(runFiles(dir).config, record);
 }
 
 /** The settings of a run folder's config.json, older forms converted (settingsFromJson), or null when there is none. */

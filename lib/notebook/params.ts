@@ -18,6 +18,11 @@ export interface NotebookParams {
   backend: BackendOptions;
   /** The search notebooks' supernets (GLIT_WEIGHT_SHARING), separate (default) or sliced (lib/search/supernet.ts). */
   weightSharing: WeightSharing;
+  /**
+   * Continue a notebook's run folder even when it was made by other code or settings (GLIT_REUSE=1); by default such a
+   * folder is moved aside and the run starts afresh, so that a tweak never silently brings the old numbers back.
+   */
+  reuse: boolean;
   /** The environment variables that overrode the cell's values. */
   overriddenBy?: string[];
 }
@@ -29,6 +34,7 @@ export interface CellParams {
   seed?: number;
   backend?: BackendRequest | 'auto';
   weightSharing?: WeightSharing;
+  reuse?: boolean;
 }
 
 export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = process.env): NotebookParams {
@@ -48,12 +54,15 @@ export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = p
   const [sharingText, sharingSource] = pick('GLIT_WEIGHT_SHARING', 'weightSharing', 'separate');
   const [backend] = pick('GLIT_BACKEND', 'backend', 'auto');
   const [dataset] = pick('GLIT_DATASET', 'dataset', 'fashion-mnist');
+  const [reuse, reuseSource] = pick('GLIT_REUSE', 'reuse', 'false');
+  if (!['true', 'false', '1', '0'].includes(reuse)) throw new Error(`${reuseSource}='${reuse}' is not true or false`);
   return {
     scale: parseScale(scaleText, scaleSource),
     dataset,
     seed: checkRange(Number(seedText), SEED_RANGE, `${seedSource}='${seedText}'`),
     backend: optionsFromEnv({ ...env, GLIT_BACKEND: backend }),
     weightSharing: parseWeightSharing(sharingText, sharingSource),
+    reuse: reuse === 'true' || reuse === '1',
     ...(overriddenBy.length > 0 ? { overriddenBy } : {}),
   };
 }

@@ -9,9 +9,10 @@ import { loadDataset, type DatasetSplits, type SplitLimit } from '../data/datase
 import type { NotebookParams } from './params';
 import { progressLines, stderrProgress, type ProgressCallback } from '../core/progress';
 import { sweepTemporaries } from '../io/atomic-files';
-import { lockRunFolder } from '../io/run-lock';
+import { LOCK_FILE, lockRunFolder } from '../io/run-lock';
+import { codeFingerprint } from '../core/fingerprint';
 import { scaleSettings, type CommandFields, type RunSettings } from '../config/run-settings';
-import { readSettings, writeSettings } from '../io/run-folder';
+import { readProvenance, readSettings, writeSettings } from '../io/run-folder';
 import { SCALE_CONFIGS } from '../config/scales';
 import { budgetFor, type SearchLog } from '../search/pipeline';
 import type { TrainConfig } from '../train/train';
@@ -63,17 +64,51 @@ export function liveRun(command: string, params: NotebookParams, fields: Command
   );
   // One writer per folder: a second kernel (or a `glit search --resume` on it) is refused while this one lives.
   lockRunFolder(dir, `${command} (notebook)`);
-  const saved = readSettings(dir);
-  if (saved) sweepTemporaries(dir);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
   const config = { ...SCALE_CONFIGS[params.scale].search, weightSharing: params.weightSharing };
-  return {
-    dir,
-    live: true,
-    resumed: saved !== null,
-    settings:
-      saved ?? scaleSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, ...fields }),
-  };
+  const fresh = scaleSettings(params.scale, { dataset: params.dataset, seed: params.seed, limit, config, ...fields });
+  let saved = readSettings(dir);
+  const stale = saved ? staleness(dir, saved, fresh) : [];
+  if (saved && stale.length > 0 && !params.reuse) {
+    // Kept, not lost: the old folder moves aside and this run starts afresh.
+    const aside = `${dir}-before-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+    fs.renameSync(dir, aside);
+    fs.rmSync(path.join(aside, LOCK_FILE), { force: true });
+    lockRunFolder(dir, `${command} (notebook)`);
+    console.log(
+      `${dir} was made by other code or settings (${stale.join('; ')}): moved to ${aside}; starting afresh ` +
+        '(set reuse: true in the parameters cell to continue a run regardless)',
+    );
+    saved = null;
+  } else if (saved && stale.length > 0) {
+    console.log(`reusing ${dir} although ${stale.join('; ')} (reuse: true)`);
+  }
+  if (saved) sweepTemporaries(dir);
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? fresh };
+}
+
+/** How a saved run differs from what this notebook would start now: the library's code, or its settings. */
+function staleness(dir: string, saved: RunSettings, fresh: RunSettings): string[] {
+  const provenance = readProvenance(dir);
+  const code = codeFingerprint();
+  const out: string[] = [];
+  if (provenance?.code !== code) {
+    out.push(`lib/ is not the code that started it${provenance?.started ? ` on ${provenance.started}` : ''}`);
+  }
+  const a = saved as unknown as Record<string, unknown>;
+  const b = fresh as unknown as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (key === 'config') continue;
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) out.push(`its ${key} differs`);
+  }
+  const [sc, fc] = [
+    saved.config as unknown as Record<string, unknown>,
+    fresh.config as unknown as Record<string, unknown>,
+  ];
+  for (const key of Object.keys(fc)) {
+    if (JSON.stringify(sc[key]) !== JSON.stringify(fc[key])) out.push(`config.${key} differs`);
+  }
+  return out;
 }
 
 /**
