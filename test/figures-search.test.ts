@@ -105,11 +105,11 @@ test('the EA figure: every candidate in %, and the best, mean and best-so-far li
   );
   assert.deepEqual(byName.get('candidate (random)')!.y, [20, 40]);
   assert.ok(
-    byName.get('candidate (random)')!.x.every((x: number) => Math.abs(x) <= 0.15),
-    'generation 0 candidates stay near x = 0',
+    byName.get('candidate (random)')!.x.every((x: number) => Math.abs(x - 1) <= 0.15 + 1e-12),
+    'the first generation candidates stay near x = 1 (generations count from 1, as in the logs)',
   );
   assert.deepEqual(byName.get('best so far')!.y, [40, 50]);
-  assert.deepEqual(byName.get('generation mean')!.x, [0, 1]);
+  assert.deepEqual(byName.get('generation mean')!.x, [1, 2]);
 });
 
 test('the population figure: FLOPs in millions, colour by generation, rings around the chosen keys only', () => {
@@ -120,10 +120,10 @@ test('the population figure: FLOPs in millions, colour by generation, rings arou
   });
   const [random, , , ring] = traces(figure);
   assert.deepEqual(random.x, [30, 32]);
-  assert.deepEqual(random.marker.color, [0, 0]);
+  assert.deepEqual(random.marker.color, [1, 1]);
   assert.deepEqual([ring.name, ring.x, ring.y], ['retrained', [34], [50]]);
   const layout = figure.layout as Record<string, any>;
-  assert.equal(layout.coloraxis.cmax, 1);
+  assert.equal(layout.coloraxis.cmax, 2);
   assert.equal(layout.shapes[0].x0, 35);
 });
 

@@ -39,14 +39,15 @@ export function evolutionFigure(
   const scoreName = options.scoreName ?? 'supernet val accuracy';
   const all = generations.flatMap((g) => g.population);
   // Candidates of one generation spread a little sideways, in draw order, so that equal scores do not hide each other.
+  // Generations count from 1, as the logs do (the state counts from 0).
   const offset = (e: Evaluation, index: number, size: number) =>
-    e.generation + (size > 1 ? 0.3 * (index / (size - 1) - 0.5) : 0);
+    e.generation + 1 + (size > 1 ? 0.3 * (index / (size - 1) - 0.5) : 0);
   const spread = new Map(
     generations.flatMap((g) =>
       g.population.map((e, i): [Evaluation, number] => [e, offset(e, i, g.population.length)]),
     ),
   );
-  const x = generations.map((g) => g.generation);
+  const x = generations.map((g) => g.generation + 1);
   const line = (name: string, y: number[], color: string, dash: string) => ({
     type: 'scatter',
     mode: 'lines+markers',
@@ -90,7 +91,7 @@ export function evolutionFigure(
       width: 850,
       height: top + 360,
       margin: { t: top },
-      xaxis: { title: { text: 'generation' }, dtick: 1, tick0: 0, zeroline: false },
+      xaxis: { title: { text: 'generation' }, dtick: 1, tick0: 1, zeroline: false },
       yaxis: { title: { text: `${scoreName} (%)` }, ticksuffix: '%' },
       legend: LEGEND_ON_TOP,
     },
@@ -119,10 +120,10 @@ export function populationFigure(
       ...tracesByOrigin(evaluated, (origin, points) => ({
         name: origin,
         x: points.map((e) => e.flops / 1e6),
-        text: points.map((e) => `generation ${e.generation}, ${(e.params / 1e6).toFixed(3)}M params<br>${e.key}`),
+        text: points.map((e) => `generation ${e.generation + 1}, ${(e.params / 1e6).toFixed(3)}M params<br>${e.key}`),
         marker: {
           size: 10,
-          color: points.map((e) => e.generation),
+          color: points.map((e) => e.generation + 1),
           coloraxis: 'coloraxis',
           line: { width: 0.5, color: '#333' },
         },
@@ -151,8 +152,8 @@ export function populationFigure(
       yaxis: { title: { text: `${scoreName} (%)` }, ticksuffix: '%' },
       coloraxis: {
         colorscale: 'Viridis',
-        cmin: 0,
-        cmax: Math.max(1, lastGeneration),
+        cmin: 1,
+        cmax: Math.max(2, lastGeneration + 1),
         colorbar: { title: { text: 'generation' }, dtick: 1, len: 0.8 },
       },
       legend: LEGEND_ON_TOP,
