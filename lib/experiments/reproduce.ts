@@ -250,7 +250,8 @@ export async function reproduceTable(
     });
     writeJsonAtomic(path.join(out, `${table}.json`), result);
     o.log(
-      `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}% ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seed(s)`,
+      `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}%` +
+        (seeds.length > 1 ? ` ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seeds` : ' (1 seed)'),
     );
   }
   return result;
