@@ -58,7 +58,7 @@ let library: OpenBlas | undefined;
 /** Whether the kernels below call OpenBLAS (else the stock ones run). */
 let active = false;
 
-/** Loads OpenBLAS once with one thread (threads slowed a training step on a busy 2-core machine). */
+/** Loads an OpenBLAS library and sets it to one thread (threads slowed a training step on a busy 2-core machine). */
 function loadOpenBlas(file: string): OpenBlas {
   let koffi: typeof import('koffi');
   try {
@@ -117,13 +117,13 @@ function gemm(
   const k = a.shape[transposeA ? ra - 2 : ra - 1];
   const n = b.shape[transposeB ? rb - 2 : rb - 1];
   if (k !== b.shape[transposeB ? rb - 1 : rb - 2]) return null; // the stock kernel's error message
+  const batchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = tf.util.sizeFromShape(batchShape);
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
-  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
   if (bias && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== n)) return null;
-  const batchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...batchShape, m, n], 'float32');
-  const batch = Math.max(batchA, batchB);
   if (batch * m * n === 0) return out;
   // After makeOutput: its malloc may have grown the heap and so replaced the buffer.
   const heap = (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
@@ -216,7 +216,7 @@ function checkProducts(rng: Rng): CheckProduct[] {
     const right = (batch: number[]) => integers(rng, [...batch, ...(transposeB ? [4, 6] : [6, 4])]);
     const flags = { transposeA, transposeB };
     const name = (a: Operand, b: Operand, bias = '') =>
-      `[${a.shape}] x [${b.shape}]${bias}, transposeA ${transposeA}, transposeB ${transposeB}`;
+      `[${a.shape.join(', ')}] x [${b.shape.join(', ')}]${bias}, transposeA ${transposeA}, transposeB ${transposeB}`;
     const [a, b] = [left([]), right([])];
     products.push({ name: name(a, b), a, b, ...flags });
     products.push({ name: name(a, b, ' + bias'), a, b, ...flags, bias: integers(rng, [4]) });
