@@ -14,6 +14,8 @@ export interface ReferenceResult {
   device: string;
   torch: string;
   threads: number;
+  /** The core of the OpenBLAS that PyTorch loaded (e.g. Cooperlake), null when it runs another BLAS. */
+  blas_core: string | null;
 }
 
 export interface ReferenceOptions {
@@ -37,10 +39,13 @@ export function runReference(arch: Architecture, plan: StepPlan, options: Refere
   const job = { arch, ...plan, ...BENCH_TRAIN, device: options.device };
   const threads =
     options.device === 'cpu' ? { OMP_NUM_THREADS: String(options.threads), OPENBLAS_NUM_THREADS: '1' } : {};
+  // OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set for older OpenBLAS builds, can force a slower core
+  // than the one OpenBLAS detects: the reference runs with the detected one (its core is reported).
+  const { OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...env } = process.env;
   const r = spawnSync(options.python, [SCRIPT], {
     input: JSON.stringify(job),
     encoding: 'utf8',
-    env: { ...process.env, ...threads, PYTHONDONTWRITEBYTECODE: '1' },
+    env: { ...env, ...threads, PYTHONDONTWRITEBYTECODE: '1' },
     maxBuffer: 1 << 24,
   });
   if (r.status !== 0) {
@@ -53,6 +58,6 @@ export function runReference(arch: Architecture, plan: StepPlan, options: Refere
   return JSON.parse(r.stdout) as ReferenceResult;
 }
 
-/** "PyTorch 1.13.1 cpu, 1 thread" / "PyTorch 2.11.0 NVIDIA H100 80GB HBM3". */
+/** "PyTorch 1.13.1 cpu, 1 thread (OpenBLAS Cooperlake, 1 thread)" / "PyTorch 2.11.0 NVIDIA H100 80GB HBM3 (fp32, eager)". */
 export const describeReference = (r: ReferenceResult): string =>
-  `PyTorch ${r.torch} ${r.device}${r.device === 'cpu' ? `, ${r.threads} thread${r.threads > 1 ? 's' : ''} (OpenBLAS 1)` : ' (fp32, eager)'}`;
+  `PyTorch ${r.torch} ${r.device}${r.device === 'cpu' ? `, ${r.threads} thread${r.threads > 1 ? 's' : ''} (${r.blas_core ? `OpenBLAS ${r.blas_core}` : 'not OpenBLAS'}, 1 thread)` : ' (fp32, eager)'}`;

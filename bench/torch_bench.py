@@ -3,12 +3,14 @@
 Reads one JSON job on stdin and prints one JSON result on stdout:
   job:    {"arch": <architecture JSON of lib/model/arch.ts>, "batch": 64, "warmup": 2, "windows": 3, "steps": 2,
            "labelSmoothing": 0.1, "clipNorm": 1.0, "lr": 1e-3, "weightDecay": 0.05, "device": "cpu" | "cuda"}
-  result: {"img_per_s", "window_s": [...], "img_per_cpu_s", "peak_mem_mb", "mem_method", "device", "torch", "threads"}
+  result: {"img_per_s", "window_s": [...], "img_per_cpu_s", "peak_mem_mb", "mem_method", "device", "torch", "threads",
+           "blas_core"}
 The step is what lib/train/train.ts trainStep does: forward in train mode, label-smoothed cross-entropy, backward, global-norm
 clipping, AdamW (no decay on 1-D parameters, cls_token, pos_embed), on one fixed seeded batch. fp32 eager, no TF32.
 A window is `steps` steps followed by a sync (a read of the loss); the result is the median window, by the wall clock
 and by the process's CPU time (img_per_cpu_s: what other processes on a shared CPU barely move).
 """
+import ctypes
 import json
 import os
 import resource
@@ -27,6 +29,20 @@ def rss_mb():
     """Resident set size now, from /proc (ru_maxrss only gives the peak)."""
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def openblas_core():
+    """The core of the OpenBLAS this process loaded (through torch), or None when it runs another BLAS."""
+    with open('/proc/self/maps') as f:
+        libraries = sorted({line.split()[-1] for line in f if 'openblas' in line and '.so' in line})
+    for path in libraries:
+        try:
+            name = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        name.restype = ctypes.c_char_p
+        return name().decode()
+    return None
 
 
 def main():
@@ -90,6 +106,7 @@ def main():
         'device': torch.cuda.get_device_name(device) if cuda else 'cpu',
         'torch': torch.__version__,
         'threads': torch.get_num_threads(),
+        'blas_core': openblas_core(),
     }, sys.stdout)
     print()
 

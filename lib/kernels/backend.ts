@@ -4,11 +4,14 @@
 // tfjs-node-gpu / tfjs-node when their native binding loads, webgpu when Dawn finds a real GPU adapter, wasm, cpu.
 // A backend that was asked for by name and cannot start throws BackendUnavailableError with the cause and the fix;
 // it never falls back. (tf.setBackend itself returns false and silently keeps the old backend: we check it.)
+// GLIT_BLAS=auto|on|off (and GLIT_BLAS_LIBRARY): which GEMM wasm's products run, OpenBLAS or XNNPACK (wasm/blas-matmul.ts);
+// the device line says which and, when auto could not use OpenBLAS, why.
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectFastPaths } from './fast-paths';
+import { BLAS_MODES, BlasUnavailableError, OPENBLAS_LIBRARY, selectGemm, type BlasMode } from './wasm/blas-matmul';
 import { registerWasmKernels } from './wasm/register';
 
 export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -25,6 +28,10 @@ export interface BackendOptions {
    * measured a GLiT-Tiny step 19% faster with it on an H200). From GLIT_DAWN_TOGGLES, separated by spaces.
    */
   dawnOptions?: string[];
+  /** The wasm products' GEMM: OpenBLAS (on), XNNPACK (off), or OpenBLAS when it loads and checks out (auto). */
+  blas?: BlasMode;
+  /** The OpenBLAS library file (default libopenblas.so.0). */
+  blasLibrary?: string;
 }
 
 export interface BackendInfo {
@@ -35,6 +42,8 @@ export interface BackendInfo {
   /** How it was chosen: the request, and for auto the backends that were tried before. */
   requested: BackendRequest;
   skipped?: string[];
+  /** wasm: which GEMM its products run, and why XNNPACK's when GLIT_BLAS=auto could not use OpenBLAS. */
+  gemm?: string;
 }
 
 export class BackendUnavailableError extends Error {
@@ -49,6 +58,8 @@ export class BackendUnavailableError extends Error {
 }
 
 let current: BackendInfo | undefined;
+/** The GEMM request `current` was started with. */
+let currentBlas: string | undefined;
 
 /** Reads GLIT_BACKEND, GLIT_WEBGPU_ADAPTER and GLIT_DAWN_TOGGLES, with a clear error for a value that is not allowed. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOptions {
@@ -71,25 +82,39 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOpt
     backend: backend as BackendRequest,
     webgpuAdapter: adapter as WebgpuAdapter,
     ...(dawnOptions.length > 0 ? { dawnOptions } : {}),
+    ...blasFromEnv(env),
   };
+}
+
+/** GLIT_BLAS and GLIT_BLAS_LIBRARY; initBackend reads them for options that leave the GEMM unsaid. */
+export function blasFromEnv(env: NodeJS.ProcessEnv = process.env): { blas: BlasMode; blasLibrary: string } {
+  const blas = (env.GLIT_BLAS ?? 'auto').trim() || 'auto';
+  if (!(BLAS_MODES as readonly string[]).includes(blas)) {
+    throw new Error(`GLIT_BLAS='${blas}' is not a mode: use one of ${BLAS_MODES.join(', ')}`);
+  }
+  return { blas: blas as BlasMode, blasLibrary: env.GLIT_BLAS_LIBRARY?.trim() || OPENBLAS_LIBRARY };
 }
 
 /**
  * Starts the requested backend (default: from the environment) and returns what runs. Calling it again with the same
  * request is cheap; a different request switches backends.
  */
-export async function initBackend(options: BackendOptions = optionsFromEnv()): Promise<BackendInfo> {
+export async function initBackend(given: BackendOptions = optionsFromEnv()): Promise<BackendInfo> {
+  const options = { ...blasFromEnv(), ...given };
   const requested = options.backend ?? 'auto';
+  const blas = `${options.blas} ${options.blasLibrary}`;
   // Cheap for the same request again, unless tf.setBackend switched backends since (its fast paths would be stale).
   if (
     current &&
     tf.getBackend() === current.backend &&
-    (current.requested === requested || current.backend === requested)
+    (current.requested === requested || current.backend === requested) &&
+    currentBlas === blas
   )
     return current;
   tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner, which would land in notebooks
   if (requested !== 'auto') {
     current = { ...(await start(requested, options)), requested };
+    currentBlas = blas;
     return current;
   }
   const skipped: string[] = [];
@@ -97,8 +122,10 @@ export async function initBackend(options: BackendOptions = optionsFromEnv()): P
     try {
       const info = await start(name, { ...options, webgpuAdapter: 'default' }, true);
       current = { ...info, requested, skipped };
+      currentBlas = blas;
       return current;
     } catch (e) {
+      if (e instanceof BlasUnavailableError) throw e; // GLIT_BLAS=on asked for OpenBLAS: no quiet cpu instead
       skipped.push(
         `${name}: ${e instanceof BackendUnavailableError ? e.message.split('\n')[0].replace(/^backend '\w+' is not available: /, '') : String(e)}`,
       );
@@ -142,9 +169,11 @@ async function start(
       );
       // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (wasm/slice.ts).
       registerWasmKernels();
+      const gemm = selectGemm(options.blas ?? 'auto', options.blasLibrary);
       return {
         backend: 'wasm',
-        device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread)`,
+        device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread; ${gemm})`,
+        gemm,
       };
     case 'cpu':
       await setBackendOrThrow('cpu', 'tfjs-backend-cpu did not initialise', 'reinstall @tensorflow/tfjs (npm ci)');

@@ -1,5 +1,7 @@
-// Registers this folder's tfjs-wasm kernels in place of the stock Slice, SplitV, Unpack, Concat and Identity.
+// Registers this folder's tfjs-wasm kernels in place of the stock Slice, SplitV, Unpack, Concat and Identity, and the
+// products that call OpenBLAS once selectGemm (blas-matmul.ts) turns it on.
 import * as tf from '@tensorflow/tfjs';
+import { batchMatMul, fusedMatMul } from './blas-matmul';
 import { concat } from './concat';
 import type { StockKernel } from './heap';
 import { identity } from './identity';
@@ -7,7 +9,7 @@ import { slice, splitV, unpack } from './slice';
 
 let registered = false;
 
-/** Replaces tfjs-wasm's Slice, SplitV, Unpack, Concat and Identity kernels; once, after the wasm backend registered. */
+/** Replaces tfjs-wasm's Slice, SplitV, Unpack, Concat, Identity and product kernels; once, after wasm registered. */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
@@ -23,6 +25,8 @@ export function registerWasmKernels(): void {
   register(tf.SplitV, splitV(stock(tf.SplitV)));
   register(tf.Unpack, unpack(stock(tf.Unpack)));
   register(tf.Concat, concat(stock(tf.Concat)));
+  register(tf.BatchMatMul, batchMatMul(stock(tf.BatchMatMul)));
+  register(tf._FusedMatMul, fusedMatMul(stock(tf._FusedMatMul)));
   stock(tf.Identity); // replaced for every dtype: the stock one is never needed
   register(tf.Identity, identity);
 }
