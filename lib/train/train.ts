@@ -194,6 +194,7 @@ export async function trainLoop(opts: {
   const rng = new Rng(config.seed);
   if (opts.from) rng.state = opts.from.rngState;
   let step = opts.from?.step ?? 0;
+  await interruptPoint(); // listening for SIGINT from before the first step, which the hooks may announce
   for (let epoch = opts.from?.epoch ?? 0; epoch < config.epochs; epoch++) {
     const started = Date.now();
     let lossSum = 0;
