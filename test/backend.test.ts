@@ -11,39 +11,13 @@ import {
   releaseBackend,
   type BackendName,
 } from '../lib/kernels/backend';
-import { initModel, disposeModel } from '../lib/model/model';
-import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
-import { Rng } from '../lib/core/random';
-import { fixedModel, trainStep } from '../lib/train/train';
-import { runGlit, seededBatch, tinyArchitecture } from './helpers';
+import { runGlit, tinyTrainingLosses } from './helpers';
 
 async function lossesOn(backend: BackendName, steps: number): Promise<number[]> {
   const info = await initBackend({ backend, webgpuAdapter: 'opengles' });
   assert.equal(info.backend, backend);
   assert.equal(tf.getBackend(), backend);
-  const arch = tinyArchitecture();
-  const params = initModel(arch, 1);
-  const optimizer = createAdamW();
-  const rng = new Rng(7);
-  const { x, y } = seededBatch(8, 8, 1, 4);
-  const losses: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const loss = trainStep({
-      model: fixedModel(params, arch),
-      optimizer,
-      x,
-      y,
-      lr: 1e-2,
-      config: { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 },
-      rng,
-    });
-    losses.push((await loss.data())[0]);
-    loss.dispose();
-  }
-  tf.dispose([x, y]);
-  disposeModel(params);
-  disposeAdamW(optimizer);
-  return losses;
+  return tinyTrainingLosses(steps);
 }
 
 test('a tiny model trains to the same losses on cpu, wasm and webgpu from one seed', async () => {

@@ -9,10 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError, initBackend, optionsFromEnv, releaseBackend } from '../lib/kernels/backend';
 import type { BlasMode } from '../lib/kernels/wasm/blas-matmul';
 import { Rng } from '../lib/core/random';
-import { disposeModel, initModel } from '../lib/model/model';
-import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
-import { fixedModel, trainStep } from '../lib/train/train';
-import { runGlit, seededBatch, tinyArchitecture } from './helpers';
+import { runGlit, tinyTrainingLosses } from './helpers';
 
 after(releaseBackend);
 
@@ -126,22 +123,7 @@ test('the fused product with a bias matches XNNPACK with every transpose, and it
 
 async function lossesWith(blas: BlasMode, steps: number): Promise<number[]> {
   await initBackend({ backend: 'wasm', blas });
-  const arch = tinyArchitecture();
-  const params = initModel(arch, 1);
-  const optimizer = createAdamW();
-  const rng = new Rng(7);
-  const { x, y } = seededBatch(8, 8, 1, 4);
-  const losses: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const config = { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 };
-    const loss = trainStep({ model: fixedModel(params, arch), optimizer, x, y, lr: 1e-2, config, rng });
-    losses.push((await loss.data())[0]);
-    loss.dispose();
-  }
-  tf.dispose([x, y]);
-  disposeModel(params);
-  disposeAdamW(optimizer);
-  return losses;
+  return tinyTrainingLosses(steps);
 }
 
 test('a tiny model trains to the same losses with OpenBLAS and with XNNPACK, to 1e-5 relative', async (t) => {

@@ -7,6 +7,9 @@ import { after, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateArchitecture, type Architecture, type ModelConfig } from '../lib/model/arch';
 import { Rng } from '../lib/core/random';
+import { disposeModel, initModel } from '../lib/model/model';
+import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
+import { fixedModel, trainStep } from '../lib/train/train';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -125,4 +128,24 @@ export function glitProcess(
       resolve({ killed, code, stdout, stderr, afterSignal: signalled ? (Date.now() - signalled) / 1000 : 0 });
     });
   });
+}
+
+/** The losses of `steps` training steps of tinyArchitecture on a seeded batch, on the backend that runs now. */
+export async function tinyTrainingLosses(steps: number): Promise<number[]> {
+  const arch = tinyArchitecture();
+  const params = initModel(arch, 1);
+  const optimizer = createAdamW();
+  const rng = new Rng(7);
+  const { x, y } = seededBatch(8, 8, 1, 4);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const config = { labelSmoothing: 0.1, clipNorm: 1, dropPath: 0.1 };
+    const loss = trainStep({ model: fixedModel(params, arch), optimizer, x, y, lr: 1e-2, config, rng });
+    losses.push((await loss.data())[0]);
+    loss.dispose();
+  }
+  tf.dispose([x, y]);
+  disposeModel(params);
+  disposeAdamW(optimizer);
+  return losses;
 }
