@@ -9,7 +9,7 @@ import { SCALE_CONFIGS } from '../config/scales';
 import type { TrainSettings } from '../config/run-settings';
 import { readTrainSettings, writeSettings } from '../io/run-folder';
 import { retrain } from '../search/stages';
-import { flags, numberOption, parseCommandArgs, UsageError, type Command } from './command';
+import { flags, numberOption, parseCommandArgs, type Command } from './command';
 import { configOption, refuseWithResume, runFolder, scaleHelp, scaleOption } from './run-options';
 import { checkTrainConfig } from '../config/validate';
 import { timedLog } from './search';
@@ -73,15 +73,10 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
     // A new run's flags are checked before its folder is made or locked: a mistyped flag leaves nothing behind.
     const fresh = values.resume ? undefined : newSettings(values);
     const out = runFolder(values, 'train');
-    let settings: TrainSettings;
-    if (fresh) {
-      settings = fresh;
-    } else {
+    if (!fresh)
       refuseWithResume(values, ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed'], out);
-      const saved = readTrainSettings(out);
-      if (!saved) throw new UsageError(`--resume: ${out}/config.json does not exist: start the run without --resume`);
-      settings = saved;
-    }
+    // runFolder has refused a --resume without config.json.
+    const settings: TrainSettings = fresh ?? readTrainSettings(out)!;
     const { arch, config, scale } = settings;
     const name = arch.name!;
     const backend = await initBackend();

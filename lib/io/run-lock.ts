@@ -57,7 +57,7 @@ function readHolder(file: string): LockHolder | null {
     const holder = JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
     return Number.isInteger(holder.pid) && typeof holder.host === 'string' ? holder : null;
   } catch (e) {
-    // A lock being written right now reads as empty: the caller retries.
+    // Gone meanwhile, or damaged (locks are linked into place whole, so never half-written): no live holder.
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return null;
     throw e;
   }
