@@ -57,10 +57,10 @@ export const thisPlace = (): CommandPlace => ({
   env: process.env,
 });
 
-/** One full shell command per task of the step, line i for line i, each appending to its task's log. */
-export function stepCommands(run: string, step: string, place: CommandPlace): string {
+/** One full shell command per task of the step (`lines`: its list), line i for line i, each appending to its log. */
+export function stepCommands(run: string, step: string, lines: string[], place: CommandPlace): string {
   const env = workerEnv(place.env).map(([name, value]) => `${name}=${shellQuote(value)} `);
-  return readStep(run, step)
+  return lines
     .map((id, i) => {
       const worker = `${shellQuote(place.node)} ${shellQuote(place.glit)} ${workerArgs(run, step, String(i))}`;
       return `cd ${shellQuote(place.cwd)} && ${env.join('')}${worker} >> ${shellQuote(taskFiles(run, id).log)} 2>&1\n`;
@@ -76,10 +76,15 @@ export function jobName(run: string, step: string): string {
 }
 
 /** The step as an Indexed Job (JSON strings are YAML strings): pod i looks up line i and appends to its log. */
-export function stepManifest(run: string, step: string, options: ExecutorOptions, env: NodeJS.ProcessEnv): string {
+export function stepManifest(
+  run: string,
+  step: string,
+  completions: number,
+  options: ExecutorOptions,
+  env: NodeJS.ProcessEnv,
+): string {
   const { image, volumeClaim } = options.external ?? {};
   if (!image || !volumeClaim) throw new Error('the Kubernetes manifest needs --k8s-image and --k8s-volume');
-  const completions = readStep(run, step).length;
   const q = JSON.stringify;
   const script =
     `${lookUpTask(run, step, 'JOB_COMPLETION_INDEX')} && ` +
@@ -187,8 +192,10 @@ export function createExternalExecutor(
     if (!missingOutputs(run, ids).length) return;
     const base = stepFile(run, step).replace(/\.txt$/, '');
     const files = { commands: `${base}.commands.txt`, manifest: `${base}.k8s.yaml` };
-    writeFileAtomic(files.commands, stepCommands(run, step, place));
-    if (image && volumeClaim) writeFileAtomic(files.manifest, stepManifest(run, step, options, process.env));
+    const lines = readStep(run, step);
+    writeFileAtomic(files.commands, stepCommands(run, step, lines, place));
+    if (image && volumeClaim)
+      writeFileAtomic(files.manifest, stepManifest(run, step, lines.length, options, place.env));
     let failure: Error | undefined;
     if (submit) {
       const fill = { ...files, run, step };
