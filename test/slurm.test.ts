@@ -181,6 +181,7 @@ test('a task cancelled mid-run with scancel is resubmitted and the step still co
   const ids = stepOf(run, 'scores', [{ value: 'a' }, { value: 'b', sleep: 4 }, { value: 'c' }]);
   const { lines, hooks } = recorder();
   const executor = createSlurmExecutor(hooks, { executor: 'slurm' }, STAND_IN);
+  assert.equal(executor.parallelism, Math.min(64, os.cpus().length)); // the test cluster's CPUs: slurmd -C's count
   const done = executor.runStep(run, 'scores', ids);
   await untilFileHas(taskFiles(run, ids[1]).log, 'stand-in worker');
   const job = /job (\d+),/.exec(lines.join('\n'))![1];

@@ -203,12 +203,18 @@ export function createExternalExecutor(
         shellQuote(fill[k]),
       );
       hooks.log(`external: step ${step}: ${command}`);
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       running.add(child);
       let stderr = '';
-      child.stderr!.on('data', (d) => {
+      const show = (d: Buffer) =>
+        String(d)
+          .trimEnd()
+          .split('\n')
+          .forEach((line) => hooks.log(`external: ${line}`));
+      child.stdout!.on('data', show);
+      child.stderr!.on('data', (d: Buffer) => {
         stderr = (stderr + d).slice(-4000);
-        process.stderr.write(d);
+        show(d);
       });
       child.on('close', (code, signal) => {
         running.delete(child);

@@ -214,9 +214,12 @@ export function createSlurmExecutor(
   };
 }
 
-/** How many tasks of `cpusPerTask` CPUs the partition holds (sinfo's total CPUs), capped at 64. */
+/** How many tasks of `cpusPerTask` CPUs the partition (else the default one) holds, from sinfo, capped at 64. */
 function partitionSlots(settings: SlurmOptions): number {
-  const args = ['-h', '-o', '%C', ...(settings.partition ? ['-p', settings.partition] : [])];
-  const total = Number(slurm('sinfo', args).trim().split('\n')[0]?.split('/')[3]);
+  const partitions = slurm('sinfo', ['-h', '-o', '%P %C']).trim().split('\n');
+  const line = partitions.find((l) =>
+    settings.partition ? l.split(' ')[0] === settings.partition : /^\S+\* /.test(l),
+  );
+  const total = Number(line?.split(' ')[1]?.split('/')[3]);
   return Math.max(1, Math.min(64, Math.floor((Number.isFinite(total) ? total : 1) / (settings.cpusPerTask ?? 1))));
 }
