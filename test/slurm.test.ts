@@ -216,3 +216,17 @@ test('a task that fails every time fails the step, naming its log and its last l
   assert.deepEqual(readOutput(run, ids[0]), { id: ids[0], value: 1 });
   assert.equal(lines.filter((line) => /job \d+, an array of/.test(line)).length, 2, lines.join('\n'));
 });
+
+test('close() cancels the arrays still running and the step rejects', { skip }, async () => {
+  const run = scratch();
+  const ids = stepOf(run, 'long', [{ value: 1, sleep: 60 }]);
+  const { lines, hooks } = recorder();
+  const executor = createSlurmExecutor(hooks, { executor: 'slurm' }, STAND_IN);
+  const done = executor.runStep(run, 'long', ids);
+  await untilFileHas(taskFiles(run, ids[0]).log, 'stand-in worker');
+  await executor.close();
+  await assert.rejects(done, /1 task\(s\) without output \(the executor was closed\)/);
+  const job = /job (\d+),/.exec(lines.join('\n'))![1];
+  const state = spawnSync('squeue', ['-h', '-j', job, '-t', 'all', '-o', '%T'], { encoding: 'utf8' }).stdout.trim();
+  assert.match(state, /^(CANCELLED|COMPLETING)$/);
+});

@@ -5,7 +5,7 @@
 // (failed, cancelled, timed out, node failure) up to `retries` times before the step fails naming their logs.
 // The driver may run on a login node or inside a job of its own: it needs only sbatch, squeue and scancel, and a
 // filesystem it shares with the compute nodes (this repo, node, the run folder, at the same paths).
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic-files';
 import type { Executor, ExecutorHooks, ExecutorOptions, SlurmOptions } from './executor';
@@ -153,18 +153,20 @@ export function createSlurmExecutor(
     return job;
   }
 
-  /** Whether any task of `job` may still run (squeue forgets a job MinJobAge after it ended). */
-  function running(job: string): boolean {
-    let out: string;
-    try {
-      out = slurm('squeue', ['-h', '-j', job, '-t', 'all', '-o', '%T']);
-    } catch (e) {
-      if (/Invalid job id/i.test((e as Error).message)) return false;
-      hooks.log(`slurm: job ${job}: squeue failed, trying again (${(e as Error).message})`);
+  /** Whether any task of `job` may still run (squeue forgets a job MinJobAge after it ended). Not blocking: a busy
+   * controller can take seconds to answer. */
+  async function running(job: string): Promise<boolean> {
+    const squeue = await new Promise<{ error: Error | null; stdout: string; stderr: string }>((resolve) =>
+      execFile('squeue', ['-h', '-j', job, '-t', 'all', '-o', '%T'], (error, stdout, stderr) =>
+        resolve({ error, stdout, stderr }),
+      ),
+    );
+    if (squeue.error) {
+      if (/Invalid job id/i.test(squeue.stderr)) return false;
+      hooks.log(`slurm: job ${job}: squeue failed, trying again (${(squeue.stderr || squeue.error.message).trim()})`);
       return true;
     }
-    const states = out.split('\n').filter(Boolean);
-    return states.some((state) => !ENDED.has(state.trim()));
+    return squeue.stdout.split('\n').some((state) => state.trim() && !ENDED.has(state.trim()));
   }
 
   async function runStep(run: string, step: string, ids: string[]): Promise<void> {
@@ -175,27 +177,18 @@ export function createSlurmExecutor(
     for (let attempt = 0; ; attempt++) {
       const missing = missingOutputs(run, ids);
       if (!missing.length) return;
+      if (closed) throw failedTasksError(run, step, missing, '(the executor was closed)');
       if (attempt > retries) {
         throw failedTasksError(run, step, missing, `after ${retries} resubmission(s) (failed, cancelled or timed out)`);
       }
       if (attempt > 0)
         hooks.log(`slurm: step ${step}: resubmitting ${missing.length} task(s) (${attempt} of ${retries})`);
-      const job = submit(
-        run,
-        step,
-        missing.map((id) => indexOf.get(id)!),
-      );
+      const indices = missing.map((id) => indexOf.get(id)!);
+      const job = submit(run, step, indices);
       const since = Date.now();
-      await waitForOutputs(
-        run,
-        step,
-        ids,
-        hooks,
-        () => pollInterval(since),
-        async () => !closed && running(job),
-      );
+      const waiting = async () => !closed && (await running(job));
+      await waitForOutputs(run, step, ids, hooks, () => pollInterval(since), waiting);
       active.delete(job);
-      if (closed) throw failedTasksError(run, step, missingOutputs(run, ids), '(the executor was closed)');
     }
   }
 
