@@ -230,3 +230,17 @@ test('close() cancels the arrays still running and the step rejects', { skip }, 
   const state = spawnSync('squeue', ['-h', '-j', job, '-t', 'all', '-o', '%T'], { encoding: 'utf8' }).stdout.trim();
   assert.match(state, /^(CANCELLED|COMPLETING)$/);
 });
+
+test("a task's claim left on another node is cleared before its resubmission", { skip }, async () => {
+  const run = scratch();
+  const ids = stepOf(run, 'claimed', [{ value: 1 }, { value: 2 }]);
+  fs.writeFileSync(path.join(taskFiles(run, ids[1]).dir, '.lock'), '{"pid": 1, "host": "node-b"}');
+  const { lines, hooks } = recorder();
+  await createSlurmExecutor(hooks, { executor: 'slurm' }, STAND_IN).runStep(run, 'claimed', ids);
+  assert.deepEqual(readOutput(run, ids[1]), { id: ids[1], value: 2 });
+  assert.match(fs.readFileSync(taskFiles(run, ids[1]).log, 'utf8'), /claimed elsewhere[^]*task claimed.task1 done/);
+  assert.ok(
+    lines.some((line) => /resubmitting 1 task/.test(line)),
+    lines.join('\n'),
+  );
+});

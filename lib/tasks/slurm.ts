@@ -6,8 +6,10 @@
 // The driver may run on a login node or inside a job of its own: it needs only sbatch, squeue and scancel, and a
 // filesystem it shares with the compute nodes (this repo, node, the run folder, at the same paths).
 import { execFile, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic-files';
+import { LOCK_FILE } from '../io/run-lock';
 import type { Executor, ExecutorHooks, ExecutorOptions, SlurmOptions } from './executor';
 import {
   type CommandPlace,
@@ -21,7 +23,7 @@ import {
   workerArgs,
   workerEnv,
 } from './external';
-import { readStep, stepFile } from './task-files';
+import { readStep, stepFile, taskFiles } from './task-files';
 
 // States in which an array task will not run again (any other state, e.g. PENDING or REQUEUED, is waited for).
 const ENDED = new Set([
@@ -181,8 +183,12 @@ export function createSlurmExecutor(
       if (attempt > retries) {
         throw failedTasksError(run, step, missing, `after ${retries} resubmission(s) (failed, cancelled or timed out)`);
       }
-      if (attempt > 0)
+      if (attempt > 0) {
         hooks.log(`slurm: step ${step}: resubmitting ${missing.length} task(s) (${attempt} of ${retries})`);
+        // The array that ran them has ended, so their claims are stale; one left on another node by a killed task
+        // would never be taken over (run-lock cannot check another host's processes).
+        for (const id of missing) fs.rmSync(path.join(taskFiles(run, id).dir, LOCK_FILE), { force: true });
+      }
       const indices = missing.map((id) => indexOf.get(id)!);
       const job = submit(run, step, indices);
       const since = Date.now();
