@@ -10,6 +10,7 @@ import { reproduceCommand } from './reproduce';
 import { dataCommand } from './data';
 import { predictCommand } from './predict';
 import { summaryCommand } from './summary';
+import { workerCommand } from './worker';
 
 const COMMANDS: Command[] = [
   backendCommand,
@@ -21,6 +22,7 @@ const COMMANDS: Command[] = [
   summaryCommand,
   dataCommand,
   predictCommand,
+  workerCommand,
 ];
 
 function topHelp(): string {

@@ -3,7 +3,16 @@ import { numberOption, parseCommandArgs, UsageError, type Command } from './comm
 import { stderrProgress } from '../core/progress';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
 import { TABLES, type TableName, type TableResult } from '../experiments/records';
-import { openRun, resolveRun, RUN_HELP, RUN_OPTIONS } from './run-options';
+import {
+  EXECUTOR_HELP,
+  EXECUTOR_OPTIONS,
+  executorOptions,
+  openRun,
+  resolveRun,
+  RUN_HELP,
+  RUN_OPTIONS,
+} from './run-options';
+import { openRunner } from '../tasks/open';
 import { updateSettings } from '../io/run-folder';
 import { timedLog } from './search';
 
@@ -34,9 +43,15 @@ backend, device, commit, date, scale. Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
   --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
                    has adds them (the finished seeds are read back)
-${RUN_HELP}`,
+${RUN_HELP}
+${EXECUTOR_HELP}`,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { ...RUN_OPTIONS, seeds: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...RUN_OPTIONS,
+      ...EXECUTOR_OPTIONS,
+      seeds: { type: 'string' },
+    });
+    const executor = executorOptions(values);
     const which = positionals[0];
     if (positionals.length !== 1 || !(which === 'all' || (TABLES as readonly string[]).includes(which))) {
       throw new UsageError(`name one table: ${TABLES.join(', ')} or all`);
@@ -56,18 +71,25 @@ ${RUN_HELP}`,
     }
     const { data } = await openRun('reproduce', out, run, resumed);
     const log = timedLog(Date.now());
+    const progress = stderrProgress();
+    const runner = openRunner(out, executor, { data, log, progress });
     const tables = which === 'all' ? [...TABLES] : [which as TableName];
     const results: TableResult[] = [];
-    for (const table of tables) {
-      results.push(
-        await reproduceTable(table, out, data, run.config, {
-          seeds,
-          scale: run.scale,
-          dataset: data.name,
-          log,
-          progress: stderrProgress(),
-        }),
-      );
+    try {
+      for (const table of tables) {
+        results.push(
+          await reproduceTable(table, out, data, run.config, {
+            seeds,
+            scale: run.scale,
+            dataset: data.name,
+            log,
+            progress,
+            runner,
+          }),
+        );
+      }
+    } finally {
+      await runner.close();
     }
     if (values.json) console.log(JSON.stringify(results));
     else results.forEach(printTable);

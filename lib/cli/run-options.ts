@@ -14,11 +14,86 @@ import { readSettings, runFiles, writeSettings } from '../io/run-folder';
 import { LOCK_FILE, lockRunFolder, RunFolderBusyError } from '../io/run-lock';
 import { flags, numberOption, UsageError } from './command';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
+import { EXECUTORS, type ExecutorKind, type ExecutorOptions } from '../tasks/executor';
 
 export const RUN_OPTIONS = flags(
   ['out', 'scale', 'preset', 'dataset', 'limit', 'seed', 'config', 'weight-sharing'],
   ['resume', 'json'],
 );
+
+/** Where a run's parallel steps run (lib/tasks): `glit search` and `glit reproduce` take these besides RUN_OPTIONS. */
+export const EXECUTOR_OPTIONS = flags([
+  'executor',
+  'workers',
+  'retries',
+  'slurm-partition',
+  'slurm-account',
+  'slurm-time',
+  'slurm-mem',
+  'slurm-gpus',
+  'slurm-cpus',
+  'slurm-extra',
+  'submit',
+  'k8s-image',
+  'k8s-volume',
+]);
+
+export const EXECUTOR_HELP = `  --executor inline|local|slurm|external
+                   where the parallel steps' tasks (retrainings, the EA's scoring, table rows x seeds) run:
+                   inline: in this process, one after the other (default); local: --workers worker processes;
+                   slurm: one job array per step; external: a Kubernetes Indexed Job manifest and a command list
+                   per step, for another scheduler (see environment.md). Every executor gives the same numbers.
+  --workers N      local: worker processes (default: this machine's cores); slurm, external: tasks at once
+  --retries N      times a task whose worker died (or Slurm task failed) is handed out again (default 2)
+  --slurm-partition P, --slurm-account A, --slurm-time T, --slurm-mem M, --slurm-gpus N, --slurm-cpus N
+                   passed to sbatch; --slurm-extra 'LINE;LINE' adds #SBATCH lines
+  --submit CMD     external: run for each step, {manifest} {commands} {run} {step} replaced
+  --k8s-image IMG, --k8s-volume CLAIM
+                   external: the manifest's container image and the PersistentVolumeClaim holding the run folder
+A resumed run may use another executor than the one it started with.`;
+
+type ExecutorValues = { [K in keyof typeof EXECUTOR_OPTIONS]?: string };
+
+/** The executor options from the flags, each checked (a bad one names its flag). */
+export function executorOptions(values: ExecutorValues): ExecutorOptions {
+  const executor = values.executor ?? 'inline';
+  if (!(EXECUTORS as readonly string[]).includes(executor))
+    throw new UsageError(`--executor '${executor}' is not one of ${EXECUTORS.join(', ')}`);
+  const count = (flag: keyof ExecutorValues, min: number) => {
+    const n = numberOption(values[flag], flag);
+    if (n !== undefined && !(Number.isInteger(n) && n >= min))
+      throw new UsageError(`--${flag} must be an integer of at least ${min}, got ${values[flag]}`);
+    return n;
+  };
+  const used = (prefix: string, allowed: string) =>
+    Object.keys(values).forEach((k) => {
+      if (k.startsWith(prefix) && values[k as keyof ExecutorValues] !== undefined && executor !== allowed)
+        throw new UsageError(`--${k} is for --executor ${allowed}, not ${executor}`);
+    });
+  used('slurm-', 'slurm');
+  used('k8s-', 'external');
+  used('submit', 'external');
+  if (executor === 'inline' && values.workers !== undefined)
+    throw new UsageError('--workers needs --executor local, slurm or external (inline runs in this process)');
+  return {
+    executor: executor as ExecutorKind,
+    workers: count('workers', 1),
+    slurm: {
+      partition: values['slurm-partition'],
+      account: values['slurm-account'],
+      time: values['slurm-time'],
+      mem: values['slurm-mem'],
+      gpus: count('slurm-gpus', 0),
+      cpusPerTask: count('slurm-cpus', 1),
+      extra: values['slurm-extra']
+        ?.split(';')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    },
+    retries: count('retries', 0),
+    external: { submit: values.submit, image: values['k8s-image'], volumeClaim: values['k8s-volume'] },
+  };
+}
 
 /** The scales, one a line indented by `indent`, for a flag's help. */
 export const scaleHelp = (indent: number) =>

@@ -13,6 +13,8 @@ export class Interrupted extends Error {
 interface InterruptState {
   pending: boolean;
   listening: boolean;
+  /** Drivers waiting on workers (untilInterrupted), told at the next SIGINT. */
+  waiters?: Set<() => void>;
   /** The CLI: a second SIGINT while the first waits for a loop exits at once (a notebook kernel must live on). */
   exitOnSecond: boolean;
 }
@@ -21,6 +23,7 @@ interface InterruptState {
 const state: InterruptState = ((globalThis as { glitInterrupt?: InterruptState }).glitInterrupt ??= {
   pending: false,
   listening: false,
+  waiters: new Set(),
   exitOnSecond: false,
 });
 
@@ -34,16 +37,42 @@ export function exitOnSecondInterrupt(): void {
  * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once).
  */
 export async function interruptPoint(): Promise<void> {
-  if (!state.listening) {
-    state.listening = true;
-    process.on('SIGINT', () => {
-      if (state.pending && state.exitOnSecond) process.exit(130);
-      state.pending = true;
-    });
-  }
+  listen();
   await new Promise((resolve) => setImmediate(resolve));
   if (state.pending) {
     state.pending = false;
     throw new Interrupted();
+  }
+}
+
+function listen(): void {
+  if (state.listening) return;
+  state.listening = true;
+  process.on('SIGINT', () => {
+    if (state.pending && state.exitOnSecond) process.exit(130);
+    state.pending = true;
+    state.waiters?.forEach((wake) => wake());
+  });
+}
+
+/**
+ * Waits for `work` (a driver waiting on its workers, which stop at their own interrupt points), throwing Interrupted
+ * at the next SIGINT instead.
+ */
+export async function unlessInterrupted<T>(work: Promise<T>): Promise<T> {
+  listen();
+  let wake!: () => void;
+  const interrupted = new Promise<never>((_, reject) => {
+    wake = () => {
+      state.pending = false;
+      reject(new Interrupted());
+    };
+  });
+  // (A kernel may hold this state from an older copy of this module, made before waiters existed.)
+  (state.waiters ??= new Set()).add(wake);
+  try {
+    return await Promise.race([work, interrupted]);
+  } finally {
+    state.waiters?.delete(wake);
   }
 }

@@ -8,24 +8,29 @@ import { backendInfo } from '../kernels/backend';
 import type { DatasetSplits } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import type { ProgressCallback } from '../core/progress';
-import { readRetrainResult } from '../io/run-folder';
-import { budgetFor, hierarchicalSearch, stage1, type SearchConfig, type SearchLog } from '../search/pipeline';
-import { retrain, searchSupernet, trainSupernet } from '../search/stages';
+import { readRetrainResult, readStage1Result } from '../io/run-folder';
+import {
+  hierarchicalSearch,
+  retrainStep,
+  supernetSearch,
+  type PipelineContext,
+  type SearchConfig,
+  type SearchLog,
+} from '../search/pipeline';
+import { inlineRunner, type TaskRunner } from '../tasks/runner';
 import type { RetrainResult } from '../search/records';
 import type { RowResult, TableName, TableResult } from './records';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
-import { disposeSupernet, type WeightSharing } from '../search/supernet';
+import type { WeightSharing } from '../search/supernet';
 
 /** What one row needs to produce its architecture and retrain it, for one seed, in its own folder. */
-interface RowContext {
+interface RowContext extends PipelineContext {
   dir: string;
   /** Shared runs (the hierarchical search) live here, so tables 4 and 5 use the same one. */
   shared: string;
-  data: DatasetSplits;
-  config: SearchConfig;
-  log: SearchLog;
-  progress?: ProgressCallback;
+  /** One promise per shared run, so that rows running at once wait for the same search instead of each running it. */
+  once: <T>(key: string, run: () => Promise<T>) => Promise<T>;
 }
 
 export interface RowSpec {
@@ -52,29 +57,8 @@ async function searchedRow(
   method: 'evolution' | 'random',
   name: string,
 ): Promise<RetrainResult> {
-  const budget = budgetFor(c.config);
-  const net = await trainSupernet(supernetDir, space, c.data, c.config, budget, c.log, c.progress);
-  const state = await searchSupernet(
-    path.join(c.dir, method),
-    method,
-    space,
-    net,
-    c.data,
-    c.config,
-    budget,
-    c.log,
-    c.progress,
-  );
-  disposeSupernet(net);
-  return retrain(
-    path.join(c.dir, 'retrain'),
-    name,
-    decode(space, state.topK[0].code),
-    c.data,
-    c.config.retrain,
-    c.log,
-    c.progress,
-  );
+  const state = await supernetSearch(c, space, supernetDir, path.join(c.dir, method), method);
+  return retrainStep(c, path.join(c.dir, 'retrain'), name, decode(space, state.topK[0].code));
 }
 
 /** A searched row on the flat full space: rows with the same weight sharing search one supernet (in `shared/`). */
@@ -87,10 +71,11 @@ const fullSpaceRow = (c: RowContext, weightSharing: WeightSharing, method: 'evol
     name,
   );
 const baselineModel = (config: SearchConfig) => loadArchitecture(config.baseline).model;
-const fixedRow = (c: RowContext, arch: Architecture) =>
-  retrain(c.dir, arch.name ?? 'fixed', arch, c.data, c.config.retrain, c.log, c.progress);
-const hierarchical = (c: RowContext) =>
-  hierarchicalSearch(path.join(c.shared, 'hierarchical'), c.data, c.config, c.log, c.progress);
+const fixedRow = (c: RowContext, arch: Architecture) => retrainStep(c, c.dir, arch.name ?? 'fixed', arch);
+const hierarchical = (c: RowContext) => {
+  const dir = path.join(c.shared, 'hierarchical');
+  return c.once(dir, () => hierarchicalSearch(dir, c.data, c.config, c.log, c.progress, c.runner));
+};
 
 export const TABLE_SPECS: Record<TableName, TableSpec> = {
   table1: {
@@ -111,9 +96,11 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       {
         id: 'distribution-only',
         label: 'only distribution (stage 1)',
+        // Stage 1's best retraining, from the hierarchical search that the GLiT row runs anyway.
         run: async (c) => {
+          await hierarchical(c);
           const dir = path.join(c.shared, 'hierarchical');
-          const s1 = await stage1(dir, c.data, c.config, c.log, c.progress);
+          const s1 = readStage1Result(dir)!;
           return readRetrainResult(path.join(dir, 'stage1', 'retrain', s1.best.replace('stage1-', '')))!;
         },
       },
@@ -193,15 +180,26 @@ function commit(): string {
   }
 }
 
-/** Runs (or continues) every row of a table for `seeds`, writing `out`/<table>.json after each row. */
+/**
+ * Runs (or continues) every row of a table for `seeds`, writing `out`/<table>.json after each row. With a runner of
+ * workers, every row and seed runs at once (their tasks share the workers); in this process, one after the other.
+ */
 export async function reproduceTable(
   table: TableName,
   out: string,
   data: DatasetSplits,
   base: SearchConfig,
-  o: { seeds: number; scale: string; dataset: string; log: SearchLog; progress?: ProgressCallback },
+  o: {
+    seeds: number;
+    scale: string;
+    dataset: string;
+    log: SearchLog;
+    progress?: ProgressCallback;
+    runner?: TaskRunner;
+  },
 ): Promise<TableResult> {
   const spec = TABLE_SPECS[table];
+  const runner = o.runner ?? inlineRunner(out, { data, log: o.log, progress: o.progress });
   const seeds = Array.from({ length: o.seeds }, (_, k) => base.seed + k);
   const { backend, device } = backendInfo();
   const result: TableResult = {
@@ -217,9 +215,20 @@ export async function reproduceTable(
     date: new Date().toISOString(),
     rows: [],
   };
-  for (const row of spec.rows) {
-    const runs: RowResult['runs'] = [];
-    for (const seed of seeds) {
+  const shared = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, run: () => Promise<T>) => {
+    if (!shared.has(key)) shared.set(key, run());
+    return shared.get(key) as Promise<T>;
+  };
+  const each = async <T, R>(items: T[], f: (item: T) => Promise<R>): Promise<R[]> => {
+    if (!runner.inProcess) return Promise.all(items.map(f));
+    const out: R[] = [];
+    for (const item of items) out.push(await f(item));
+    return out;
+  };
+  const finished = new Map<string, RowResult>();
+  await each(spec.rows, async (row) => {
+    const runs = await each(seeds, async (seed) => {
       const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
       const r = await row.run({
         dir: path.join(out, table, row.id, `seed${seed}`),
@@ -228,8 +237,10 @@ export async function reproduceTable(
         config,
         log: o.log,
         progress: o.progress,
+        runner,
+        once,
       });
-      runs.push({
+      return {
         seed,
         name: r.name,
         params: r.params,
@@ -237,10 +248,10 @@ export async function reproduceTable(
         valAccuracy: r.valAccuracy,
         testAccuracy: r.testAccuracy,
         seconds: r.seconds,
-      });
-    }
+      };
+    });
     const tests = runs.map((r) => r.testAccuracy);
-    result.rows.push({
+    finished.set(row.id, {
       id: row.id,
       label: row.label,
       runs,
@@ -248,11 +259,12 @@ export async function reproduceTable(
       stdTest: std(tests),
       meanVal: mean(runs.map((r) => r.valAccuracy)),
     });
+    result.rows = spec.rows.flatMap((r) => finished.get(r.id) ?? []);
     writeJsonAtomic(path.join(out, `${table}.json`), result);
     o.log(
       `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}%` +
         (seeds.length > 1 ? ` ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seeds` : ' (1 seed)'),
     );
-  }
+  });
   return result;
 }

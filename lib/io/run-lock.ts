@@ -1,6 +1,7 @@
 // One writer per run folder: a process that writes a run takes <dir>/.lock first (created exclusively, holding its PID,
 // host and start time) and refuses to start while a live process holds it. A lock left by a killed process on this
-// host is taken over; one from another host is never guessed about, since its holder cannot be checked from here.
+// host is taken over; one from another host is never guessed about, since its holder cannot be checked from here,
+// except by the same Slurm job (a requeued task: Slurm never runs two instances of one job).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +15,8 @@ export interface LockHolder {
   processStart?: string;
   command: string;
   since: string;
+  /** The Slurm job the holder ran in (SLURM_JOB_ID), if any. */
+  job?: string;
 }
 
 export class RunFolderBusyError extends Error {
@@ -42,6 +45,7 @@ function processStart(pid: number): string | undefined {
 }
 
 function alive(holder: LockHolder): boolean {
+  if (holder.job !== undefined && holder.job === process.env.SLURM_JOB_ID) return false;
   if (holder.host !== os.hostname()) return true;
   try {
     process.kill(holder.pid, 0);
@@ -81,6 +85,7 @@ export function lockRunFolder(dir: string, command: string): RunLock {
     processStart: processStart(process.pid),
     command,
     since: new Date().toISOString(),
+    ...(process.env.SLURM_JOB_ID ? { job: process.env.SLURM_JOB_ID } : {}),
   };
   const text = JSON.stringify(me) + '\n';
   for (let attempt = 0; ; attempt++) {

@@ -21,6 +21,14 @@ import {
 /** Higher is better (the search pipeline: supernet validation accuracy of the path after BN recalibration). */
 export type Fitness = (arch: Architecture, key: string) => Promise<number> | number;
 
+/**
+ * Scores many candidates at once (in parallel, by tasks: lib/tasks), resolving with their scores in order. A search
+ * given one scores each generation's unscored candidates in one call.
+ */
+export type BatchFitness = (
+  candidates: { arch: Architecture; key: string; code: number[]; generation: number }[],
+) => Promise<number[]>;
+
 /** The EA's knobs (a search config's `evolution`); random search uses population, topK and randomTries of them. */
 export interface EvolutionConfig {
   generations: number;
@@ -137,7 +145,7 @@ const knobs = (given: Partial<EvolutionConfig>): EvolutionConfig =>
  */
 export function evolve(
   space: SearchSpace,
-  fitness: Fitness,
+  fitness: Fitness | { batch: BatchFitness },
   options: EvolutionOptions,
   resumeFrom?: EvolutionState,
 ): Promise<EvolutionState> {
@@ -150,7 +158,7 @@ export function evolve(
 /** Uniform random candidates within the budget, no duplicates, in generations of `population` (same state as the EA). */
 export function randomSearch(
   space: SearchSpace,
-  fitness: Fitness,
+  fitness: Fitness | { batch: BatchFitness },
   options: RandomSearchOptions,
   resumeFrom?: EvolutionState,
 ): Promise<EvolutionState> {
@@ -210,7 +218,7 @@ function resumed(
 
 async function search(
   space: SearchSpace,
-  fitness: Fitness,
+  fitness: Fitness | { batch: BatchFitness },
   method: EvolutionState['method'],
   settings: SearchSettings,
   callbacks: SearchCallbacks,
@@ -243,15 +251,28 @@ async function search(
       }
       state.pending = drawn.map((c) => ({ ...c, score: null }));
     }
-    for (const candidate of state.pending) {
-      if (candidate.score !== null) continue;
-      callbacks.signal?.throwIfAborted();
-      await interruptPoint();
-      const score = await fitness(decode(space, candidate.code), candidate.key);
+    const unscored = state.pending.filter((c) => c.score === null);
+    const scored = async (candidate: (typeof unscored)[number], score: number) => {
       if (typeof score !== 'number' || !Number.isFinite(score))
         throw new Error(`fitness of ${candidate.key}: expected a finite number, got ${score}`);
       candidate.score = score;
       await callbacks.onEvaluation?.(structuredClone(state));
+    };
+    if (typeof fitness === 'function') {
+      for (const candidate of unscored) {
+        callbacks.signal?.throwIfAborted();
+        await interruptPoint();
+        await scored(candidate, await fitness(decode(space, candidate.code), candidate.key));
+      }
+    } else if (unscored.length > 0) {
+      callbacks.signal?.throwIfAborted();
+      await interruptPoint();
+      const scores = await fitness.batch(
+        unscored.map((c) => ({ arch: decode(space, c.code), key: c.key, code: c.code, generation: c.generation })),
+      );
+      if (scores.length !== unscored.length)
+        throw new Error(`batch fitness: ${scores.length} scores for ${unscored.length} candidates`);
+      for (const [i, candidate] of unscored.entries()) await scored(candidate, scores[i]);
     }
     const population = state.pending as Evaluation[];
     state.pending = null;

@@ -14,10 +14,14 @@ import type { ProgressCallback } from '../core/progress';
 import type { DatasetSplits } from '../data/datasets';
 import type { TrainConfig } from '../train/train';
 import type { EvolutionConfig, EvolutionState } from './evolution';
-import type { RetrainResult, SearchResult, Stage1Result } from './records';
+import type { SearchResult, Stage1Result } from './records';
 import { decode, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { retrain, searchSupernet, trainSupernet } from './stages';
-import { disposeSupernet, type WeightSharing } from './supernet';
+import { searchSupernet } from './stages';
+import type { WeightSharing } from './supernet';
+import { inlineRunner, type TaskRunner } from '../tasks/runner';
+import { inRun, releaseSupernet, taskId, trainedSupernet, type Task } from '../tasks/task';
+import type { BatchFitness } from './evolution';
+import type { Architecture } from '../model/arch';
 
 export interface SearchConfig {
   seed: number;
@@ -46,9 +50,87 @@ export const budgetFor = (config: SearchConfig): Budget => ({
 /** Logs what the pipeline does, one line at a time (the CLI prints them; notebooks can collect them). */
 export type SearchLog = (line: string) => void;
 
+/** Where and how a pipeline runs its steps: the run folder's task runner (inline by default) and its loggers. */
+export interface PipelineContext {
+  data: DatasetSplits;
+  config: SearchConfig;
+  log: SearchLog;
+  progress?: ProgressCallback;
+  runner: TaskRunner;
+}
+
+/** The context of a run in `out` with every step in this process, for callers that pass no runner. */
+const inlineContext = (
+  out: string,
+  data: DatasetSplits,
+  config: SearchConfig,
+  log: SearchLog,
+  progress: ProgressCallback | undefined,
+  runner?: TaskRunner,
+): PipelineContext => ({ data, config, log, progress, runner: runner ?? inlineRunner(out, { data, log, progress }) });
+
+/** A retraining of `arch` in `dir`, as a task. */
+export const retrainTask = (c: PipelineContext, dir: string, name: string, arch: Architecture): Task<RetrainSpec> => ({
+  id: taskId(c.runner.run, dir),
+  spec: { kind: 'retrain', dir: inRun(c.runner.run, dir), name, arch, train: c.config.retrain },
+});
+type RetrainSpec = Extract<Task['spec'], { kind: 'retrain' }>;
+
+/** Retrains `arch` in `dir` (a step of one task). */
+export async function retrainStep(c: PipelineContext, dir: string, name: string, arch: Architecture) {
+  const task = retrainTask(c, dir, name, arch);
+  return (await c.runner.runStep(task.id, [task]))[0];
+}
+
 /**
- * The end of stage 1: retrain the EA's best `config.stage1Retrain` distributions (stage1/retrain/rankN), keep the best
- * by val accuracy (the first on a tie) and write stage1/result.json.
+ * The EA's scoring as tasks on the saved supernet of `supernet`: each generation's candidates split into as many
+ * parts as the runner runs at once (ids name the generation and the split, so a resume with other workers redoes it).
+ */
+function scoreByTasks(c: PipelineContext, supernet: string, searchDir: string, space: SearchSpace): BatchFitness {
+  return async (candidates) => {
+    const parts = Math.min(candidates.length, c.runner.parallelism);
+    const step = taskId(c.runner.run, searchDir, `g${candidates[0].generation + 1}`);
+    const tasks = Array.from({ length: parts }, (_, p) => ({
+      id: `${step}.p${p + 1}of${parts}`,
+      spec: {
+        kind: 'score' as const,
+        supernet: inRun(c.runner.run, supernet),
+        space,
+        search: c.config,
+        codes: candidates.filter((_, i) => i % parts === p).map((x) => x.code),
+      },
+    }));
+    const outputs = await c.runner.runStep(step, tasks);
+    return candidates.map((_, i) => outputs[i % parts].scores[Math.floor(i / parts)]);
+  };
+}
+
+/**
+ * A supernet over `space` trained in `supernetDir` (one task) and searched by `method` in `searchDir`: scored on the
+ * supernet in memory when the runner is this process, else by tasks. Returns the search's final state.
+ */
+export async function supernetSearch(
+  c: PipelineContext,
+  space: SearchSpace,
+  supernetDir: string,
+  searchDir: string,
+  method: EvolutionState['method'],
+): Promise<EvolutionState> {
+  const budget = budgetFor(c.config);
+  const id = taskId(c.runner.run, supernetDir);
+  const spec = { kind: 'supernet' as const, dir: inRun(c.runner.run, supernetDir), space, search: c.config, budget };
+  await c.runner.runStep(id, [{ id, spec }]);
+  const scoring = c.runner.inProcess
+    ? trainedSupernet(supernetDir, space, c.config)
+    : scoreByTasks(c, supernetDir, searchDir, space);
+  const state = await searchSupernet(searchDir, method, space, scoring, c.data, c.config, budget, c.log, c.progress);
+  if (c.runner.inProcess) releaseSupernet();
+  return state;
+}
+
+/**
+ * The end of stage 1: retrain the EA's best `config.stage1Retrain` distributions (stage1/retrain/rankN, one step of
+ * parallel tasks), keep the best by val accuracy (the first on a tie) and write stage1/result.json.
  */
 export async function retrainStage1(
   out: string,
@@ -58,22 +140,16 @@ export async function retrainStage1(
   config: SearchConfig,
   log: SearchLog,
   progress?: ProgressCallback,
+  runner?: TaskRunner,
 ): Promise<Stage1Result> {
-  const retrained: RetrainResult[] = [];
-  for (const [rank, top] of evolution.topK.slice(0, config.stage1Retrain).entries()) {
-    const name = `stage1-rank${rank + 1}`;
-    retrained.push(
-      await retrain(
-        path.join(out, 'stage1', 'retrain', `rank${rank + 1}`),
-        name,
-        decode(space, top.code),
-        data,
-        config.retrain,
-        log,
-        progress,
-      ),
+  const c = inlineContext(out, data, config, log, progress, runner);
+  const dir = path.join(out, 'stage1', 'retrain');
+  const tasks = evolution.topK
+    .slice(0, config.stage1Retrain)
+    .map((top, rank) =>
+      retrainTask(c, path.join(dir, `rank${rank + 1}`), `stage1-rank${rank + 1}`, decode(space, top.code)),
     );
-  }
+  const retrained = await c.runner.runStep(taskId(c.runner.run, dir), tasks);
   const best = retrained.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
   const result: Stage1Result = {
     distribution: best.arch.blocks.map((g) => g.globalHeads),
@@ -94,23 +170,13 @@ export async function stage1(
   config: SearchConfig,
   log: SearchLog,
   progress?: ProgressCallback,
+  runner?: TaskRunner,
 ): Promise<Stage1Result> {
+  const c = inlineContext(out, data, config, log, progress, runner);
   const space = stage1Space(loadArchitecture(config.baseline).model);
-  const budget = budgetFor(config);
-  const net = await trainSupernet(path.join(out, 'stage1', 'supernet'), space, data, config, budget, log, progress);
-  const evolution = await searchSupernet(
-    path.join(out, 'stage1', 'evolution'),
-    'evolution',
-    space,
-    net,
-    data,
-    config,
-    budget,
-    log,
-    progress,
-  );
-  disposeSupernet(net);
-  return retrainStage1(out, evolution, space, data, config, log, progress);
+  const at = (...parts: string[]) => path.join(out, 'stage1', ...parts);
+  const evolution = await supernetSearch(c, space, at('supernet'), at('evolution'), 'evolution');
+  return retrainStage1(out, evolution, space, data, config, log, progress, c.runner);
 }
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
@@ -120,47 +186,21 @@ export async function hierarchicalSearch(
   config: SearchConfig,
   log: SearchLog,
   progress?: ProgressCallback,
+  runner?: TaskRunner,
 ): Promise<SearchResult> {
+  const c = inlineContext(out, data, config, log, progress, runner);
   const baselineArch = loadArchitecture(config.baseline);
-  const budget = budgetFor(config);
   const at = (...parts: string[]) => path.join(out, ...parts);
-  const { distribution } = await stage1(out, data, config, log, progress);
+  const { distribution } = await stage1(out, data, config, log, progress, c.runner);
 
-  // Stage 2: the low-level choices of every block, the distribution fixed.
+  // Stage 2: the low-level choices of every block, the distribution fixed; its best retrained beside the baseline.
   const space2 = stage2Space(baselineArch.model, distribution, config.stage2Grid);
-  const net2 = await trainSupernet(at('stage2', 'supernet'), space2, data, config, budget, log, progress);
-  const evo2 = await searchSupernet(
-    at('stage2', 'evolution'),
-    'evolution',
-    space2,
-    net2,
-    data,
-    config,
-    budget,
-    log,
-    progress,
-  );
-  disposeSupernet(net2);
-  const found = await retrain(
-    at('stage2', 'retrain'),
-    'glit-found',
-    decode(space2, evo2.topK[0].code),
-    data,
-    config.retrain,
-    log,
-    progress,
-  );
+  const evo2 = await supernetSearch(c, space2, at('stage2', 'supernet'), at('stage2', 'evolution'), 'evolution');
+  const [found, baseline] = await c.runner.runStep(taskId(c.runner.run, out, 'retrain'), [
+    retrainTask(c, at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code)),
+    retrainTask(c, at('baseline'), baselineArch.name ?? 'baseline', baselineArch),
+  ]);
   writeBestArch(out, found.arch);
-
-  const baseline = await retrain(
-    at('baseline'),
-    baselineArch.name ?? 'baseline',
-    baselineArch,
-    data,
-    config.retrain,
-    log,
-    progress,
-  );
   const result: SearchResult = { distribution, found, baseline };
   writeSearchResult(out, result);
   return result;

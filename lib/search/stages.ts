@@ -29,17 +29,18 @@ import {
 } from '../io/run-folder';
 import type { ProgressCallback } from '../core/progress';
 import type { DatasetSplits, ImageSet } from '../data/datasets';
-import { createAdamW, disposeAdamW } from '../train/optimizer';
+import { createAdamW, disposeAdamW, type AdamWState } from '../train/optimizer';
 import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
 import { loadTrainState, saveTrainState } from '../train/train-state';
 import { checkStepMemory, estimateStepMemory } from '../train/memory';
-import { evolve, randomSearch, type EvolutionState } from './evolution';
+import { evolve, randomSearch, type BatchFitness, type EvolutionState } from './evolution';
 import type { SearchConfig, SearchLog } from './pipeline';
 import type { RetrainEpoch, RetrainResult, SupernetEpoch } from './records';
 import { decode, sampleWithin, type Budget, type SearchSpace } from './space';
 import {
   createSavedVariables,
   createSupernet,
+  disposeSupernet,
   pathModel,
   scorePath,
   supernetBatchNorms,
@@ -87,21 +88,10 @@ export async function trainSupernet(
     config.batchSize,
     backendInfo().backend,
   );
-  const net = createSupernet(space, config.seed, search.weightSharing);
-  const stateFile = supernetFiles(dir).state;
   const optimizer = createAdamW({ weightDecay: config.weightDecay });
-  let from;
-  let epochs: SupernetEpoch[] = [];
-  if (fs.existsSync(stateFile)) {
-    const variablesFor = (names: string[]) => {
-      createSavedVariables(net, names);
-      return supernetVariables(net);
-    };
-    const saved = loadTrainState(stateFile, variablesFor, optimizer, () => supernetBatchNorms(net));
-    from = saved.progress;
-    epochs = (saved.extra.epochs as SupernetEpoch[] | undefined) ?? [];
-    log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
-  }
+  const { net, from, epochs } = restoreSupernet(dir, space, search, optimizer);
+  const stateFile = supernetFiles(dir).state;
+  if (from) log(`${dir}: resuming the supernet after epoch ${from.epoch}/${config.epochs}`);
   rewriteSupernetLog(dir, epochs, from?.step ?? 0);
   if (!from || from.epoch < config.epochs) {
     const supernetProgress = stepProgress(`${dir}: supernet`, config, progress);
@@ -145,6 +135,33 @@ export async function trainSupernet(
   return net;
 }
 
+/** The supernet of `dir` as its last saved state left it (a new one where there is none), and where it stopped. */
+function restoreSupernet(dir: string, space: SearchSpace, search: SearchConfig, optimizer: AdamWState) {
+  const net = createSupernet(space, search.supernet.seed, search.weightSharing);
+  const stateFile = supernetFiles(dir).state;
+  if (!fs.existsSync(stateFile)) return { net, epochs: [] as SupernetEpoch[] };
+  const variablesFor = (names: string[]) => {
+    createSavedVariables(net, names);
+    return supernetVariables(net);
+  };
+  const saved = loadTrainState(stateFile, variablesFor, optimizer, () => supernetBatchNorms(net));
+  return { net, from: saved.progress, epochs: (saved.extra.epochs as SupernetEpoch[] | undefined) ?? [] };
+}
+
+/** The trained supernet of `dir` (a worker scoring candidates on it), or an error when its training is not finished. */
+export function loadSupernet(dir: string, space: SearchSpace, search: SearchConfig): Supernet {
+  const optimizer = createAdamW({ weightDecay: search.supernet.weightDecay });
+  const { net, from } = restoreSupernet(dir, space, search, optimizer);
+  disposeAdamW(optimizer);
+  if (!from || from.epoch < search.supernet.epochs) {
+    disposeSupernet(net);
+    throw new Error(
+      `${dir}: the supernet is not trained (${from ? `${from.epoch} of ${search.supernet.epochs} epochs` : 'no saved state'}): train it first`,
+    );
+  }
+  return net;
+}
+
 /** The first `count` images of a split: scoring uses a fixed val subset so every candidate sees the same images. */
 const firstImages = (set: ImageSet, count: number): ImageSet => {
   const n = Math.min(count, set.count);
@@ -152,15 +169,24 @@ const firstImages = (set: ImageSet, count: number): ImageSet => {
   return { ...set, images: set.images.subarray(0, n * size), labels: set.labels.subarray(0, n), count: n };
 };
 
+/** What candidates are scored on: the training set (BatchNorm recalibration) and the first of the val images. */
+export const scoringSet = (data: DatasetSplits, config: SearchConfig) => ({
+  train: data.train,
+  val: firstImages(data.val, config.scoring.valImages),
+  mean: data.mean,
+  std: data.std,
+});
+
 /**
- * Evolutionary (or random) search over a trained supernet: fitness = val accuracy of the path after BN recalibration.
- * Its state is written after every evaluation to `dir/evolution.json`, and every generation to generations.jsonl.
+ * Evolutionary (or random) search over a trained supernet: fitness = val accuracy of the path after BN recalibration,
+ * on `net` in this process or by `net` as a batch fitness (tasks scoring on the saved supernet: lib/tasks). Its state
+ * is written after every evaluation to `dir/evolution.json`, and every generation to generations.jsonl.
  */
 export async function searchSupernet(
   dir: string,
   method: 'evolution' | 'random',
   space: SearchSpace,
-  net: Supernet,
+  net: Supernet | BatchFitness,
   data: DatasetSplits,
   config: SearchConfig,
   budget: Budget,
@@ -168,12 +194,6 @@ export async function searchSupernet(
   progress?: ProgressCallback,
 ): Promise<EvolutionState> {
   const resumeFrom = readSearchState(dir, method) ?? undefined;
-  const scoringData = {
-    train: data.train,
-    val: firstImages(data.val, config.scoring.valImages),
-    mean: data.mean,
-    std: data.std,
-  };
   const e = config.evolution;
   const callbacks = {
     seed: config.seed,
@@ -194,7 +214,9 @@ export async function searchSupernet(
       );
     },
   };
-  const fitness = (arch: Architecture) => scorePath(net, arch, scoringData, config.scoring);
+  const scoring = scoringSet(data, config);
+  const fitness =
+    typeof net === 'function' ? { batch: net } : (arch: Architecture) => scorePath(net, arch, scoring, config.scoring);
   rewriteGenerations(dir, method, resumeFrom?.history ?? []);
   if (resumeFrom) log(`${dir}: resuming the ${method} search after ${resumeFrom.history.length} generations`);
   const state =

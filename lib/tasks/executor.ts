@@ -36,6 +36,9 @@ export interface ExecutorOptions {
   executor: ExecutorKind;
   /** local: worker processes (default: this machine's cores); slurm: the array's throttle (default: no limit). */
   workers?: number;
+  /** Times a task whose worker died (a failed or cancelled Slurm task) is handed out again before its step fails
+   * (default 2). */
+  retries?: number;
   slurm?: SlurmOptions;
   external?: ExternalOptions;
 }
@@ -52,8 +55,6 @@ export interface SlurmOptions {
   cpusPerTask?: number;
   /** Extra `#SBATCH` lines, without the prefix, e.g. ['--qos=long']. */
   extra?: string[];
-  /** Times a failed or cancelled task is resubmitted before the run fails (default 2). */
-  retries?: number;
 }
 
 export interface ExternalOptions {

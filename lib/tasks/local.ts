@@ -1,0 +1,149 @@
+// The local executor: a pool of `glit worker --serve` processes on this machine, each with its own backend (one core
+// each: tfjs-wasm runs one thread), handed one task at a time over IPC. A worker that dies (kill -9, out of memory)
+// is replaced and its task handed out again, where it resumes from its last saved state; a task that throws fails
+// its step. One progress line covers the whole step.
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { unlessInterrupted } from '../core/interrupt';
+import type { Progress } from '../core/progress';
+import type { FromWorker, ToWorker } from '../cli/worker';
+import type { Executor, ExecutorHooks, ExecutorOptions } from './executor';
+import { readOutput, taskFiles } from './task-files';
+
+const GLIT = path.resolve(__dirname, '..', '..', 'bin', 'glit.js');
+
+interface Job {
+  run: string;
+  id: string;
+  attempts: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface Worker {
+  child: ChildProcess;
+  ready: boolean;
+  job?: Job;
+  progress?: Progress;
+}
+
+export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptions): Executor {
+  const size = options.workers ?? os.availableParallelism();
+  if (!Number.isInteger(size) || size < 1) throw new Error(`--workers must be a positive integer, got ${size}`);
+  const retries = options.retries ?? 2;
+  const queue: Job[] = [];
+  const workers = new Set<Worker>();
+  let closed = false;
+
+  const logTo = (job: Job, line: string) => {
+    fs.appendFileSync(taskFiles(job.run, job.id).log, `${line}\n`);
+    hooks.log(line);
+  };
+
+  function start(): void {
+    const w: Worker = {
+      child: fork(GLIT, ['worker', '--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      ready: false,
+    };
+    workers.add(w);
+    w.child.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') w.ready = true;
+      else if (m.type === 'log' && w.job) logTo(w.job, m.line);
+      else if (m.type === 'progress') w.progress = m.progress;
+      else if (m.type === 'done' || m.type === 'failed') {
+        const job = w.job!;
+        w.job = w.progress = undefined;
+        if (m.type === 'done') job.resolve();
+        else {
+          logTo(job, `task ${job.id} failed: ${m.error}`);
+          job.reject(new Error(`task ${job.id} failed: ${m.error} (log: ${taskFiles(job.run, job.id).log})`));
+        }
+      }
+      dispatch();
+    });
+    w.child.on('exit', (code, signal) => {
+      workers.delete(w);
+      if (!w.ready && !closed) {
+        // A worker that cannot start (no backend, a broken install) would be replaced forever: fail what waits.
+        const error = new Error(
+          `a worker (${GLIT} worker --serve) exited with ${signal ?? `code ${code}`} before it was ready; its message is above`,
+        );
+        queue.splice(0).forEach((job) => job.reject(error));
+        return;
+      }
+      const job = w.job;
+      if (job && !closed) {
+        const why = `its worker (PID ${w.child.pid}) exited with ${signal ?? `code ${code}`}`;
+        if (job.attempts < retries) {
+          logTo(job, `task ${job.id}: ${why}; handing it out again`);
+          job.attempts++;
+          queue.unshift(job);
+        } else
+          job.reject(
+            new Error(`task ${job.id}: ${why}, ${retries + 1} times (log: ${taskFiles(job.run, job.id).log})`),
+          );
+      }
+      dispatch();
+    });
+  }
+
+  function dispatch(): void {
+    if (closed) return;
+    for (const w of workers) {
+      if (!w.ready || w.job || queue.length === 0) continue;
+      w.job = queue.shift()!;
+      w.child.send({ type: 'task', run: w.job.run, id: w.job.id } satisfies ToWorker);
+    }
+    // Workers start when there is work for them, up to the pool's size.
+    const busy = [...workers].filter((w) => w.job).length;
+    while (workers.size < Math.min(size, busy + queue.length)) start();
+  }
+
+  return {
+    kind: 'local',
+    parallelism: size,
+    async runStep(run, step, ids) {
+      const total = ids.length;
+      let done = 0;
+      const show = () =>
+        hooks.progress?.({
+          task: `${step}: ${total} tasks on ${size} workers`,
+          done,
+          total,
+          detail: [...workers]
+            .flatMap((w) =>
+              w.job && w.progress
+                ? [`${w.progress.task.split(': ').pop()} ${w.progress.done}/${w.progress.total}`]
+                : [],
+            )
+            .join(', '),
+        });
+      const ticker = setInterval(show, 1000);
+      show();
+      const jobs = ids.map(
+        (id) =>
+          new Promise<void>((resolve, reject) => {
+            fs.mkdirSync(taskFiles(run, id).dir, { recursive: true });
+            if (readOutput(run, id) !== undefined) return resolve();
+            queue.push({ run, id, attempts: 0, resolve: () => (done++, resolve()), reject });
+          }),
+      );
+      dispatch();
+      try {
+        const settled = await unlessInterrupted(Promise.allSettled(jobs));
+        const failed = settled.find((s) => s.status === 'rejected');
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      } finally {
+        clearInterval(ticker);
+        show();
+      }
+    },
+    async close() {
+      closed = true;
+      for (const w of workers) w.child.kill();
+      workers.clear();
+    },
+  };
+}
