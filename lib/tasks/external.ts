@@ -109,7 +109,7 @@ export function stepManifest(
     '  completionMode: Indexed',
     `  completions: ${completions}`,
     `  parallelism: ${options.workers ?? completions}`,
-    `  backoffLimitPerIndex: ${options.slurm?.retries ?? 2}`,
+    `  backoffLimitPerIndex: ${options.retries ?? 2}`,
     '  template:',
     '    spec:',
     '      restartPolicy: Never',

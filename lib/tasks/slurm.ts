@@ -139,7 +139,7 @@ export function createSlurmExecutor(
       `Slurm's controller does not answer (scontrol ping: ${said?.trim() ?? ping.error?.message}; ${conf}): ${FIX}`,
     );
   }
-  const retries = settings.retries ?? 2;
+  const retries = options.retries ?? 2;
   const active = new Set<string>();
   let closed = false;
 
