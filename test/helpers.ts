@@ -3,13 +3,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { validateArchitecture, type Architecture, type ModelConfig } from '../lib/model/arch';
+import { architectureToJson, validateArchitecture, type Architecture, type ModelConfig } from '../lib/model/arch';
 import { Rng } from '../lib/core/random';
 import { disposeModel, initModel } from '../lib/model/model';
 import { createAdamW, disposeAdamW } from '../lib/train/optimizer';
 import { fixedModel, trainStep } from '../lib/train/train';
+import { decodeSafetensors } from '../lib/io/safetensors';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -148,4 +150,58 @@ export async function tinyTrainingLosses(steps: number): Promise<number[]> {
   disposeModel(params);
   disposeAdamW(optimizer);
   return losses;
+}
+
+/**
+ * Two run folders hold the same files with the same contents, byte for byte, wall times aside (in logs, results and a
+ * supernet state's metadata); config.json (its start time), the lock and the task folders (`tasks/`: only runs with
+ * workers have them) are not compared.
+ */
+export function assertSameRunFiles(expected: string, got: string): void {
+  const files = (run: string) =>
+    (fs.readdirSync(run, { recursive: true }) as string[])
+      .filter(
+        (f) => fs.statSync(path.join(run, f)).isFile() && f !== 'config.json' && !f.startsWith(`tasks${path.sep}`),
+      )
+      .sort();
+  assert.deepEqual(files(got), files(expected));
+  const timeless = (text: string) => text.replace(/\\?"seconds\\?": ?[0-9.e+-]+/g, '"seconds":0');
+  for (const f of files(expected)) {
+    const [a, b] = [fs.readFileSync(path.join(expected, f)), fs.readFileSync(path.join(got, f))];
+    if (f.endsWith('model.safetensors')) {
+      assert.ok(a.equals(b), `${f} differs`);
+    } else if (f.endsWith('.safetensors')) {
+      // A supernet's state also holds its epochs' log lines, wall times included.
+      const [x, y] = [decodeSafetensors(a), decodeSafetensors(b)];
+      assert.deepEqual([...y.tensors.keys()], [...x.tensors.keys()], f);
+      for (const [name, t] of x.tensors)
+        assert.ok(Buffer.from(t.bytes).equals(y.tensors.get(name)!.bytes), `${f}: ${name}`);
+      assert.equal(timeless(JSON.stringify(y.metadata)), timeless(JSON.stringify(x.metadata)), f);
+    } else {
+      assert.equal(timeless(b.toString('utf8')), timeless(a.toString('utf8')), `${f} differs`);
+    }
+  }
+}
+
+/**
+ * `glit search` flags for a search that runs every kind of stage in seconds: the tiny baseline, two epochs and two
+ * generations everywhere, 96 training images (its config file is written to `dir`).
+ */
+export function tinySearchFlags(dir: string): string[] {
+  const archFile = path.join(dir, 'tiny.json');
+  fs.writeFileSync(archFile, architectureToJson(tinyBaseline()));
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({
+      baseline: archFile,
+      maxFlopsRatio: 1.5,
+      supernet: { epochs: 2, batchSize: 32 },
+      evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1 },
+      scoring: { valImages: 32, recalibrationBatches: 1, batchSize: 32 },
+      stage1Retrain: 2,
+      retrain: { epochs: 2, batchSize: 32 },
+    }),
+  );
+  return ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile];
 }

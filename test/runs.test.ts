@@ -158,6 +158,7 @@ test('notebooks run live in runs/notebooks/ by default, and only read the folder
     backend: { backend: 'cpu' as const, webgpuAdapter: 'default' as const },
     weightSharing: 'separate' as const,
     reuse: false,
+    executor: { executor: 'inline' as const },
   };
   const own = notebookSearch(params, {});
   assert.equal(own.dir, path.join(ROOT, 'runs', 'notebooks', 'search-smoke-seed3-fashion-mnist'));
@@ -202,6 +203,10 @@ test("notebook parameters: the first cell's values, each overridden by its envir
   assert.throws(() => notebookParams({ seed: 1.5 }, {}), /the cell's seed='1\.5': must be an integer >= 0/);
   assert.throws(() => notebookParams({}, { GLIT_SEED: '4294967296' }), /GLIT_SEED='4294967296': must be an integer/);
   assert.throws(() => notebookParams({ scale: 'huge' as 'cpu' }, {}), /the cell's scale 'huge' is not a scale/);
+  assert.deepEqual(notebookParams({ executor: 'local', workers: 2 }, {}).executor, { executor: 'local', workers: 2 });
+  assert.deepEqual(notebookParams({}, { GLIT_EXECUTOR: 'local' }).executor, { executor: 'local' });
+  assert.throws(() => notebookParams({}, { GLIT_EXECUTOR: 'pool' }), /GLIT_EXECUTOR='pool' is not one of inline/);
+  assert.throws(() => notebookParams({ workers: 0 }, {}), /the cell's workers='0': must be an integer >= 1/);
 });
 
 test('a notebook rerun after a code or settings change moves the old run aside and starts afresh, unless reuse', () => {

@@ -6,8 +6,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { architectureToJson } from '../lib/model/arch';
-import { decodeSafetensors } from '../lib/io/safetensors';
 import { blockBatchNorms } from '../lib/model/block';
 import { initBackend } from '../lib/kernels/backend';
 import { loadDataset } from '../lib/data/datasets';
@@ -24,7 +22,7 @@ import {
   supernetVariables,
 } from '../lib/search/supernet';
 import { TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
-import { glitProcess, runGlit, tinyBaseline } from './helpers';
+import { assertSameRunFiles, glitProcess, runGlit, tinyBaseline, tinySearchFlags } from './helpers';
 
 const TINY = tinyBaseline();
 
@@ -209,22 +207,7 @@ test(
   { timeout: 600_000 },
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-search-'));
-    const archFile = path.join(dir, 'tiny.json');
-    fs.writeFileSync(archFile, architectureToJson(TINY));
-    const configFile = path.join(dir, 'config.json');
-    fs.writeFileSync(
-      configFile,
-      JSON.stringify({
-        baseline: archFile,
-        maxFlopsRatio: 1.5,
-        supernet: { epochs: 2, batchSize: 32 },
-        evolution: { generations: 2, population: 3, topK: 2, mutations: 1, crossovers: 1 },
-        scoring: { valImages: 32, recalibrationBatches: 1, batchSize: 32 },
-        stage1Retrain: 2,
-        retrain: { epochs: 2, batchSize: 32 },
-      }),
-    );
-    const common = ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile, '--json'];
+    const common = [...tinySearchFlags(dir), '--json'];
     const whole = await glitProcess('search', [...common, '--out', path.join(dir, 'whole')]);
     assert.equal(whole.code, 0, whole.stderr);
     const expected = JSON.parse(whole.stdout);
@@ -273,28 +256,7 @@ test(
     assert.deepEqual(got.distribution, expected.distribution);
     assert.deepEqual(strip(got.found), strip(expected.found));
     assert.deepEqual(strip(got.baseline), strip(expected.baseline));
-    // Every file but the lock and config.json (its start time), byte for byte; timings aside in the logs and results.
-    const files = (run: string) =>
-      (fs.readdirSync(path.join(dir, run), { recursive: true }) as string[])
-        .filter((f) => fs.statSync(path.join(dir, run, f)).isFile() && f !== 'config.json')
-        .sort();
-    assert.deepEqual(files('killed'), files('whole'));
-    const timeless = (text: string) => text.replace(/\\?"seconds\\?": ?[0-9.e+-]+/g, '"seconds":0');
-    for (const f of files('whole')) {
-      const [a, b] = [fs.readFileSync(path.join(dir, 'whole', f)), fs.readFileSync(path.join(dir, 'killed', f))];
-      if (f.endsWith('model.safetensors')) {
-        assert.ok(a.equals(b), `${f} differs after the kills`);
-      } else if (f.endsWith('.safetensors')) {
-        // A supernet's state also holds its epochs' log lines, wall times included.
-        const [x, y] = [decodeSafetensors(a), decodeSafetensors(b)];
-        assert.deepEqual([...y.tensors.keys()], [...x.tensors.keys()], f);
-        for (const [name, t] of x.tensors)
-          assert.ok(Buffer.from(t.bytes).equals(y.tensors.get(name)!.bytes), `${f}: ${name}`);
-        assert.equal(timeless(JSON.stringify(y.metadata)), timeless(JSON.stringify(x.metadata)), f);
-      } else {
-        assert.equal(timeless(b.toString('utf8')), timeless(a.toString('utf8')), `${f} differs after the kills`);
-      }
-    }
+    assertSameRunFiles(path.join(dir, 'whole'), path.join(dir, 'killed'));
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );

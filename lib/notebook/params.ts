@@ -6,6 +6,7 @@ import { optionsFromEnv, type BackendOptions, type BackendRequest } from '../ker
 import { parseScale, type Scale } from '../config/scales';
 import { checkRange, SEED_RANGE } from '../config/validate';
 import { parseWeightSharing, type WeightSharing } from '../search/supernet';
+import { EXECUTORS, type ExecutorKind, type ExecutorOptions } from '../tasks/executor';
 
 export interface NotebookParams {
   /** The run size (GLIT_SCALE), default cpu. */
@@ -23,6 +24,11 @@ export interface NotebookParams {
    * folder is moved aside and the run starts afresh, so that a tweak never silently brings the old numbers back.
    */
   reuse: boolean;
+  /**
+   * Where the runs' parallel steps go (GLIT_EXECUTOR: inline, the default, or local; GLIT_WORKERS, default this
+   * machine's cores): lib/tasks/executor.ts.
+   */
+  executor: ExecutorOptions;
   /** The environment variables that overrode the cell's values. */
   overriddenBy?: string[];
 }
@@ -35,6 +41,8 @@ export interface CellParams {
   backend?: BackendRequest | 'auto';
   weightSharing?: WeightSharing;
   reuse?: boolean;
+  executor?: ExecutorKind;
+  workers?: number;
 }
 
 export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = process.env): NotebookParams {
@@ -55,6 +63,10 @@ export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = p
   const [backend] = pick('GLIT_BACKEND', 'backend', 'auto');
   const [dataset] = pick('GLIT_DATASET', 'dataset', 'fashion-mnist');
   const [reuse, reuseSource] = pick('GLIT_REUSE', 'reuse', 'false');
+  const [executor, executorSource] = pick('GLIT_EXECUTOR', 'executor', 'inline');
+  const [workers, workersSource] = pick('GLIT_WORKERS', 'workers', '');
+  if (!(EXECUTORS as readonly string[]).includes(executor))
+    throw new Error(`${executorSource}='${executor}' is not one of ${EXECUTORS.join(', ')}`);
   if (!['true', 'false', '1', '0'].includes(reuse)) throw new Error(`${reuseSource}='${reuse}' is not true or false`);
   return {
     scale: parseScale(scaleText, scaleSource),
@@ -63,6 +75,12 @@ export function notebookParams(cell: CellParams = {}, env: NodeJS.ProcessEnv = p
     backend: optionsFromEnv({ ...env, GLIT_BACKEND: backend }),
     weightSharing: parseWeightSharing(sharingText, sharingSource),
     reuse: reuse === 'true' || reuse === '1',
+    executor: {
+      executor: executor as ExecutorKind,
+      ...(workers
+        ? { workers: checkRange(Number(workers), { integer: true, min: 1 }, `${workersSource}='${workers}'`) }
+        : {}),
+    },
     ...(overriddenBy.length > 0 ? { overriddenBy } : {}),
   };
 }

@@ -14,7 +14,10 @@ import { codeFingerprint } from '../core/fingerprint';
 import { scaleSettings, type CommandFields, type RunSettings } from '../config/run-settings';
 import { readProvenance, readSettings, writeSettings } from '../io/run-folder';
 import { SCALE_CONFIGS } from '../config/scales';
-import { budgetFor, type SearchLog } from '../search/pipeline';
+import { budgetFor, hierarchicalSearch, type SearchLog } from '../search/pipeline';
+import type { ExecutorOptions } from '../tasks/executor';
+import { openRunner } from '../tasks/open';
+import type { TaskRunner } from '../tasks/runner';
 import type { TrainConfig } from '../train/train';
 
 /** The repository root (realpath: notebooks reach lib/ through a symlink). */
@@ -30,6 +33,8 @@ export interface NotebookSearch {
   /** The folder has a config.json already: a live notebook continues it. */
   resumed: boolean;
   settings: RunSettings;
+  /** Where its parallel steps run (the parameters cell's executor and workers). */
+  executor: ExecutorOptions;
 }
 
 /**
@@ -44,7 +49,7 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
     const settings = readSettings(dir);
     if (!settings)
       throw new Error(`GLIT_RUN=${given}: ${dir} has no config.json, so it is not a run folder of \`glit search\``);
-    return { dir, live: false, resumed: true, settings };
+    return { dir, live: false, resumed: true, settings, executor: params.executor };
   }
   return liveRun('search', params);
 }
@@ -84,7 +89,7 @@ export function liveRun(command: string, params: NotebookParams, fields: Command
     console.log(`reusing ${dir} although ${stale.join('; ')} (reuse: true)`);
   }
   if (saved) sweepTemporaries(dir);
-  return { dir, live: true, resumed: saved !== null, settings: saved ?? fresh };
+  return { dir, live: true, resumed: saved !== null, settings: saved ?? fresh, executor: params.executor };
 }
 
 /** How a saved run differs from what this notebook would start now: the library's code, or its settings. */
@@ -125,6 +130,29 @@ export async function openNotebookSearch(
   if (!search.resumed) writeSettings(search.dir, command, search.settings, backend);
   return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
 }
+
+/**
+ * Runs `work` with the run's task runner (inline, or workers that are stopped when it ends, also on an interrupt).
+ */
+export async function withRunner<T>(
+  search: NotebookSearch,
+  data: DatasetSplits,
+  work: (runner: TaskRunner, loggers: { log: SearchLog; progress: ProgressCallback }) => Promise<T>,
+): Promise<T> {
+  const loggers = notebookLoggers(search);
+  const runner = openRunner(search.dir, search.executor, { data, ...loggers });
+  try {
+    return await work(runner, loggers);
+  } finally {
+    await runner.close();
+  }
+}
+
+/** The whole hierarchical search in the notebook's run folder (what `glit search` runs), finished parts read back. */
+export const runNotebookSearch = (search: NotebookSearch, data: DatasetSplits) =>
+  withRunner(search, data, (runner, { log, progress }) =>
+    hierarchicalSearch(search.dir, data, search.settings.config, log, progress, runner),
+  );
 
 /**
  * The pipeline's log (a line per epoch, generation or retraining, on stdout: under the cell that runs it) and progress

@@ -11,7 +11,7 @@ import { loadDataset, type DatasetSplits } from '../data/datasets';
 import { showFigure, showMarkdown, showTable } from './display';
 import { ablationFlopsFigure, ablationRowsFigure } from './figures';
 import type { NotebookParams } from './params';
-import { liveRun, notebookLoggers, openNotebookSearch, ROOT, type NotebookSearch } from './search-run';
+import { liveRun, openNotebookSearch, ROOT, withRunner, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
 import { loadArchitecture } from '../model/arch';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
@@ -36,17 +36,17 @@ export const openNotebookReproduction = (run: NotebookSearch, params: NotebookPa
   openNotebookSearch(run, params, 'reproduce');
 
 /** Runs (or reads back) every row of `table` in the folder, logging under the cell. */
-export function runNotebookTable(table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> {
-  const { log, progress } = notebookLoggers(run);
-  const seeds = run.settings.seeds ?? 1;
-  return reproduceTable(table, run.dir, data, run.settings.config, {
-    seeds,
-    scale: run.settings.scale,
-    dataset: data.name,
-    log,
-    progress,
-  });
-}
+export const runNotebookTable = (table: TableName, run: NotebookSearch, data: DatasetSplits): Promise<TableResult> =>
+  withRunner(run, data, (runner, { log, progress }) =>
+    reproduceTable(table, run.dir, data, run.settings.config, {
+      seeds: run.settings.seeds ?? 1,
+      scale: run.settings.scale,
+      dataset: data.name,
+      log,
+      progress,
+      runner,
+    }),
+  );
 
 export interface Recording {
   /** Relative to the repository root when inside it. */

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { unlessInterrupted } from '../core/interrupt';
+import { backendInfo } from '../kernels/backend';
 import type { Progress } from '../core/progress';
 import type { FromWorker, ToWorker } from '../cli/worker';
 import type { Executor, ExecutorHooks, ExecutorOptions } from './executor';
@@ -43,8 +44,10 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
   };
 
   function start(): void {
+    // Workers run the driver's backend (a notebook may have chosen it in a cell, not in the environment).
+    const env = { ...process.env, GLIT_BACKEND: backendInfo().backend };
     const w: Worker = {
-      child: fork(GLIT, ['worker', '--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      child: fork(GLIT, ['worker', '--serve'], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
       ready: false,
     };
     workers.add(w);
