@@ -1,18 +1,18 @@
-// The Slurm executor against a real one-node cluster on localhost (scripts/slurm-local.sh), with a stand-in worker
+// The Slurm executor against a real one-node cluster on localhost (test/slurm-cluster.ts), with a stand-in worker
 // that honours `glit worker`'s contract (test/stand-in-worker.sh): outputs, a task cancelled mid-run and retried, a
-// task that fails for good. Skipped, saying so, where sbatch is not installed (CI installs it through setup.sh).
+// task that fails for good, close(), a stale claim. The drivers through Slurm: test/slurm-cli.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Progress } from '../lib/core/progress';
-import { thisPlace, type CommandPlace } from '../lib/tasks/external';
+import type { CommandPlace } from '../lib/tasks/external';
 import { arrayRanges, createSlurmExecutor, stepScript } from '../lib/tasks/slurm';
-import { readOutput, readStep, stepFile, taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
-import { ROOT, runGlit } from './helpers';
+import { readOutput, taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
+import { ROOT } from './helpers';
+import { skip, untilFileHas, useSlurmCluster } from './slurm-cluster';
 
 const STAND_IN: CommandPlace = {
   cwd: ROOT,
@@ -20,46 +20,7 @@ const STAND_IN: CommandPlace = {
   glit: path.join(ROOT, 'test/stand-in-worker.sh'),
   env: {},
 };
-const SLURM = spawnSync('sh', ['-c', 'command -v sbatch']).status === 0;
-const skip = SLURM ? false : 'sbatch not found: install slurm-wlm and munge (npm run setup) to test the Slurm executor';
-if (skip) console.log(`# slurm.test.ts: skipped the cluster tests (${skip})`);
-
-const made: string[] = [];
-const scratch = () => made[made.push(fs.mkdtempSync(path.join(os.tmpdir(), 'glit-slurm-test-'))) - 1];
-const cluster = { dir: '', conf: '' };
-
-/** Two consecutive ports nothing listens on (the controller's and slurmd's), so a developer's cluster is left alone. */
-async function freePorts(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = net.createServer().once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let port = 16817; port < 16917; port += 2) if ((await free(port)) && (await free(port + 1))) return port;
-  throw new Error('no free port pair in 16817-16916 for the test cluster');
-}
-
-const slurmLocal = (command: string, port = '') =>
-  spawnSync('bash', [path.join(ROOT, 'scripts/slurm-local.sh'), command], {
-    encoding: 'utf8',
-    env: { ...process.env, GLIT_SLURM_DIR: cluster.dir, ...(port && { GLIT_SLURM_PORT: port }) },
-  });
-
-before(async () => {
-  if (skip) return;
-  cluster.dir = scratch();
-  const started = slurmLocal('start', String(await freePorts()));
-  assert.equal(started.status, 0, started.stderr);
-  cluster.conf = /export SLURM_CONF=(\S+)/.exec(started.stdout)![1];
-  process.env.SLURM_CONF = cluster.conf;
-});
-
-after(() => {
-  if (skip) return;
-  const stopped = slurmLocal('stop');
-  assert.equal(stopped.status, 0, stopped.stderr);
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const { scratch, cluster } = useSlurmCluster('slurm.test.ts');
 
 /** A run folder with one step of tasks whose stand-in specs are `specs`; the ids. */
 function stepOf(run: string, step: string, specs: object[]): string[] {
@@ -167,15 +128,6 @@ test('a step runs as one job array; every task gets its output and its log', { s
   assert.deepEqual(again.lines, []);
 });
 
-/** Resolves once `file` holds `text` (a worker has started), or fails after 20 s. */
-async function untilFileHas(file: string, text: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes(text)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${file} does not say '${text}' after 20 s`);
-}
-
 test('a task cancelled mid-run with scancel is resubmitted and the step still completes', { skip }, async () => {
   const run = scratch();
   const ids = stepOf(run, 'scores', [{ value: 'a' }, { value: 'b', sleep: 4 }, { value: 'c' }]);
@@ -243,47 +195,4 @@ test("a task's claim left on another node is cleared before its resubmission", {
     lines.some((line) => /resubmitting 1 task/.test(line)),
     lines.join('\n'),
   );
-});
-
-/** A copy of `from`'s settings, task specs and step lists in a new run folder, without outputs: its steps and ids. */
-function copyTasks(from: string, to: string): Map<string, string[]> {
-  fs.mkdirSync(to, { recursive: true });
-  fs.copyFileSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
-  const steps = new Map<string, string[]>();
-  for (const file of fs.readdirSync(path.dirname(stepFile(from, 'x')))) {
-    const step = file.replace(/\.txt$/, '');
-    const ids = readStep(from, step);
-    for (const id of ids) writeSpec(to, id, JSON.parse(fs.readFileSync(taskFiles(from, id).spec, 'utf8')));
-    writeStep(to, step, ids);
-    steps.set(step, ids);
-  }
-  return steps;
-}
-
-test('glit worker through Slurm: the table1 rows of a local run, one cancelled mid-run, equal', { skip }, async () => {
-  const local = path.join(scratch(), 'local');
-  const limit = ['--preset', 'smoke', '--limit', 'train=64,val=32,test=32'];
-  const made = runGlit(['reproduce', 'table1', ...limit, '--executor', 'local', '--workers', '2', '--out', local], {
-    GLIT_BACKEND: 'wasm',
-  });
-  assert.equal(made.status, 0, made.stderr);
-  const run = path.join(scratch(), 'slurm');
-  const steps = copyTasks(local, run);
-  assert.equal(steps.size, 4);
-  const { lines, hooks } = recorder();
-  const place = { ...thisPlace(), env: { ...process.env, GLIT_BACKEND: 'wasm' } };
-  const executor = createSlurmExecutor(hooks, { executor: 'slurm' }, place);
-  const done = Promise.all([...steps].map(([step, ids]) => executor.runStep(run, step, ids)));
-  const [cancelled, [id]] = [...steps][1];
-  await untilFileHas(taskFiles(run, id).log, 'glit worker: ');
-  const job = new RegExp(`step ${cancelled}: job (\\d+)`).exec(lines.join('\n'))![1];
-  assert.equal(spawnSync('scancel', [job]).status, 0);
-  await done;
-  await executor.close();
-  assert.ok(
-    lines.some((line) => line.includes(`step ${cancelled}: resubmitting 1 task`)),
-    lines.join('\n'),
-  );
-  const result = (dir: string, id: string) => ({ ...readOutput<object>(dir, id), seconds: 0 });
-  for (const [, [id]] of steps) assert.deepEqual(result(run, id), result(local, id), id);
 });

@@ -1,0 +1,64 @@
+// glit search and glit reproduce table1 through Slurm (a one-node cluster on localhost, test/slurm-cluster.ts) with the
+// real `glit worker`, against their single-process runs: the same results and run files, also after a task was
+// cancelled mid-run with scancel and resubmitted.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { openRunner } from '../lib/tasks/open';
+import { taskFiles } from '../lib/tasks/task-files';
+import { assertSameRunFiles, glitProcess, tinySearchFlags } from './helpers';
+import { skip, untilFileHas, useSlurmCluster } from './slurm-cluster';
+
+const { scratch } = useSlurmCluster('slurm-cli.test.ts');
+const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
+
+// lib/tasks/open.ts must hand --executor slurm to lib/tasks/slurm.ts.
+const wired = (() => {
+  try {
+    openRunner(os.tmpdir(), { executor: 'slurm' }, { data: undefined!, log: () => {} });
+  } catch (e) {
+    if (/not built yet/.test((e as Error).message)) return false;
+  }
+  return true;
+})();
+const cli = skip || (!wired && 'lib/tasks/open.ts does not hand --executor slurm to lib/tasks/slurm.ts yet');
+
+test('glit search through Slurm equals the single-process run, file for file', { skip: cli }, async () => {
+  const dir = scratch();
+  const common = [...tinySearchFlags(dir), '--json'];
+  const inline = await glitProcess('search', [...common, '--out', path.join(dir, 'inline')]);
+  assert.equal(inline.code, 0, inline.stderr);
+  const out = path.join(dir, 'slurm');
+  const run = await glitProcess('search', [...common, '--out', out, '--executor', 'slurm', '--workers', '2']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /slurm: step stage1\.evolution\.g1: job \d+, an array of 2 task/);
+  const [want, got] = [JSON.parse(inline.stdout), JSON.parse(run.stdout)];
+  assert.deepEqual(got.distribution, want.distribution);
+  assert.deepEqual(strip(got.found), strip(want.found));
+  assert.deepEqual(strip(got.baseline), strip(want.baseline));
+  assertSameRunFiles(path.join(dir, 'inline'), out);
+});
+
+test(
+  'glit reproduce table1 through Slurm, a row cancelled mid-run, equals the single-process run',
+  { skip: cli },
+  async () => {
+    const dir = scratch();
+    const common = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--json'];
+    const inline = await glitProcess('reproduce', [...common, '--out', path.join(dir, 'inline')]);
+    assert.equal(inline.code, 0, inline.stderr);
+    const out = path.join(dir, 'slurm');
+    const driver = glitProcess('reproduce', [...common, '--out', out, '--executor', 'slurm']);
+    const step = 'table1.G1-L2.seed0';
+    await untilFileHas(taskFiles(out, step).log, 'glit worker: ');
+    assert.equal(spawnSync('scancel', ['--name', `glit-${step}`]).status, 0);
+    const run = await driver;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`slurm: step ${step}: resubmitting 1 task`));
+    const rows = (t: { rows: { runs: { seconds: number }[] }[] }) =>
+      t.rows.map((r) => ({ ...r, runs: r.runs.map(strip) }));
+    assert.deepEqual(rows(JSON.parse(run.stdout)[0]), rows(JSON.parse(inline.stdout)[0]));
+  },
+);
