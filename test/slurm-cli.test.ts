@@ -62,3 +62,14 @@ test(
     assert.deepEqual(rows(JSON.parse(run.stdout)[0]), rows(JSON.parse(inline.stdout)[0]));
   },
 );
+
+test("Ctrl-C of the driver cancels the step's arrays", { skip: cli }, async () => {
+  const out = path.join(scratch(), 'run');
+  const args = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--out', out];
+  const started = taskFiles(out, 'table1.G3-L0.seed0').log; // its array task has begun
+  const stopped = await glitProcess('reproduce', [...args, '--executor', 'slurm'], started, 'SIGINT');
+  assert.equal(stopped.code, 130, stopped.stderr);
+  const active = () => spawnSync('squeue', ['-h', '-o', '%j'], { encoding: 'utf8' }).stdout.trim();
+  for (let i = 0; i < 100 && active(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(active(), '');
+});

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { unlessInterrupted } from '../core/interrupt';
 import { writeFileAtomic } from '../io/atomic-files';
 import type { Executor, ExecutorHooks, ExecutorOptions } from './executor';
 import { readStep, stepFile, taskFiles } from './task-files';
@@ -149,7 +150,10 @@ export function failedTasksError(run: string, step: string, failed: string[], wh
   return new Error(`step ${step}: ${failed.length} task(s) without output ${why}:\n${logs.join('\n')}\n${end}`);
 }
 
-/** Polls until `run`'s tasks `ids` all have outputs, reporting progress; `check` may throw to stop waiting. */
+/**
+ * Polls until `run`'s tasks `ids` all have outputs, reporting progress; stops early when `check` says so, or throws
+ * Interrupted at a SIGINT (the driver then closes its executor). The ids still without output.
+ */
 export async function waitForOutputs(
   run: string,
   step: string,
@@ -158,15 +162,23 @@ export async function waitForOutputs(
   intervalMs: () => number,
   check: (missing: string[]) => Promise<boolean>,
 ): Promise<string[]> {
-  let done = -1;
-  for (;;) {
-    const missing = missingOutputs(run, ids);
-    if (ids.length - missing.length !== done) {
-      done = ids.length - missing.length;
-      hooks.progress?.({ task: step, done, total: ids.length });
+  let [done, interrupted] = [-1, false];
+  const poll = async () => {
+    for (;;) {
+      const missing = missingOutputs(run, ids);
+      if (ids.length - missing.length !== done) {
+        done = ids.length - missing.length;
+        hooks.progress?.({ task: step, done, total: ids.length });
+      }
+      if (interrupted || !missing.length || !(await check(missing))) return missing;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs()));
     }
-    if (!missing.length || !(await check(missing))) return missing;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs()));
+  };
+  try {
+    return await unlessInterrupted(poll());
+  } catch (e) {
+    interrupted = true;
+    throw e;
   }
 }
 
