@@ -13,6 +13,14 @@ import {
   RUN_OPTIONS,
 } from './run-options';
 import { openRunner } from '../tasks/open';
+import {
+  CORRELATION_SPACES,
+  judgeCorrelation,
+  rankingCorrelation,
+  type CorrelationResult,
+  type CorrelationSpace,
+} from '../experiments/correlation';
+import type { Interval } from '../experiments/ranking';
 import { updateSettings } from '../io/run-folder';
 import { timedLog } from './search';
 
@@ -31,6 +39,30 @@ function printTable(t: TableResult): void {
   }
 }
 
+function correlationOptions(values: { archs?: string; spaces?: string }) {
+  const archs = numberOption(values.archs, 'archs') ?? 20;
+  if (!Number.isInteger(archs) || archs < 4)
+    throw new UsageError(`--archs must be an integer of at least 4, got ${values.archs}`);
+  const spaces = (values.spaces ?? 'stage1,full').split(',').map((s) => s.trim());
+  for (const s of spaces)
+    if (!(CORRELATION_SPACES as readonly string[]).includes(s))
+      throw new UsageError(`--spaces: '${s}' is not one of ${CORRELATION_SPACES.join(', ')}`);
+  return { archs, spaces: spaces as CorrelationSpace[] };
+}
+
+function printCorrelation(r: CorrelationResult): void {
+  const interval = (i: Interval) => `${i.estimate.toFixed(3)} [${i.low.toFixed(3)}, ${i.high.toFixed(3)}]`;
+  console.log(
+    `\nRanking correlation, supernet score against stand-alone val accuracy (${r.archs} candidates per space, ${r.scale} scale, ${r.dataset})`,
+  );
+  for (const s of r.spaces)
+    console.log(
+      `  ${s.label}: Kendall's tau ${interval(s.kendall)}, Spearman's rho ${interval(s.spearman)}, top-${s.top.k} overlap ${s.top.overlap}`,
+    );
+  const v = judgeCorrelation(r);
+  if (v) console.log(`  claim (stage 1 ranks better than the flat space): ${v.verdict}: ${v.reason}`);
+}
+
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: "run the paper's ablation tables (1, 4, 5, 6) at a chosen scale and seeds, and print them",
@@ -41,6 +73,10 @@ Every row gets the same training budget (the scale's retraining recipe; searched
 EA). Writes DIR/<table>.json after each row: params, FLOPs, val/test accuracy per seed, mean and spread, wall time,
 backend, device, commit, date, scale. Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
+  correlation: how well each space's supernet ranks candidates against training them stand-alone (the claim: stage
+    1's space ranks better than the flat full space); writes DIR/correlation.json (not part of all)
+  --archs N        correlation: candidates per space, stratified over FLOPs (default 20)
+  --spaces LIST    correlation: of ${CORRELATION_SPACES.join(', ')} (default stage1,full)
   --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
                    has adds them (the finished seeds are read back)
 ${RUN_HELP}
@@ -50,12 +86,16 @@ ${EXECUTOR_HELP}`,
       ...RUN_OPTIONS,
       ...EXECUTOR_OPTIONS,
       seeds: { type: 'string' },
+      archs: { type: 'string' },
+      spaces: { type: 'string' },
     });
     const executor = executorOptions(values);
     const which = positionals[0];
-    if (positionals.length !== 1 || !(which === 'all' || (TABLES as readonly string[]).includes(which))) {
-      throw new UsageError(`name one table: ${TABLES.join(', ')} or all`);
+    const known = ['all', 'correlation', ...TABLES];
+    if (positionals.length !== 1 || !known.includes(which)) {
+      throw new UsageError(`name one table: ${TABLES.join(', ')}, all or correlation`);
     }
+    const study = which === 'correlation' ? correlationOptions(values) : undefined;
     const seedsFlag = numberOption(values.seeds, 'seeds');
     if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1))
       throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
@@ -73,6 +113,15 @@ ${EXECUTOR_HELP}`,
     const log = timedLog(Date.now());
     const progress = stderrProgress();
     const runner = openRunner(out, executor, { data, log, progress });
+    if (study) {
+      const context = { data, config: run.config, log, progress, runner };
+      const result = await rankingCorrelation(out, context, { ...study, scale: run.scale, dataset: data.name }).finally(
+        () => runner.close(),
+      );
+      if (values.json) console.log(JSON.stringify(result));
+      else printCorrelation(result);
+      return;
+    }
     const tables = which === 'all' ? [...TABLES] : [which as TableName];
     const results: TableResult[] = [];
     try {

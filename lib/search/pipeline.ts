@@ -5,9 +5,10 @@
 //   stage2/  supernet over the low-level choices with N* fixed -> EA -> retrain the best -> test accuracy
 //   baseline/ the DeiT-style model retrained with the same budget, for comparison
 // A stage that finished is read back from its folder; one that was killed resumes from its last saved state (the
-// supernet's last epoch, the EA's last evaluation, a retraining's last epoch).
+// supernet's last epoch, the EA's last evaluation, a retraining's last epoch). Every step is handed to a task runner
+// (lib/tasks/runner.ts): in this process by default, or to workers, with the same results.
 import * as path from 'node:path';
-import { loadArchitecture } from '../model/arch';
+import { loadArchitecture, type Architecture } from '../model/arch';
 import { modelCost } from '../model/flops';
 import { writeBestArch, writeSearchResult, writeStage1Result } from '../io/run-folder';
 import type { ProgressCallback } from '../core/progress';
@@ -16,12 +17,10 @@ import type { TrainConfig } from '../train/train';
 import type { EvolutionConfig, EvolutionState } from './evolution';
 import type { SearchResult, Stage1Result } from './records';
 import { decode, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { searchSupernet } from './stages';
-import type { WeightSharing } from './supernet';
+import { scoringSet, searchSupernet } from './stages';
+import { scorePath, type WeightSharing } from './supernet';
 import { inlineRunner, type TaskRunner } from '../tasks/runner';
 import { inRun, releaseSupernet, taskId, trainedSupernet, type Task } from '../tasks/task';
-import type { BatchFitness } from './evolution';
-import type { Architecture } from '../model/arch';
 
 export interface SearchConfig {
   seed: number;
@@ -83,26 +82,37 @@ export async function retrainStep(c: PipelineContext, dir: string, name: string,
 }
 
 /**
- * The EA's scoring as tasks on the saved supernet of `supernet`: each generation's candidates split into as many
- * parts as the runner runs at once (ids name the generation and the split, so a resume with other workers redoes it).
+ * Scores `codes` (into `space`) on the trained supernet of `supernet`, as the EA does: in this process on the net in
+ * memory, or as tasks split into as many parts as the runner runs at once (their ids, under `step`, name the split,
+ * so a resume with other workers redoes it).
  */
-function scoreByTasks(c: PipelineContext, supernet: string, searchDir: string, space: SearchSpace): BatchFitness {
-  return async (candidates) => {
-    const parts = Math.min(candidates.length, c.runner.parallelism);
-    const step = taskId(c.runner.run, searchDir, `g${candidates[0].generation + 1}`);
-    const tasks = Array.from({ length: parts }, (_, p) => ({
-      id: `${step}.p${p + 1}of${parts}`,
-      spec: {
-        kind: 'score' as const,
-        supernet: inRun(c.runner.run, supernet),
-        space,
-        search: c.config,
-        codes: candidates.filter((_, i) => i % parts === p).map((x) => x.code),
-      },
-    }));
-    const outputs = await c.runner.runStep(step, tasks);
-    return candidates.map((_, i) => outputs[i % parts].scores[Math.floor(i / parts)]);
-  };
+export async function scoreCodes(
+  c: PipelineContext,
+  space: SearchSpace,
+  supernet: string,
+  step: string,
+  codes: number[][],
+): Promise<number[]> {
+  if (c.runner.inProcess) {
+    const net = trainedSupernet(supernet, space, c.config);
+    const set = scoringSet(c.data, c.config);
+    const scores: number[] = [];
+    for (const code of codes) scores.push(await scorePath(net, decode(space, code), set, c.config.scoring));
+    return scores;
+  }
+  const parts = Math.min(codes.length, c.runner.parallelism);
+  const tasks = Array.from({ length: parts }, (_, p) => ({
+    id: `${step}.p${p + 1}of${parts}`,
+    spec: {
+      kind: 'score' as const,
+      supernet: inRun(c.runner.run, supernet),
+      space,
+      search: c.config,
+      codes: codes.filter((_, i) => i % parts === p),
+    },
+  }));
+  const outputs = await c.runner.runStep(step, tasks);
+  return codes.map((_, i) => outputs[i % parts].scores[Math.floor(i / parts)]);
 }
 
 /**
@@ -120,9 +130,17 @@ export async function supernetSearch(
   const id = taskId(c.runner.run, supernetDir);
   const spec = { kind: 'supernet' as const, dir: inRun(c.runner.run, supernetDir), space, search: c.config, budget };
   await c.runner.runStep(id, [{ id, spec }]);
+  // One generation's candidates at a time (steps `<search>.g<n>`).
   const scoring = c.runner.inProcess
     ? trainedSupernet(supernetDir, space, c.config)
-    : scoreByTasks(c, supernetDir, searchDir, space);
+    : (candidates: { code: number[]; generation: number }[]) =>
+        scoreCodes(
+          c,
+          space,
+          supernetDir,
+          taskId(c.runner.run, searchDir, `g${candidates[0].generation + 1}`),
+          candidates.map((x) => x.code),
+        );
   const state = await searchSupernet(searchDir, method, space, scoring, c.data, c.config, budget, c.log, c.progress);
   if (c.runner.inProcess) releaseSupernet();
   return state;

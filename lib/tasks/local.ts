@@ -104,42 +104,44 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
     while (workers.size < Math.min(size, busy + queue.length)) start();
   }
 
+  // One progress line for the pool, over every step in flight (rows of a table run theirs at once): tasks finished of
+  // those handed out, and what each busy worker is at.
+  const tally = { done: 0, total: 0, steps: 0, ticker: undefined as NodeJS.Timeout | undefined };
+  const show = () =>
+    hooks.progress?.({
+      task: `tasks on ${size} local workers`,
+      done: tally.done,
+      total: tally.total,
+      detail: [...workers]
+        .flatMap((w) =>
+          w.job && w.progress ? [`${w.progress.task.split(': ').pop()} ${w.progress.done}/${w.progress.total}`] : [],
+        )
+        .join(', '),
+    });
+
   return {
     kind: 'local',
     parallelism: size,
-    async runStep(run, step, ids) {
-      const total = ids.length;
-      let done = 0;
-      const show = () =>
-        hooks.progress?.({
-          task: `${step}: ${total} tasks on ${size} workers`,
-          done,
-          total,
-          detail: [...workers]
-            .flatMap((w) =>
-              w.job && w.progress
-                ? [`${w.progress.task.split(': ').pop()} ${w.progress.done}/${w.progress.total}`]
-                : [],
-            )
-            .join(', '),
-        });
-      const ticker = setInterval(show, 1000);
-      show();
+    async runStep(run, _step, ids) {
       const jobs = ids.map(
         (id) =>
           new Promise<void>((resolve, reject) => {
             fs.mkdirSync(taskFiles(run, id).dir, { recursive: true });
             if (readOutput(run, id) !== undefined) return resolve();
-            queue.push({ run, id, attempts: 0, resolve: () => (done++, resolve()), reject });
+            tally.total++;
+            queue.push({ run, id, attempts: 0, resolve: () => (tally.done++, resolve()), reject });
           }),
       );
       dispatch();
+      tally.steps++;
+      if (tally.steps === 1) tally.ticker = setInterval(show, 1000);
+      show();
       try {
         const settled = await unlessInterrupted(Promise.allSettled(jobs));
         const failed = settled.find((s) => s.status === 'rejected');
         if (failed) throw (failed as PromiseRejectedResult).reason;
       } finally {
-        clearInterval(ticker);
+        if (--tally.steps === 0) clearInterval(tally.ticker);
         show();
       }
     },
