@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import type { Progress } from '../lib/core/progress';
 import type { ExecutorOptions } from '../lib/tasks/executor';
 import { createExternalExecutor, stepCommands, stepManifest, type CommandPlace } from '../lib/tasks/external';
 import { readOutput, stepFile, taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
@@ -56,9 +57,10 @@ test('a step runs through a submit command (xargs over the command list)', async
     'rows',
     [1, 2, 3].map((value) => ({ value, sleep: 0.2 })),
   );
-  const lines: string[] = [];
+  const [lines, progress] = [[] as string[], [] as Progress[]];
   const options: ExecutorOptions = { executor: 'external', external: { submit: XARGS } };
-  const executor = createExternalExecutor({ log: (line) => lines.push(line) }, options, STAND_IN);
+  const hooks = { log: (line: string) => lines.push(line), progress: (p: Progress) => progress.push(p) };
+  const executor = createExternalExecutor(hooks, options, STAND_IN);
   await executor.runStep(run, 'rows', ids);
   await executor.close();
   assert.deepEqual(
@@ -67,6 +69,7 @@ test('a step runs through a submit command (xargs over the command list)', async
   );
   assert.match(lines[0], new RegExp(`xargs -P 2 -I\\{\\} sh -c \\{\\} < ${run}/tasks/steps/rows.commands.txt`));
   assert.match(fs.readFileSync(taskFiles(run, ids[2]).log, 'utf8'), /task rows.task2 done/);
+  assert.deepEqual(progress.at(-1), { task: 'tasks through the submit command', done: 3, total: 3 });
   assert.equal(fs.existsSync(stepFile(run, 'rows').replace('.txt', '.k8s.yaml')), false); // no image, no manifest
 });
 

@@ -116,7 +116,7 @@ test('a step runs as one job array; every task gets its output and its log', { s
     ids.map((id, i) => ({ id, value: i + 1 })),
   );
   assert.equal(lines.filter((line) => /job \d+, an array of 4 task/.test(line)).length, 1, lines.join('\n'));
-  assert.deepEqual(progress.at(-1), { task: 'rows', done: 4, total: 4 });
+  assert.deepEqual(progress.at(-1), { task: 'tasks on Slurm', done: 4, total: 4 });
   for (const id of ids)
     assert.match(
       fs.readFileSync(taskFiles(run, id).log, 'utf8'),

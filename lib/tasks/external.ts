@@ -150,26 +150,33 @@ export function failedTasksError(run: string, step: string, failed: string[], wh
   return new Error(`step ${step}: ${failed.length} task(s) without output ${why}:\n${logs.join('\n')}\n${end}`);
 }
 
+/** Tasks finished of those handed out, over every step in flight (a table's rows run theirs at once): one line. */
+export function progressTally(hooks: ExecutorHooks, task: string) {
+  const tally = { done: 0, total: 0 };
+  const show = () => hooks.progress?.({ task, ...tally });
+  return {
+    add: (count: number) => ((tally.total += count), show()),
+    finished: (count: number) => ((tally.done += count), show()),
+  };
+}
+
 /**
- * Polls until `run`'s tasks `ids` all have outputs, reporting progress; stops early when `check` says so, or throws
- * Interrupted at a SIGINT (the driver then closes its executor). The ids still without output.
+ * Polls until `run`'s tasks `ids` all have outputs, counting those that appear; stops early when `check` says so, or
+ * throws Interrupted at a SIGINT (the driver then closes its executor). The ids still without output.
  */
 export async function waitForOutputs(
   run: string,
-  step: string,
   ids: string[],
-  hooks: ExecutorHooks,
+  tally: ReturnType<typeof progressTally>,
   intervalMs: () => number,
   check: (missing: string[]) => Promise<boolean>,
 ): Promise<string[]> {
-  let [done, interrupted] = [-1, false];
+  let [left, interrupted] = [missingOutputs(run, ids).length, false];
   const poll = async () => {
     for (;;) {
       const missing = missingOutputs(run, ids);
-      if (ids.length - missing.length !== done) {
-        done = ids.length - missing.length;
-        hooks.progress?.({ task: step, done, total: ids.length });
-      }
+      if (missing.length < left) tally.finished(left - missing.length);
+      left = missing.length;
       if (interrupted || !missing.length || !(await check(missing))) return missing;
       await new Promise((resolve) => setTimeout(resolve, intervalMs()));
     }
@@ -197,11 +204,14 @@ export function createExternalExecutor(
     );
   }
   const running = new Set<ChildProcess>();
+  const tally = progressTally(hooks, submit ? 'tasks through the submit command' : 'tasks on another scheduler');
   let closed = false;
 
   async function runStep(run: string, step: string, ids: string[]): Promise<void> {
     run = path.resolve(run);
-    if (!missingOutputs(run, ids).length) return;
+    const todo = missingOutputs(run, ids).length;
+    if (!todo) return;
+    tally.add(todo);
     const base = stepFile(run, step).replace(/\.txt$/, '');
     const files = { commands: `${base}.commands.txt`, manifest: `${base}.k8s.yaml` };
     const lines = readStep(run, step);
@@ -242,9 +252,8 @@ export function createExternalExecutor(
     let reminded = Date.now();
     const missing = await waitForOutputs(
       run,
-      step,
       ids,
-      hooks,
+      tally,
       () => 1000,
       async (missing) => {
         if (closed || failure) return false;

@@ -16,6 +16,7 @@ import {
   failedTasksError,
   lookUpTask,
   missingOutputs,
+  progressTally,
   shellQuote,
   taskLog,
   thisPlace,
@@ -141,6 +142,7 @@ export function createSlurmExecutor(
   }
   const retries = options.retries ?? 2;
   const active = new Set<string>();
+  const tally = progressTally(hooks, 'tasks on Slurm');
   let closed = false;
 
   /** Submits the array of `indices`; its job id. */
@@ -179,6 +181,7 @@ export function createSlurmExecutor(
     for (let attempt = 0; ; attempt++) {
       const missing = missingOutputs(run, ids);
       if (!missing.length) return;
+      if (attempt === 0) tally.add(missing.length);
       if (closed) throw failedTasksError(run, step, missing, '(the executor was closed)');
       if (attempt > retries) {
         throw failedTasksError(run, step, missing, `after ${retries} resubmission(s) (failed, cancelled or timed out)`);
@@ -193,7 +196,7 @@ export function createSlurmExecutor(
       const job = submit(run, step, indices);
       const since = Date.now();
       const waiting = async () => !closed && (await running(job));
-      await waitForOutputs(run, step, ids, hooks, () => pollInterval(since), waiting);
+      await waitForOutputs(run, ids, tally, () => pollInterval(since), waiting);
       active.delete(job);
     }
   }
