@@ -60,7 +60,7 @@ before(async () => {
   };
   fs.mkdirSync(path.join(dir, 'whole'));
   fs.writeFileSync(path.join(dir, 'whole', 'config.json'), JSON.stringify({ command: 'search', run: settings }));
-  await hierarchicalSearch(path.join(dir, 'whole'), data, config, quiet);
+  await hierarchicalSearch(path.join(dir, 'whole'), { data, config, log: quiet });
   run = readRun(path.join(dir, 'whole'));
 });
 

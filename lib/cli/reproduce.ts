@@ -3,15 +3,7 @@ import { numberOption, parseCommandArgs, UsageError, type Command } from './comm
 import { stderrProgress } from '../core/progress';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
 import { TABLES, type TableName, type TableResult } from '../experiments/records';
-import {
-  EXECUTOR_HELP,
-  EXECUTOR_OPTIONS,
-  executorOptions,
-  openRun,
-  resolveRun,
-  RUN_HELP,
-  RUN_OPTIONS,
-} from './run-options';
+import { executorOptions, openRun, PARALLEL_RUN_HELP, PARALLEL_RUN_OPTIONS, resolveRun } from './run-options';
 import { openRunner } from '../tasks/open';
 import {
   CORRELATION_SPACES,
@@ -79,12 +71,10 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --spaces LIST    correlation: of ${CORRELATION_SPACES.join(', ')} (default stage1,full)
   --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
                    has adds them (the finished seeds are read back)
-${RUN_HELP}
-${EXECUTOR_HELP}`,
+${PARALLEL_RUN_HELP}`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
-      ...RUN_OPTIONS,
-      ...EXECUTOR_OPTIONS,
+      ...PARALLEL_RUN_OPTIONS,
       seeds: { type: 'string' },
       archs: { type: 'string' },
       spaces: { type: 'string' },

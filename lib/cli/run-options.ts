@@ -115,6 +115,10 @@ export const RUN_HELP = `  --out DIR        the run folder (default: a new runs/
   --json           print the result as JSON on stdout
 The backend comes from GLIT_BACKEND (see environment.md).`;
 
+/** The flags and help of the commands whose steps run in parallel (`glit search`, `glit reproduce`). */
+export const PARALLEL_RUN_OPTIONS = { ...RUN_OPTIONS, ...EXECUTOR_OPTIONS };
+export const PARALLEL_RUN_HELP = `${RUN_HELP}\n${EXECUTOR_HELP}`;
+
 type RunValues = {
   [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
 };

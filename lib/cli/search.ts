@@ -5,15 +5,7 @@ import { hierarchicalSearch } from '../search/pipeline';
 import type { RetrainResult } from '../search/records';
 import { runFiles } from '../io/run-folder';
 import { parseCommandArgs, type Command } from './command';
-import {
-  EXECUTOR_HELP,
-  EXECUTOR_OPTIONS,
-  executorOptions,
-  openRun,
-  resolveRun,
-  RUN_HELP,
-  RUN_OPTIONS,
-} from './run-options';
+import { executorOptions, openRun, PARALLEL_RUN_HELP, PARALLEL_RUN_OPTIONS, resolveRun } from './run-options';
 import { openRunner } from '../tasks/open';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -36,10 +28,9 @@ retrains the best. The DeiT-style baseline is retrained with the same budget. Ev
 config.json, stage1/ and stage2/ (supernet/ metrics and state, evolution/ generations and state, retrain/ results
 and model.safetensors), baseline/, best-arch.json, result.json. Parallel steps: stage 1's retrainings, the EA's
 scoring, stage 2's retraining beside the baseline's.
-${RUN_HELP}
-${EXECUTOR_HELP}`,
+${PARALLEL_RUN_HELP}`,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, { ...RUN_OPTIONS, ...EXECUTOR_OPTIONS }, false);
+    const { values } = parseCommandArgs(argv, PARALLEL_RUN_OPTIONS, false);
     const executor = executorOptions(values);
     const { out, run, resumed } = resolveRun(values, 'search');
     const { backend, data } = await openRun('search', out, run, resumed);
@@ -47,7 +38,9 @@ ${EXECUTOR_HELP}`,
     const log = timedLog(started);
     const progress = stderrProgress();
     const runner = openRunner(out, executor, { data, log, progress });
-    const result = await hierarchicalSearch(out, data, run.config, log, progress, runner).finally(() => runner.close());
+    const result = await hierarchicalSearch(out, { data, config: run.config, log, progress, runner }).finally(() =>
+      runner.close(),
+    );
     if (values.json) console.log(JSON.stringify(result));
     else {
       console.log(`head distribution (G per block): [${result.distribution}]`);

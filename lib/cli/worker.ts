@@ -1,20 +1,10 @@
 // `glit worker`: runs tasks of a run folder's parallel steps (lib/tasks), for any scheduler: a Slurm array task or a
 // Kubernetes pod runs the one its index picks, a plain loop runs all that no one else has taken.
 import { describeBackend, initBackend } from '../kernels/backend';
-import type { Progress } from '../core/progress';
-import { work } from '../tasks/worker';
+import { work, type FromWorker, type ToWorker } from '../tasks/worker';
 import { readStep } from '../tasks/task-files';
 import { numberOption, parseCommandArgs, UsageError, type Command } from './command';
 import { timedLog } from './search';
-
-/** Messages between the local executor (lib/tasks/local.ts) and a worker it started with --serve. */
-export type ToWorker = { type: 'task'; run: string; id: string };
-export type FromWorker =
-  | { type: 'ready' }
-  | { type: 'log'; id: string; line: string }
-  | { type: 'progress'; id: string; progress: Progress }
-  | { type: 'done'; id: string }
-  | { type: 'failed'; id: string; error: string };
 
 async function serve(): Promise<void> {
   const send = (m: FromWorker) => process.send!(m);

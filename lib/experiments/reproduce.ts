@@ -74,7 +74,7 @@ const baselineModel = (config: SearchConfig) => loadArchitecture(config.baseline
 const fixedRow = (c: RowContext, arch: Architecture) => retrainStep(c, c.dir, arch.name ?? 'fixed', arch);
 const hierarchical = (c: RowContext) => {
   const dir = path.join(c.shared, 'hierarchical');
-  return c.once(dir, () => hierarchicalSearch(dir, c.data, c.config, c.log, c.progress, c.runner));
+  return c.once(dir, () => hierarchicalSearch(dir, c));
 };
 
 export const TABLE_SPECS: Record<TableName, TableSpec> = {

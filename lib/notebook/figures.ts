@@ -5,6 +5,7 @@
 export * from './figures/ablation';
 export * from './figures/architecture';
 export * from './figures/charts';
+export * from './figures/correlation';
 export * from './figures/images';
 export * from './figures/search';
 export type { VerticalMarker } from './figures/layout';

@@ -151,7 +151,7 @@ export async function withRunner<T>(
 /** The whole hierarchical search in the notebook's run folder (what `glit search` runs), finished parts read back. */
 export const runNotebookSearch = (search: NotebookSearch, data: DatasetSplits) =>
   withRunner(search, data, (runner, { log, progress }) =>
-    hierarchicalSearch(search.dir, data, search.settings.config, log, progress, runner),
+    hierarchicalSearch(search.dir, { data, config: search.settings.config, log, progress, runner }),
   );
 
 /**

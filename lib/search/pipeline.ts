@@ -58,15 +58,13 @@ export interface PipelineContext {
   runner: TaskRunner;
 }
 
-/** The context of a run in `out` with every step in this process, for callers that pass no runner. */
-const inlineContext = (
-  out: string,
-  data: DatasetSplits,
-  config: SearchConfig,
-  log: SearchLog,
-  progress: ProgressCallback | undefined,
-  runner?: TaskRunner,
-): PipelineContext => ({ data, config, log, progress, runner: runner ?? inlineRunner(out, { data, log, progress }) });
+/** What a caller gives a pipeline: without a runner, every step runs in this process. */
+export type PipelineInput = Omit<PipelineContext, 'runner'> & { runner?: TaskRunner };
+
+const withRunner = (out: string, input: PipelineInput): PipelineContext => ({
+  ...input,
+  runner: input.runner ?? inlineRunner(out, input),
+});
 
 /** A retraining of `arch` in `dir`, as a task. */
 export const retrainTask = (c: PipelineContext, dir: string, name: string, arch: Architecture): Task<RetrainSpec> => ({
@@ -154,13 +152,10 @@ export async function retrainStage1(
   out: string,
   evolution: EvolutionState,
   space: SearchSpace,
-  data: DatasetSplits,
-  config: SearchConfig,
-  log: SearchLog,
-  progress?: ProgressCallback,
-  runner?: TaskRunner,
+  input: PipelineInput,
 ): Promise<Stage1Result> {
-  const c = inlineContext(out, data, config, log, progress, runner);
+  const c = withRunner(out, input);
+  const { config, log } = c;
   const dir = path.join(out, 'stage1', 'retrain');
   const tasks = evolution.topK
     .slice(0, config.stage1Retrain)
@@ -182,37 +177,23 @@ export async function retrainStage1(
 }
 
 /** Stage 1 in `out`: which blocks get how many global heads (supernet, EA, retraining the best few). */
-export async function stage1(
-  out: string,
-  data: DatasetSplits,
-  config: SearchConfig,
-  log: SearchLog,
-  progress?: ProgressCallback,
-  runner?: TaskRunner,
-): Promise<Stage1Result> {
-  const c = inlineContext(out, data, config, log, progress, runner);
-  const space = stage1Space(loadArchitecture(config.baseline).model);
+export async function stage1(out: string, input: PipelineInput): Promise<Stage1Result> {
+  const c = withRunner(out, input);
+  const space = stage1Space(loadArchitecture(c.config.baseline).model);
   const at = (...parts: string[]) => path.join(out, 'stage1', ...parts);
   const evolution = await supernetSearch(c, space, at('supernet'), at('evolution'), 'evolution');
-  return retrainStage1(out, evolution, space, data, config, log, progress, c.runner);
+  return retrainStage1(out, evolution, space, c);
 }
 
 /** Runs (or resumes) the whole hierarchical search in `out`. */
-export async function hierarchicalSearch(
-  out: string,
-  data: DatasetSplits,
-  config: SearchConfig,
-  log: SearchLog,
-  progress?: ProgressCallback,
-  runner?: TaskRunner,
-): Promise<SearchResult> {
-  const c = inlineContext(out, data, config, log, progress, runner);
-  const baselineArch = loadArchitecture(config.baseline);
+export async function hierarchicalSearch(out: string, input: PipelineInput): Promise<SearchResult> {
+  const c = withRunner(out, input);
+  const baselineArch = loadArchitecture(c.config.baseline);
   const at = (...parts: string[]) => path.join(out, ...parts);
-  const { distribution } = await stage1(out, data, config, log, progress, c.runner);
+  const { distribution } = await stage1(out, c);
 
   // Stage 2: the low-level choices of every block, the distribution fixed; its best retrained beside the baseline.
-  const space2 = stage2Space(baselineArch.model, distribution, config.stage2Grid);
+  const space2 = stage2Space(baselineArch.model, distribution, c.config.stage2Grid);
   const evo2 = await supernetSearch(c, space2, at('stage2', 'supernet'), at('stage2', 'evolution'), 'evolution');
   const [found, baseline] = await c.runner.runStep(taskId(c.runner.run, out, 'retrain'), [
     retrainTask(c, at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code)),

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { unlessInterrupted } from '../core/interrupt';
 import { backendInfo } from '../kernels/backend';
 import type { Progress } from '../core/progress';
-import type { FromWorker, ToWorker } from '../cli/worker';
+import type { FromWorker, ToWorker } from './worker';
 import type { Executor, ExecutorHooks, ExecutorOptions } from './executor';
 import { readOutput, taskFiles } from './task-files';
 

@@ -5,12 +5,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from '../kernels/backend';
 import { loadDataset, type DatasetSplits } from '../data/datasets';
-import type { ProgressCallback } from '../core/progress';
+import type { Progress, ProgressCallback } from '../core/progress';
 import { readSettings, runFiles } from '../io/run-folder';
 import { lockRunFolder, RunFolderBusyError } from '../io/run-lock';
 import { kernelsOf, type TaskFile } from './runner';
 import { runTask } from './task';
 import { readOutput, readSpec, taskFiles, writeOutput } from './task-files';
+
+/** Messages between the local executor (lib/tasks/local.ts) and a worker it started with `glit worker --serve`. */
+export type ToWorker = { type: 'task'; run: string; id: string };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'log'; id: string; line: string }
+  | { type: 'progress'; id: string; progress: Progress }
+  | { type: 'done'; id: string }
+  | { type: 'failed'; id: string; error: string };
 
 /** The data of each run this process worked for, loaded once as the run's config.json says. */
 const datasets = new Map<string, Promise<DatasetSplits>>();
