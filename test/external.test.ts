@@ -10,7 +10,6 @@ import type { Progress } from '../lib/core/progress';
 import type { ExecutorOptions } from '../lib/tasks/executor';
 import { createExternalExecutor, stepCommands, stepManifest, type CommandPlace } from '../lib/tasks/external';
 import { readOutput, stepFile, taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
-import { openRunner } from '../lib/tasks/open';
 import { glitProcess, ROOT } from './helpers';
 
 const STAND_IN: CommandPlace = {
@@ -119,16 +118,6 @@ test('a submit command that names the manifest needs the image and the volume', 
   );
 });
 
-// lib/tasks/open.ts must hand --executor external to lib/tasks/external.ts.
-const wired = (() => {
-  try {
-    openRunner(os.tmpdir(), { executor: 'external' }, { data: undefined!, log: () => {} });
-  } catch (e) {
-    if (/not built yet/.test((e as Error).message)) return false;
-  }
-  return true;
-})();
-
 /** Plays a Kubernetes Indexed Job here: each pod's command, from the manifest, with its JOB_COMPLETION_INDEX. */
 const PODS = `const fs = require('fs'), { execFileSync } = require('child_process');
 const manifest = fs.readFileSync(process.argv[2], 'utf8');
@@ -136,31 +125,27 @@ const [command, ...args] = JSON.parse(/command: (\\[.*\\])/.exec(manifest)[1]);
 for (let i = 0; i < Number(/completions: (\\d+)/.exec(manifest)[1]); i++)
   execFileSync(command, args, { cwd: ${JSON.stringify(ROOT)}, env: { ...process.env, JOB_COMPLETION_INDEX: String(i) } });`;
 
-test(
-  "glit reproduce table1 through the command lists (xargs) and through the manifests' pod commands equals the single-process run",
-  { skip: !wired && 'lib/tasks/open.ts does not hand --executor external to lib/tasks/external.ts yet' },
-  async () => {
-    const dir = scratch();
-    const common = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--json'];
-    const inline = await glitProcess('reproduce', [...common, '--out', path.join(dir, 'inline')]);
-    assert.equal(inline.code, 0, inline.stderr);
-    const strip = (t: { rows: { runs: { seconds: number }[] }[] }) =>
-      t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) }));
-    const pods = path.join(dir, 'pods.js');
-    fs.writeFileSync(pods, PODS);
-    const k8s = ['--k8s-image', 'glit:test', '--k8s-volume', 'runs', '--submit', `node ${pods} {manifest}`];
-    for (const [name, flags] of [
-      ['xargs', ['--submit', XARGS]],
-      ['pods', k8s],
-    ] as const) {
-      const out = path.join(dir, name);
-      const run = await glitProcess('reproduce', [...common, '--out', out, '--executor', 'external', ...flags]);
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(
-        run.stderr,
-        new RegExp(`external: step table1\\.G1-L2\\.seed0: ${name === 'xargs' ? 'xargs -P 2' : 'node'}`),
-      );
-      assert.deepEqual(strip(JSON.parse(run.stdout)[0]), strip(JSON.parse(inline.stdout)[0]), name);
-    }
-  },
-);
+test("glit reproduce table1 through the command lists (xargs) and through the manifests' pod commands equals the single-process run", async () => {
+  const dir = scratch();
+  const common = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--json'];
+  const inline = await glitProcess('reproduce', [...common, '--out', path.join(dir, 'inline')]);
+  assert.equal(inline.code, 0, inline.stderr);
+  const strip = (t: { rows: { runs: { seconds: number }[] }[] }) =>
+    t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) }));
+  const pods = path.join(dir, 'pods.js');
+  fs.writeFileSync(pods, PODS);
+  const k8s = ['--k8s-image', 'glit:test', '--k8s-volume', 'runs', '--submit', `node ${pods} {manifest}`];
+  for (const [name, flags] of [
+    ['xargs', ['--submit', XARGS]],
+    ['pods', k8s],
+  ] as const) {
+    const out = path.join(dir, name);
+    const run = await glitProcess('reproduce', [...common, '--out', out, '--executor', 'external', ...flags]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`external: step table1\\.G1-L2\\.seed0: ${name === 'xargs' ? 'xargs -P 2' : 'node'}`),
+    );
+    assert.deepEqual(strip(JSON.parse(run.stdout)[0]), strip(JSON.parse(inline.stdout)[0]), name);
+  }
+});

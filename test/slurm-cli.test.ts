@@ -3,10 +3,8 @@
 // cancelled mid-run with scancel and resubmitted.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { openRunner } from '../lib/tasks/open';
 import { taskFiles } from '../lib/tasks/task-files';
 import { assertSameRunFiles, glitProcess, tinySearchFlags } from './helpers';
 import { skip, untilFileHas, useSlurmCluster } from './slurm-cluster';
@@ -14,18 +12,7 @@ import { skip, untilFileHas, useSlurmCluster } from './slurm-cluster';
 const { scratch } = useSlurmCluster('slurm-cli.test.ts');
 const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
 
-// lib/tasks/open.ts must hand --executor slurm to lib/tasks/slurm.ts.
-const wired = (() => {
-  try {
-    openRunner(os.tmpdir(), { executor: 'slurm' }, { data: undefined!, log: () => {} });
-  } catch (e) {
-    if (/not built yet/.test((e as Error).message)) return false;
-  }
-  return true;
-})();
-const cli = skip || (!wired && 'lib/tasks/open.ts does not hand --executor slurm to lib/tasks/slurm.ts yet');
-
-test('glit search through Slurm equals the single-process run, file for file', { skip: cli }, async () => {
+test('glit search through Slurm equals the single-process run, file for file', { skip }, async () => {
   const dir = scratch();
   const common = [...tinySearchFlags(dir), '--json'];
   const inline = await glitProcess('search', [...common, '--out', path.join(dir, 'inline')]);
@@ -43,7 +30,7 @@ test('glit search through Slurm equals the single-process run, file for file', {
 
 test(
   'glit reproduce table1 through Slurm, a row cancelled mid-run, equals the single-process run',
-  { skip: cli },
+  { skip },
   async () => {
     const dir = scratch();
     const common = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--json'];
@@ -63,7 +50,7 @@ test(
   },
 );
 
-test("Ctrl-C of the driver cancels the step's arrays", { skip: cli }, async () => {
+test("Ctrl-C of the driver cancels the step's arrays", { skip }, async () => {
   const out = path.join(scratch(), 'run');
   const args = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--out', out];
   const started = taskFiles(out, 'table1.G3-L0.seed0').log; // its array task has begun

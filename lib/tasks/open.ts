@@ -3,7 +3,9 @@ import type { DatasetSplits } from '../data/datasets';
 import type { ProgressCallback } from '../core/progress';
 import type { SearchLog } from '../search/pipeline';
 import type { ExecutorOptions } from './executor';
+import { createExternalExecutor } from './external';
 import { createLocalExecutor } from './local';
+import { createSlurmExecutor } from './slurm';
 import { executorRunner, inlineRunner, type TaskRunner } from './runner';
 
 export function openRunner(
@@ -17,7 +19,9 @@ export function openRunner(
       return inlineRunner(run, context);
     case 'local':
       return executorRunner(run, createLocalExecutor(hooks, options));
-    default:
-      throw new Error(`executor '${options.executor}' is not built yet`);
+    case 'slurm':
+      return executorRunner(run, createSlurmExecutor(hooks, options));
+    case 'external':
+      return executorRunner(run, createExternalExecutor(hooks, options));
   }
 }
