@@ -79,7 +79,7 @@ after(() => releaseBackend());
 function randomize(params: ResnetParams, seed: number): void {
   const rng = new Rng(seed);
   for (const [name, v] of resnetVariables(params)) {
-    const fanIn = v.rank === 4 ? v.shape[0] * v.shape[1] * v.shape[2] : v.rank === 2 ? v.shape[0] : 0;
+    const fanIn = v.rank > 1 ? v.size / (v.shape as number[])[v.rank - 1] : 0; // weights are [..., out] here
     const scale = fanIn > 0 ? Math.sqrt(3 / fanIn) : 0.5;
     const offset = /(bn\d|downsample\.1)\.weight$|running_var$/.test(name) ? 1 : 0;
     v.assign(
