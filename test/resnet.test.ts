@@ -199,6 +199,8 @@ test('params and FLOPs of a tiny ResNet, counted by hand', () => {
   const trainable = [...resnetModel(params, TINY).variables.values()].reduce((n, v) => n + v.size, 0);
   disposeResnet(params);
   assert.equal(trainable, cost.params, 'the count should be the trainable variables of the built model');
+  assert.throws(() => initResnet({ ...TINY, stages: [] }, 0), /ResNet config: stages is empty/);
+  assert.throws(() => resnetCost({ ...TINY, stem: { ...TINY.stem, kernelSize: 2 } }), /stem.kernelSize must be odd/);
   // ODD: the 5x5 stride-2 stem makes 9 px 5 px, layer2's stride 2 makes 5 px 3 px.
   assert.equal(resnetCost(ODD).flops, 25 * 3 * 3 * 25 + (9 * 9 + 9 * 9) * 25 + (9 * 15 + 9 * 25 + 15) * 9 + 5 * 2);
 });

@@ -225,6 +225,7 @@ const outSize = (n: number, k: number, stride: number) => Math.floor((n + 2 * Ma
  * flops and macs are the same number here.
  */
 export function resnetCost(config: ResnetConfig): Cost {
+  checkResnetConfig(config);
   let size = outSize(config.imageSize, config.stem.kernelSize, config.stem.stride);
   const stemWidth = config.stem.width;
   let params = config.stem.kernelSize ** 2 * config.inChannels * stemWidth + 2 * stemWidth;
