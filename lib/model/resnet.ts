@@ -255,8 +255,9 @@ export function resnetForFlops(
   numClasses: number,
   blocks: number[] = [2, 2, 2, 2],
 ): ResnetConfig {
+  const layers = 2 * blocks.reduce((a, b) => a + b, 0) + 2; // two convs a block, the stem and the head: 18, 34
   const at = (w: number): ResnetConfig => ({
-    name: `resnet-proxy-w${w}`,
+    name: `resnet${layers}-proxy-w${w}`,
     imageSize,
     inChannels,
     numClasses,
