@@ -7,7 +7,6 @@
 // without a CLS token), on cpu, wasm and webgpu (Dawn on Mesa's OpenGL ES); the 224-px DeiT-Tiny and GLiT-Tiny on wasm
 // only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,20 +28,25 @@ import { Rng } from '../lib/core/random';
 import { readSafetensors, toFloat32, type Safetensors } from '../lib/io/safetensors';
 import { smoothedCrossEntropy } from '../lib/train/train';
 import { ROOT, runGlit, tinyArchitecture } from './helpers';
+import {
+  checkReferencePython,
+  compareGroup,
+  group,
+  nhwc,
+  noiseImages,
+  relativeError,
+  runReference,
+  worst,
+  type Comparison,
+} from './reference-compare';
 
-const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const DRIVER = path.join(ROOT, 'test/reference/parity.py');
 const TOLERANCE = 1e-4;
 const SMOOTHING = 0.1; // train mode uses label smoothing, eval mode plain cross-entropy (both sides alike)
 
 let dir: string;
 before(() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  assert.equal(
-    probe.status,
-    0,
-    `the PyTorch reference needs ${PYTHON} with torch and numpy (npm run setup installs python3-torch; or set GLIT_REFERENCE_PYTHON): ${probe.stderr ?? probe.error}`,
-  );
+  checkReferencePython();
   dir = mkdtempSync(path.join(os.tmpdir(), 'glit-parity-'));
 });
 after(() => {
@@ -50,70 +54,11 @@ after(() => {
   releaseBackend();
 });
 
-function reference(args: string[]): void {
-  // One OpenMP thread: two made the reference 3-9x slower on this 2-core machine. No __pycache__ in the tree.
-  const r = spawnSync(PYTHON, [DRIVER, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
-  });
-  assert.equal(r.status, 0, `reference failed: ${PYTHON} ${DRIVER} ${args.join(' ')}\n${r.stderr}`);
-}
+const reference = (args: string[]) => runReference(DRIVER, args);
 
 /** Seeded normal images, NCHW as PyTorch takes them. */
-function images(arch: Architecture, batch: number, seed: number): NpyArray {
-  const m = arch.model;
-  const rng = new Rng(seed);
-  const shape = [batch, m.inChannels, m.imageSize, m.imageSize];
-  return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()) };
-}
-
-const nhwc = (a: NpyArray): tf.Tensor4D =>
-  tf.tidy(() => tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]));
-
-/**
- * max |ours - ref| / max(max |ref|, floor): relative to the tensor's own scale. The floor keeps tensors that are zero
- * in exact arithmetic (the depthwise conv bias's gradient under train-mode BatchNorm, which subtracts the batch mean)
- * from turning float32 rounding into huge ratios.
- */
-function relativeError(ours: Float32Array, ref: Float32Array, floor: number): number {
-  assert.equal(ours.length, ref.length);
-  let diff = 0;
-  let scale = floor;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
-}
-
-interface Comparison {
-  name: string;
-  error: number;
-}
-
-/** The floor of relativeError, as a share of the largest reference value in a group (e.g. all gradients). */
-const FLOOR_FRACTION = 1e-2;
-
-/** Compares named tensors to the reference's, each relative to its own scale or the group's floor. */
-function compareGroup(ours: Map<string, Float32Array>, refs: Map<string, Float32Array>): Comparison[] {
-  assert.deepEqual(
-    [...ours.keys()].sort(),
-    [...refs.keys()].sort(),
-    'ours and the reference should have the same tensors',
-  );
-  const largest = Math.max(...[...refs.values()].map((r) => r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-  return [...ours].map(([name, values]) => ({
-    name,
-    error: relativeError(values, refs.get(name)!, FLOOR_FRACTION * largest),
-  }));
-}
-
-/** A file's tensors under `prefix`, keyed by the rest of the name. */
-function group(file: Safetensors, prefix: string): Map<string, Float32Array> {
-  return new Map(
-    [...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), toFloat32(t)]),
-  );
-}
+const images = (arch: Architecture, batch: number, seed: number): NpyArray =>
+  noiseImages([batch, arch.model.inChannels, arch.model.imageSize, arch.model.imageSize], seed);
 
 /** Logits, loss and gradients (PyTorch layout) of one mode, compared to the reference's. */
 async function checkMode(
@@ -147,10 +92,6 @@ async function checkMode(
     ...compareGroup(outputs, new Map([...group(ref, `${mode}/`)].filter(([n]) => !n.includes('/')))),
     ...compareGroup(gradients, group(ref, `${mode}/grad/`)).map((c) => ({ ...c, name: `grad ${c.name}` })),
   ].map((c) => ({ ...c, name: `${mode} ${c.name}` }));
-}
-
-function worst(comparisons: Comparison[]): Comparison {
-  return comparisons.reduce((a, b) => (b.error > a.error ? b : a));
 }
 
 /**

@@ -296,3 +296,43 @@ export function dropPath(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
   for (let i = 0; i < mask.length; i++) mask[i] = ctx.rng.uniform() < keep ? 1 / keep : 0;
   return tf.mul(x, tf.tensor(mask, [x.shape[0], ...x.shape.slice(1).map(() => 1)]));
 }
+
+/**
+ * A bias-free 2-D conv (ResNet's) with zero padding k//2: x [B, H, W, Cin], weight [k, k, Cin, Cout] -> [B, Ho, Wo,
+ * Cout], as PyTorch's Conv2d(Cin, Cout, k, stride, padding=k//2, bias=False). Written as im2col (slices, then one
+ * matmul) because wasm has no Conv2DBackpropFilter; the stride comes from viewing the padded rows as [H'/s, s], so
+ * tap u of output row i is padded row s * (i + floor(u / s)) + u % s, a plain slice.
+ */
+export function conv2d(weight: tf.Tensor, x: tf.Tensor4D, stride: number): tf.Tensor4D {
+  const [k, , inChannels, outChannels] = weight.shape;
+  const [batch, height, width] = x.shape;
+  const pad = Math.floor(k / 2);
+  const [rows, cols] = [height, width].map((n) => Math.floor((n + 2 * pad - k) / stride) + 1);
+  // Padded sizes: every tap's rows, rounded up to a multiple of the stride (rows past the last tap are never read).
+  const [paddedRows, paddedCols] = [rows, cols].map((n) => stride * Math.ceil((stride * (n - 1) + k) / stride));
+  const cropped = tf.slice(
+    x,
+    [0, 0, 0, 0],
+    [batch, Math.min(height, paddedRows - pad), Math.min(width, paddedCols - pad), -1],
+  );
+  const padded = tf.pad(cropped, [
+    [0, 0],
+    [pad, paddedRows - pad - cropped.shape[1]],
+    [pad, paddedCols - pad - cropped.shape[2]],
+    [0, 0],
+  ]);
+  const strided = tf.reshape(padded, [batch, paddedRows / stride, stride, paddedCols / stride, stride, inChannels]);
+  const taps: tf.Tensor[] = [];
+  for (let u = 0; u < k; u++)
+    for (let v = 0; v < k; v++)
+      taps.push(
+        tf.slice(
+          strided,
+          [0, Math.floor(u / stride), u % stride, Math.floor(v / stride), v % stride, 0],
+          [batch, rows, 1, cols, 1, inChannels],
+        ),
+      );
+  const patches = tf.reshape(taps.length === 1 ? taps[0] : tf.concat(taps, -1), [-1, k * k * inChannels]);
+  const y = tf.matMul(patches as tf.Tensor2D, tf.reshape(weight, [k * k * inChannels, outChannels]) as tf.Tensor2D);
+  return tf.reshape(y, [batch, rows, cols, outChannels]);
+}

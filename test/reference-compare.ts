@@ -1,0 +1,87 @@
+// What the PyTorch parity tests share (test/parity.test.ts, test/resnet.test.ts): running a reference script of
+// test/reference, seeded inputs in its NCHW layout, and comparing tensors relative to their scale.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../lib/core/random';
+import type { NpyArray } from '../lib/io/npy';
+import { toFloat32, type Safetensors } from '../lib/io/safetensors';
+
+export const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
+
+/** Fails with the fix when the reference's Python lacks torch or numpy. */
+export function checkReferencePython(): void {
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  assert.equal(
+    probe.status,
+    0,
+    `the PyTorch reference needs ${PYTHON} with torch and numpy (npm run setup installs python3-torch; or set GLIT_REFERENCE_PYTHON): ${probe.stderr ?? probe.error}`,
+  );
+}
+
+export function runReference(script: string, args: string[]): void {
+  // One OpenMP thread: two made the reference 3-9x slower on this 2-core machine. No __pycache__ in the tree.
+  const r = spawnSync(PYTHON, [script, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  assert.equal(r.status, 0, `reference failed: ${PYTHON} ${script} ${args.join(' ')}\n${r.stderr}`);
+}
+
+/** Seeded normal images of `shape` [B, C, H, W], NCHW as PyTorch takes them. */
+export function noiseImages(shape: number[], seed: number): NpyArray {
+  const rng = new Rng(seed);
+  return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()) };
+}
+
+export const nhwc = (a: NpyArray): tf.Tensor4D =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]));
+
+/**
+ * max |ours - ref| / max(max |ref|, floor): relative to the tensor's own scale. The floor keeps tensors that are zero
+ * in exact arithmetic (the depthwise conv bias's gradient under train-mode BatchNorm, which subtracts the batch mean)
+ * from turning float32 rounding into huge ratios.
+ */
+export function relativeError(ours: Float32Array, ref: Float32Array, floor: number): number {
+  assert.equal(ours.length, ref.length);
+  let diff = 0;
+  let scale = floor;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return diff / scale;
+}
+
+export interface Comparison {
+  name: string;
+  error: number;
+}
+
+/** The floor of relativeError, as a share of the largest reference value in a group (e.g. all gradients). */
+const FLOOR_FRACTION = 1e-2;
+
+/** Compares named tensors to the reference's, each relative to its own scale or the group's floor. */
+export function compareGroup(ours: Map<string, Float32Array>, refs: Map<string, Float32Array>): Comparison[] {
+  assert.deepEqual(
+    [...ours.keys()].sort(),
+    [...refs.keys()].sort(),
+    'ours and the reference should have the same tensors',
+  );
+  const largest = Math.max(...[...refs.values()].map((r) => r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+  return [...ours].map(([name, values]) => ({
+    name,
+    error: relativeError(values, refs.get(name)!, FLOOR_FRACTION * largest),
+  }));
+}
+
+/** A file's tensors under `prefix`, keyed by the rest of the name. */
+export function group(file: Safetensors, prefix: string): Map<string, Float32Array> {
+  return new Map(
+    [...file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), toFloat32(t)]),
+  );
+}
+
+export function worst(comparisons: Comparison[]): Comparison {
+  return comparisons.reduce((a, b) => (b.error > a.error ? b : a));
+}
