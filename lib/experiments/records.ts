@@ -1,7 +1,7 @@
 // What `glit reproduce` records per table (<table>.json), as plain JSON types: a leaf module, so that verdicts, figures
 // and notebooks read results without importing the experiments that make them.
 
-export const TABLES = ['table1', 'table4', 'table5', 'table6'] as const;
+export const TABLES = ['table1', 'table3', 'table4', 'table5', 'table6'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface RowResult {

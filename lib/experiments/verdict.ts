@@ -27,6 +27,10 @@ export const CLAIM_CHECKS: Record<TableName, ClaimCheck> = {
     statement: '(1, 2) is the best row, and every row with local heads beats (3, 0) = DeiT',
     comparisons: [...beats('G1-L2', 'G3-L0', 'G2-L1', 'G0-L3'), ...beats('G2-L1', 'G3-L0'), ...beats('G0-L3', 'G3-L0')],
   },
+  table3: {
+    statement: 'the searched GLiT beats the ResNet of the same FLOPs budget, and DeiT',
+    comparisons: beats('glit', 'resnet18', 'deit'),
+  },
   table4: {
     statement: 'distribution-only search beats DeiT, and the GLiT space beats the NLP-NAS space',
     comparisons: [...beats('distribution-only', 'deit'), ...beats('glit', 'nlp-nas')],

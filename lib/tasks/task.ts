@@ -12,6 +12,8 @@ import type { RetrainResult } from '../search/records';
 import { decode, type Budget, type SearchSpace } from '../search/space';
 import { loadSupernet, retrain, scoringSet, trainSupernet } from '../search/stages';
 import { disposeSupernet, scorePath, type Supernet } from '../search/supernet';
+import type { ResnetConfig } from '../model/resnet';
+import { trainResnetProxy, type ResnetResult } from '../experiments/resnet-proxy';
 
 export type TaskSpec =
   /** Train (or finish training) the supernet of `dir` over `space`. */
@@ -19,13 +21,17 @@ export type TaskSpec =
   /** Score candidates (codes into `space`) on the trained supernet of `supernet`, as the EA does. */
   | { kind: 'score'; supernet: string; space: SearchSpace; search: SearchConfig; codes: number[][] }
   /** Retrain `arch` from scratch in `dir`. */
-  | { kind: 'retrain'; dir: string; name: string; arch: Architecture; train: TrainConfig };
+  | { kind: 'retrain'; dir: string; name: string; arch: Architecture; train: TrainConfig }
+  /** Train the ResNet `config` from scratch in `dir` (Table 3's convolutional baseline). */
+  | { kind: 'resnet'; dir: string; config: ResnetConfig; train: TrainConfig };
 
 export type TaskOutput<S extends TaskSpec> = S extends { kind: 'supernet' }
   ? { epochs: number }
   : S extends { kind: 'score' }
     ? { scores: number[] }
-    : RetrainResult;
+    : S extends { kind: 'resnet' }
+      ? ResnetResult
+      : RetrainResult;
 
 export interface Task<S extends TaskSpec = TaskSpec> {
   /** Unique in the run: the unit's folder relative to the run, '.' for '/', e.g. `stage1.retrain.rank2`. */
@@ -93,5 +99,7 @@ export async function runTask<S extends TaskSpec>(spec: S, c: TaskContext): Prom
     }
     case 'retrain':
       return (await retrain(at(s.dir), s.name, s.arch, c.data, s.train, c.log, c.progress)) as TaskOutput<S>;
+    case 'resnet':
+      return (await trainResnetProxy(at(s.dir), s.config, c.data, s.train, c.log)) as TaskOutput<S>;
   }
 }
