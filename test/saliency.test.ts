@@ -75,7 +75,9 @@ test('the attributions of all patches add up to the input x gradient of the whol
   const s = await patchSaliency(params, arch, x, [2, 2]);
   const whole = tf.tidy(() => {
     const pick = tf.oneHot(tf.tensor1d([2, 2], 'int32'), 4);
-    const grad = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(forward(params, v, arch, { training: false }), pick)))(x);
+    const grad = tf.grad((v: tf.Tensor) =>
+      tf.sum(tf.mul(forward(params, v as tf.Tensor4D, arch, { training: false }), pick)),
+    )(x);
     return tf.sum(tf.mul(x, grad), [1, 2, 3]).arraySync() as number[];
   });
   s.attributions.forEach((a, i) => {

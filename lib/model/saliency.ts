@@ -4,7 +4,7 @@
 // GLiT are mapped by the same rule. A patch's value is the first-order change of the logit when that patch's
 // (normalised) pixels are scaled towards 0, the dataset's mean image: d/dt logit(x + t * x * patchMask) at t = 0.
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture } from './arch';
+import { gridSize, type Architecture } from './arch';
 import { forward, type ModelParams } from './model';
 
 export interface PatchSaliency {
@@ -33,7 +33,7 @@ export async function patchSaliency(
 ): Promise<PatchSaliency> {
   const m = arch.model;
   const batch = images.shape[0];
-  const grid = m.imageSize / m.patchSize;
+  const grid = gridSize(m);
   const logits = tf.tidy(() => forward(params, images, arch, { training: false }));
   const predicted = Array.from(await tf.argMax(logits, -1).data());
   logits.dispose();
@@ -45,7 +45,8 @@ export async function patchSaliency(
     throw new Error(`patchSaliency: class ${bad} is not one of the model's classes 0..${m.numClasses - 1}`);
   const perPatch = tf.tidy(() => {
     const pick = tf.oneHot(tf.tensor1d(target, 'int32'), m.numClasses);
-    const logitOf = (x: tf.Tensor4D) => tf.sum(tf.mul(forward(params, x, arch, { training: false }), pick));
+    const logitOf = (x: tf.Tensor) =>
+      tf.sum(tf.mul(forward(params, x as tf.Tensor4D, arch, { training: false }), pick));
     const contribution = tf.sum(tf.mul(images, tf.grad(logitOf)(images)), -1);
     return tf.sum(tf.reshape(contribution, [batch, grid, m.patchSize, grid, m.patchSize]), [2, 4]);
   });
