@@ -6,6 +6,8 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { disposeModel, forward, initModel } from '../lib/model/model';
 import { patchSaliency } from '../lib/model/saliency';
+import { saliencyGridFigure } from '../lib/notebook/figures';
+import { objectFractions, objectShare } from '../lib/notebook/saliency-run';
 import { seededBatch, tinyArchitecture } from './helpers';
 
 before(async () => {
@@ -114,4 +116,26 @@ test('classes that do not fit the images or the model are refused with what to g
   await assert.rejects(patchSaliency(params, arch, x, [1, 4]), /class 4 is not one of the model's classes 0\.\.3/);
   tf.dispose([x, y]);
   disposeModel(params);
+});
+
+test("the share of a map on the object counts each patch's object pixels; the figure captions each prediction", () => {
+  // A 4x4 grey image on a 2x2 patch grid: only the top-left patch is (half) object.
+  const set = {
+    images: Uint8Array.from([255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    labels: Int32Array.from([1]),
+    count: 1,
+    height: 4,
+    width: 4,
+    channels: 1,
+  };
+  const objects = objectFractions(set, 0, 2);
+  assert.deepEqual(Array.from(objects), [0.5, 0, 0, 0]);
+  assert.equal(objectShare([1, 1, 0, 0], objects), 0.25);
+  const figure = saliencyGridFigure(set, [0], ['a', 'b'], [{ name: 'M', maps: [[1, 0, 0, 0]], predicted: [0] }]);
+  assert.deepEqual(
+    figure.data.map((t) => t.type),
+    ['image', 'image', 'heatmap'],
+  );
+  const texts = (figure.layout!.annotations as { text: string }[]).map((a) => a.text);
+  assert.deepEqual(texts, ['image', 'b', 'a ✗', 'M']);
 });
