@@ -7,5 +7,6 @@ export * from './figures/architecture';
 export * from './figures/charts';
 export * from './figures/correlation';
 export * from './figures/images';
+export * from './figures/saliency';
 export * from './figures/search';
 export type { VerticalMarker } from './figures/layout';

@@ -59,14 +59,7 @@ export function notebookSearch(params: NotebookParams, env: NodeJS.ProcessEnv = 
  * config.json, or new with the scale's config (the smaller data limit at smoke scale) and GLIT_WEIGHT_SHARING.
  */
 export function liveRun(command: string, params: NotebookParams, fields: CommandFields = {}): NotebookSearch {
-  const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
-  const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
-  const dir = path.join(
-    ROOT,
-    'runs',
-    'notebooks',
-    `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`,
-  );
+  const dir = liveRunDir(command, params);
   // One writer per folder: a second kernel (or a `glit search --resume` on it) is refused while this one lives.
   lockRunFolder(dir, `${command} (notebook)`);
   const limit = params.scale === 'smoke' ? SMOKE_LIMIT : undefined;
@@ -90,6 +83,13 @@ export function liveRun(command: string, params: NotebookParams, fields: Command
   }
   if (saved) sweepTemporaries(dir);
   return { dir, live: true, resumed: saved !== null, settings: saved ?? fresh, executor: params.executor };
+}
+
+/** The folder of a live notebook run, runs/notebooks/<command>-<scale>-seed<seed>-<dataset>[-sliced] (not locked). */
+export function liveRunDir(command: string, params: NotebookParams): string {
+  const dataset = params.dataset.replace(/[^A-Za-z0-9.-]+/g, '_');
+  const sharing = params.weightSharing === 'separate' ? '' : `-${params.weightSharing}`;
+  return path.join(ROOT, 'runs', 'notebooks', `${command}-${params.scale}-seed${params.seed}-${dataset}${sharing}`);
 }
 
 /** How a saved run differs from what this notebook would start now: the library's code, or its settings. */

@@ -72,19 +72,25 @@ function firstWithLabel(set: ImageSet, label: number, n: number): number[] {
   return found;
 }
 
-/** Copies image `index` into the mosaic with its top-left corner at (top, left), grey as r = g = b. */
+/** Copies image `index` into the mosaic with its top-left corner at (top, left). */
 function drawTile(z: number[][][], set: ImageSet, index: number, top: number, left: number): void {
+  imagePixels(set, index).forEach((row, y) => row.forEach((pixel, x) => (z[top + y][left + x] = pixel)));
+}
+
+/** Image `index` of the set as rows of [r, g, b] pixels (grey as r = g = b): an image trace's z. */
+export function imagePixels(set: ImageSet, index: number): number[][][] {
   const { height: h, width: w, channels: c } = set;
   if (c !== 1 && c !== 3)
     throw new Error(`image grids show grey (1 channel) or RGB (3 channels) images, not ${c} channels`);
   const base = index * h * w * c;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
+  return Array.from({ length: h }, (_, y) =>
+    Array.from({ length: w }, (_, x) => {
       const p = base + (y * w + x) * c;
-      z[top + y][left + x] =
-        c === 1 ? [set.images[p], set.images[p], set.images[p]] : [set.images[p], set.images[p + 1], set.images[p + 2]];
-    }
-  }
+      return c === 1
+        ? [set.images[p], set.images[p], set.images[p]]
+        : [set.images[p], set.images[p + 1], set.images[p + 2]];
+    }),
+  );
 }
 
 /** One heatmap of per-patch values over the patch grid (row 0 at the top), with one patch marked. */
