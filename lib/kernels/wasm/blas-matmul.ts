@@ -324,7 +324,7 @@ export function selectGemm(mode: BlasMode, file = OPENBLAS_LIBRARY): string {
         'GLIT_BLAS=off, and report the machine (OPENBLAS_CORETYPE forces another core)',
       );
     active = true;
-    return `GEMM OpenBLAS ${library.corename}`;
+    return `GEMM OpenBLAS ${library.corename}, 1 thread`;
   } catch (e) {
     if (mode === 'on' || !(e instanceof BlasUnavailableError)) throw e;
     return `GEMM XNNPACK: OpenBLAS not used because ${e.reason} (fix: ${e.fix})`;
