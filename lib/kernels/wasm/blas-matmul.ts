@@ -58,6 +58,9 @@ let library: OpenBlas | undefined;
 /** Whether the kernels below call OpenBLAS (else the stock ones run). */
 let active = false;
 
+/** Whether wasm's products run on OpenBLAS now: the layers then pass transposes as flags instead of transposing. */
+export const blasActive = (): boolean => active;
+
 /** Loads an OpenBLAS library and sets it to one thread (threads slowed a training step on a busy 2-core machine). */
 function loadOpenBlas(file: string): OpenBlas {
   let koffi: typeof import('koffi');
