@@ -6,6 +6,7 @@
 // it never falls back. (tf.setBackend itself returns false and silently keeps the old backend: we check it.)
 // GLIT_BLAS=auto|on|off (and GLIT_BLAS_LIBRARY): which GEMM wasm's products run, OpenBLAS or XNNPACK (wasm/blas-matmul.ts);
 // the device line says which and, when auto could not use OpenBLAS, why.
+// GLIT_WASM_THREADS=N (default 1): wasm's own kernels on N threads (wasm/threads.ts), fixed when wasm first starts.
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
