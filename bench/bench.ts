@@ -33,7 +33,7 @@ peak tensor bytes over one step, weights and optimizer state included), ref_peak
 torch.cuda.max_memory_allocated; CPU: peak RSS over the RSS before the model was built), reference, batch, image_size,
 tokens, scale, window_s, ref_window_s, date; img_per_cpu_s, ref_img_per_cpu_s, cpu_ratio (the same per second of
 each process's CPU time: on a shared CPU other processes barely move them; meaningless on a GPU); paths (path-switch-28: G per block of each path); kernels (--profile).
-Environment: GLIT_BACKEND, GLIT_WEBGPU_ADAPTER, GLIT_BLAS (lib/kernels/backend.ts); GLIT_REFERENCE_PYTHON (default
+Environment: GLIT_BACKEND, GLIT_WEBGPU_ADAPTER, GLIT_BLAS, GLIT_WASM_THREADS (lib/kernels/backend.ts); GLIT_REFERENCE_PYTHON (default
 /usr/bin/python3); GLIT_TORCH_THREADS (PyTorch's threads on a CPU, default 1; OpenBLAS always gets 1). PyTorch runs
 without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, on the core its OpenBLAS detects (the reference column names it).`;
 

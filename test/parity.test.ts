@@ -4,8 +4,8 @@
 // checkpoint written by PyTorch (its own init: small activations, the other regime) runs through `glit predict`.
 //
 // Backends: the tiny every-block model, and its Table 6 variants (window-attention and conv2d local heads, the latter
-// without a CLS token), on cpu, wasm and webgpu (Dawn on Mesa's OpenGL ES); the 224-px DeiT-Tiny and GLiT-Tiny on wasm
-// only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
+// without a CLS token), on cpu, wasm (on both GEMMs: OpenBLAS and XNNPACK) and webgpu (Dawn on Mesa's OpenGL ES); the
+// 224-px DeiT-Tiny and GLiT-Tiny on wasm only: one forward and backward at batch 2 takes ~50 s on the cpu backend here, 5-7 s on wasm.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { architectureToJson, presetArchitecture, validateArchitecture, type Architecture } from '../lib/model/arch';
 import { initBackend, releaseBackend, type BackendName } from '../lib/kernels/backend';
+import type { BlasMode } from '../lib/kernels/wasm/blas-matmul';
 import { loadCheckpoint, saveCheckpoint, toTorchLayout } from '../lib/io/checkpoint';
 import {
   disposeModel,
@@ -126,6 +127,15 @@ function tinyVariant(name: string, model: Partial<Architecture['model']>, kernel
   return validateArchitecture({ name, model: { ...tiny.model, ...model }, blocks });
 }
 
+/** wasm runs on each GEMM (OpenBLAS, XNNPACK), whatever GLIT_BLAS says: their layers differ (lib/kernels/wasm/). */
+const withGemms = (backend: BackendName): { backend: BackendName; blas?: BlasMode; label: string }[] =>
+  backend === 'wasm'
+    ? [
+        { backend, blas: 'on', label: 'wasm (OpenBLAS)' },
+        { backend, blas: 'off', label: 'wasm (XNNPACK)' },
+      ]
+    : [{ backend, label: backend }];
+
 const CASES: Case[] = [
   { arch: tinyArchitecture(), batch: 4, backends: ['cpu', 'wasm', 'webgpu'] },
   // 17 tokens, window 5: CLS and the first patches see the sequence's edge, the others a full window.
@@ -183,9 +193,9 @@ for (const { arch, batch, backends } of CASES) {
       initial = group(readSafetensors(w('model.safetensors')), '');
     });
 
-    for (const backend of backends) {
-      test(`${backend}: logits, loss, gradients and running statistics match in train and eval mode`, async (t) => {
-        await initBackend({ backend, webgpuAdapter: 'opengles' });
+    for (const { backend, blas, label } of backends.flatMap(withGemms)) {
+      test(`${label}: logits, loss, gradients and running statistics match in train and eval mode`, async (t) => {
+        await initBackend({ backend, webgpuAdapter: 'opengles', ...(blas && { blas }) });
         const params = initModel(arch, 2); // a different init: everything must come from the checkpoint
         loadCheckpoint(params, arch, path.join(work, 'model.safetensors'));
         const x = nhwc(input);
@@ -194,8 +204,8 @@ for (const { arch, batch, backends } of CASES) {
         // What the train-mode forward did to the buffers (running statistics, num_batches_tracked), as saved, against
         // what it did in torch: the change, not the new value, so a small slip (biased variance) is not hidden under
         // the unchanged 90%.
-        await saveCheckpoint(path.join(work, `after-${backend}.safetensors`), params, arch);
-        const saved = readSafetensors(path.join(work, `after-${backend}.safetensors`));
+        await saveCheckpoint(path.join(work, `after-${label}.safetensors`), params, arch);
+        const saved = readSafetensors(path.join(work, `after-${label}.safetensors`));
         const change = (after: Float32Array, name: string) => after.map((v, i) => v - initial.get(name)![i]);
         const refChanges = new Map([...group(ref, 'train/state/')].map(([n, v]) => [n, change(v, n)]));
         const ourChanges = new Map([...refChanges.keys()].map((n) => [n, change(toFloat32(saved.tensors.get(n)!), n)]));
@@ -210,11 +220,11 @@ for (const { arch, batch, backends } of CASES) {
         for (const [mode, comparisons] of modes) {
           const w = worst(comparisons);
           t.diagnostic(
-            `${arch.name} ${backend} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`,
+            `${arch.name} ${label} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`,
           );
           assert.ok(
             w.error <= TOLERANCE,
-            `${arch.name} on ${backend}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`,
+            `${arch.name} on ${label}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`,
           );
         }
       });

@@ -6,6 +6,7 @@
 // it never falls back. (tf.setBackend itself returns false and silently keeps the old backend: we check it.)
 // GLIT_BLAS=auto|on|off (and GLIT_BLAS_LIBRARY): which GEMM wasm's products run, OpenBLAS or XNNPACK (wasm/blas-matmul.ts);
 // the device line says which and, when auto could not use OpenBLAS, why.
+// GLIT_WASM_THREADS=N (default 1): wasm's own kernels on N threads (wasm/threads.ts), fixed when wasm first starts.
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +14,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { selectFastPaths } from './fast-paths';
 import { BLAS_MODES, BlasUnavailableError, OPENBLAS_LIBRARY, selectGemm, type BlasMode } from './wasm/blas-matmul';
 import { registerWasmKernels } from './wasm/register';
+import { parseWasmThreads, startWithThreads, WasmThreadsError } from './wasm/threads';
 
 export const BACKENDS = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -32,6 +34,8 @@ export interface BackendOptions {
   blas?: BlasMode;
   /** The OpenBLAS library file (default libopenblas.so.0). */
   blasLibrary?: string;
+  /** wasm's threads (GLIT_WASM_THREADS, default 1): fixed when the wasm module first starts in a process. */
+  wasmThreads?: number;
 }
 
 export interface BackendInfo {
@@ -44,6 +48,8 @@ export interface BackendInfo {
   skipped?: string[];
   /** wasm: which GEMM its products run, and why XNNPACK's when GLIT_BLAS=auto could not use OpenBLAS. */
   gemm?: string;
+  /** wasm: the threads of its own kernels (the OpenBLAS GEMM always runs one). */
+  threads?: number;
 }
 
 export class BackendUnavailableError extends Error {
@@ -58,8 +64,8 @@ export class BackendUnavailableError extends Error {
 }
 
 let current: BackendInfo | undefined;
-/** The GEMM request `current` was started with. */
-let currentBlas: string | undefined;
+/** The wasm settings (GEMM, threads) `current` was started with. */
+let currentWasm: string | undefined;
 
 /** Reads GLIT_BACKEND, GLIT_WEBGPU_ADAPTER and GLIT_DAWN_TOGGLES, with a clear error for a value that is not allowed. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOptions {
@@ -82,17 +88,23 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BackendOpt
     backend: backend as BackendRequest,
     webgpuAdapter: adapter as WebgpuAdapter,
     ...(dawnOptions.length > 0 ? { dawnOptions } : {}),
-    ...blasFromEnv(env),
+    ...wasmFromEnv(env),
   };
 }
 
-/** GLIT_BLAS and GLIT_BLAS_LIBRARY; initBackend reads them for options that leave the GEMM unsaid. */
-export function blasFromEnv(env: NodeJS.ProcessEnv = process.env): { blas: BlasMode; blasLibrary: string } {
+/** GLIT_BLAS, GLIT_BLAS_LIBRARY and GLIT_WASM_THREADS; initBackend reads them for options that leave them unsaid. */
+export function wasmFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Required<Pick<BackendOptions, 'blas' | 'blasLibrary' | 'wasmThreads'>> {
   const blas = (env.GLIT_BLAS ?? 'auto').trim() || 'auto';
   if (!(BLAS_MODES as readonly string[]).includes(blas)) {
     throw new Error(`GLIT_BLAS='${blas}' is not a mode: use one of ${BLAS_MODES.join(', ')}`);
   }
-  return { blas: blas as BlasMode, blasLibrary: env.GLIT_BLAS_LIBRARY?.trim() || OPENBLAS_LIBRARY };
+  return {
+    blas: blas as BlasMode,
+    blasLibrary: env.GLIT_BLAS_LIBRARY?.trim() || OPENBLAS_LIBRARY,
+    wasmThreads: parseWasmThreads(env.GLIT_WASM_THREADS),
+  };
 }
 
 /**
@@ -100,21 +112,21 @@ export function blasFromEnv(env: NodeJS.ProcessEnv = process.env): { blas: BlasM
  * request is cheap; a different request switches backends.
  */
 export async function initBackend(given: BackendOptions = optionsFromEnv()): Promise<BackendInfo> {
-  const options = { ...blasFromEnv(), ...given };
+  const options = { ...wasmFromEnv(), ...given };
   const requested = options.backend ?? 'auto';
-  const blas = `${options.blas} ${options.blasLibrary}`;
+  const wasm = `${options.blas} ${options.blasLibrary} ${options.wasmThreads}`;
   // Cheap for the same request again, unless tf.setBackend switched backends since (its fast paths would be stale).
   if (
     current &&
     tf.getBackend() === current.backend &&
     (current.requested === requested || current.backend === requested) &&
-    currentBlas === blas
+    currentWasm === wasm
   )
     return current;
   tf.enableProdMode(); // silences tfjs's "install tfjs-node" banner, which would land in notebooks
   if (requested !== 'auto') {
     current = { ...(await start(requested, options)), requested };
-    currentBlas = blas;
+    currentWasm = wasm;
     return current;
   }
   const skipped: string[] = [];
@@ -122,10 +134,11 @@ export async function initBackend(given: BackendOptions = optionsFromEnv()): Pro
     try {
       const info = await start(name, { ...options, webgpuAdapter: 'default' }, true);
       current = { ...info, requested, skipped };
-      currentBlas = blas;
+      currentWasm = wasm;
       return current;
     } catch (e) {
-      if (e instanceof BlasUnavailableError) throw e; // GLIT_BLAS=on asked for OpenBLAS: no quiet cpu instead
+      // GLIT_BLAS=on asked for OpenBLAS, GLIT_WASM_THREADS for threads: no quiet cpu instead.
+      if (e instanceof BlasUnavailableError || e instanceof WasmThreadsError) throw e;
       skipped.push(
         `${name}: ${e instanceof BackendUnavailableError ? e.message.split('\n')[0].replace(/^backend '\w+' is not available: /, '') : String(e)}`,
       );
@@ -162,18 +175,23 @@ async function start(
     case 'webgpu':
       return startWebgpu(options.webgpuAdapter ?? 'default', options.dawnOptions ?? [], auto);
     case 'wasm':
-      await setBackendOrThrow(
-        'wasm',
-        'the WebAssembly module did not initialise',
-        'reinstall @tensorflow/tfjs-backend-wasm (npm ci)',
+      const threads = options.wasmThreads ?? 1;
+      await startWithThreads(threads, () =>
+        setBackendOrThrow(
+          'wasm',
+          'the WebAssembly module did not initialise',
+          'reinstall @tensorflow/tfjs-backend-wasm (npm ci)',
+        ),
       );
       // tfjs-wasm's Slice and Split copy their whole input through JavaScript for every piece (wasm/slice.ts).
       registerWasmKernels();
       const gemm = selectGemm(options.blas ?? 'auto', options.blasLibrary);
+      const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : '';
       return {
         backend: 'wasm',
-        device: `${cpuModel()} (WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', SIMD' : ''}, 1 thread; ${gemm})`,
+        device: `${cpuModel()} (WebAssembly${simd}, ${threads} thread${threads > 1 ? 's' : ''}; ${gemm})`,
         gemm,
+        threads,
       };
     case 'cpu':
       await setBackendOrThrow('cpu', 'tfjs-backend-cpu did not initialise', 'reinstall @tensorflow/tfjs (npm ci)');

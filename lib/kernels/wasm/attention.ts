@@ -1,7 +1,9 @@
-// Attention on wasm, forward and backward, as grouped products over the B*H (batch, head) pairs in token-major layouts:
-// tfjs-wasm's BatchMatMul reaches XNNPACK's GEMM only for one plain matrix pair, and q, k and v as [T, B*H, D] are
-// already the right operands of one grouped GEMM (docs/kernel-notes.md).
+// Attention on wasm, forward and backward, with its own gradient, in the layout that suits the GEMM that runs. On
+// XNNPACK: grouped products over the B*H (batch, head) pairs in token-major layouts, since tfjs-wasm's BatchMatMul
+// reaches XNNPACK's GEMM only for one plain matrix pair, and q, k and v as [T, B*H, D] are already the right operands
+// of one grouped GEMM. On OpenBLAS: batched products of [B*H, T, D] matrices, transposes as flags (docs/kernel-notes.md).
 import * as tf from '@tensorflow/tfjs';
+import { blasActive } from './blas-matmul';
 
 /**
  * g products at once, as one grouped GEMM: out[i, p, j] = sum over l of image[i, l, p] * filter[l, p, j], for image
@@ -20,10 +22,14 @@ function groupedProduct(image: tf.Tensor, filter: tf.Tensor): tf.Tensor {
   return tf.reshape(out, [m, g, n]);
 }
 
+/** The gradient of the scaled scores from the softmax weights (keys last) and their gradient. */
+const scoresGradient = (weights: tf.Tensor, dWeights: tf.Tensor, scale: number): tf.Tensor =>
+  tf.mul(tf.mul(weights, tf.sub(dWeights, tf.sum(tf.mul(dWeights, weights), -1, true))), scale);
+
 /** [T, g, D] -> [D, g, T] in two steps: the one-step reversal reads with a stride of g * D floats, slower. */
 const keysLast = (t: tf.Tensor): tf.Tensor => tf.transpose(tf.transpose(t, [1, 0, 2]), [2, 0, 1]);
 
-const attention = (heads: number, mask?: tf.Tensor2D) =>
+const groupedAttention = (heads: number, mask?: tf.Tensor2D) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
     const [batch, tokens, width] = qkv.shape;
@@ -47,7 +53,7 @@ const attention = (heads: number, mask?: tf.Tensor2D) =>
           const dMixed = tf.reshape(tf.transpose(dy, [1, 0, 2]), [tokens, pairs, dim]);
           const dWeights = groupedProduct(tf.transpose(dMixed, [0, 2, 1]), keysLast(sv));
           const dv = groupedProduct(tf.transpose(sw, [2, 0, 1]), dMixed);
-          const dScores = tf.mul(tf.mul(sw, tf.sub(dWeights, tf.sum(tf.mul(dWeights, sw), -1, true))), scale);
+          const dScores = scoresGradient(sw, dWeights, scale);
           const dq = groupedProduct(tf.transpose(dScores, [0, 2, 1]), sk);
           const dk = groupedProduct(tf.transpose(dScores, [2, 0, 1]), sq);
           return tf.reshape(
@@ -58,6 +64,44 @@ const attention = (heads: number, mask?: tf.Tensor2D) =>
     };
   }) as (qkv: tf.Tensor) => tf.Tensor;
 
+/** The same on OpenBLAS: q, k and v as [B*H, T, D], each product one batched sgemm with its transposes as flags. */
+const batchedAttention = (heads: number, mask?: tf.Tensor2D) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
+    const [batch, tokens, width] = qkv.shape;
+    const inner = width / 3;
+    const dim = inner / heads;
+    const pairs = batch * heads;
+    const scale = 1 / Math.sqrt(dim);
+    // Four-axis transposes only: tfjs-wasm's five-axis one was ~15x slower on [64, 50, 3, 3, 32].
+    const [q, k, v] = tf
+      .split(tf.transpose(tf.reshape(qkv, [batch, tokens, 3 * heads, dim]), [0, 2, 1, 3]), 3, 1)
+      .map((t) => tf.reshape(t, [pairs, tokens, dim]));
+    const weights = tf.tidy(() => {
+      const scores = tf.mul(tf.matMul(q, k, false, true), scale); // [pair, query, key]
+      return tf.softmax(mask ? tf.add(scores, mask) : scores);
+    });
+    save([q, k, v, weights]);
+    const mixed = tf.reshape(tf.matMul(weights, v), [batch, heads, tokens, dim]);
+    return {
+      value: tf.reshape(tf.transpose(mixed, [0, 2, 1, 3]), [batch, tokens, inner]),
+      gradFunc: (dy: tf.Tensor, [sq, sk, sv, sw]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const heads4 = tf.transpose(tf.reshape(dy, [batch, tokens, heads, dim]), [0, 2, 1, 3]);
+          const dMixed = tf.reshape(heads4, [pairs, tokens, dim]);
+          const dScores = scoresGradient(sw, tf.matMul(dMixed, sv, false, true), scale);
+          const dv = tf.matMul(sw, dMixed, true, false);
+          const dq = tf.matMul(dScores, sk);
+          const dk = tf.matMul(dScores, sq, true, false);
+          const joined = tf.concat(
+            [dq, dk, dv].map((t) => tf.reshape(t, [batch, heads, tokens, dim])),
+            1,
+          );
+          return tf.reshape(tf.transpose(joined, [0, 2, 1, 3]), qkv.shape);
+        }),
+    };
+  }) as (qkv: tf.Tensor) => tf.Tensor;
+
 /** lib/model/layers.ts's attend on wasm. */
 export const wasmAttend = (qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D =>
-  attention(heads, mask)(qkv) as tf.Tensor3D;
+  (blasActive() ? batchedAttention : groupedAttention)(heads, mask)(qkv) as tf.Tensor3D;

@@ -58,6 +58,9 @@ let library: OpenBlas | undefined;
 /** Whether the kernels below call OpenBLAS (else the stock ones run). */
 let active = false;
 
+/** Whether wasm's products run on OpenBLAS now: the layers then pass transposes as flags instead of transposing. */
+export const blasActive = (): boolean => active;
+
 /** Loads an OpenBLAS library and sets it to one thread (threads slowed a training step on a busy 2-core machine). */
 function loadOpenBlas(file: string): OpenBlas {
   let koffi: typeof import('koffi');
@@ -324,7 +327,7 @@ export function selectGemm(mode: BlasMode, file = OPENBLAS_LIBRARY): string {
         'GLIT_BLAS=off, and report the machine (OPENBLAS_CORETYPE forces another core)',
       );
     active = true;
-    return `GEMM OpenBLAS ${library.corename}`;
+    return `GEMM OpenBLAS ${library.corename}, 1 thread`;
   } catch (e) {
     if (mode === 'on' || !(e instanceof BlasUnavailableError)) throw e;
     return `GEMM XNNPACK: OpenBLAS not used because ${e.reason} (fix: ${e.fix})`;
