@@ -42,6 +42,9 @@ test(
     // Tables 4 and 5 share one hierarchical search: their GLiT rows are the same run.
     const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
     assert.deepEqual(row('table4', 'glit').runs, row('table5', 'hierarchical').runs);
+    assert.deepEqual(row('table3', 'glit').runs, row('table4', 'glit').runs);
+    assert.match(row('table3', 'resnet18').runs[0].name, /^resnet18-proxy-w\d+$/);
+    assert.ok(row('table3', 'resnet18').runs[0].flops <= row('table3', 'deit').runs[0].flops * 1.5);
 
     const again = runGlit([...args, '--resume'], { GLIT_BACKEND: 'wasm' }, 300_000);
     assert.equal(again.status, 0, again.stderr);
