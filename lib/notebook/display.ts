@@ -15,7 +15,7 @@
 //                                   CDN is used, and plotly.js (4.8 MB) is never inlined into an output.
 //   text/plain                      a one-line summary for text-only frontends
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ColumnTable } from 'arquero';
 
@@ -123,9 +123,12 @@ export function show(bundle: MimeBundle): void {
   lastWriteDisplayData({ data: bundle, metadata: {}, transient: {} }, false);
 }
 
-/** plotly.min.js in node_modules. */
+/**
+ * plotly.min.js in the repository's node_modules. Not require.resolve: that follows symlinks (a linked node_modules),
+ * and the path must stay inside the folder the notebook server serves.
+ */
 function plotlyFile(): string {
-  return require.resolve('plotly.js-dist-min');
+  return path.resolve(realpathSync(__dirname), '..', '..', 'node_modules', 'plotly.js-dist-min', 'plotly.min.js');
 }
 
 /** A <script> element holding plotly.js, for an HTML document to embed once (its figures then find window.Plotly). */
