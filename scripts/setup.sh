@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (run as root, or with sudo available):
 # npm packages from the lockfile, and the Debian packages for headless notebooks (nbconvert, nbclient), the classic
-# Notebook and Chromium (the figure-render and browser tests), Mesa GL (webgpu through Dawn on the CPU) and PyTorch (the reference in parity tests).
+# Notebook and Chromium (the figure-render and browser tests), Mesa GL (webgpu through Dawn on the CPU) and PyTorch
+# (the reference in parity tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
