@@ -96,7 +96,9 @@ test(
     assert.ok(plotlyOutputs >= 2, `expected 00_setup to show at least 2 plotly figures, found ${plotlyOutputs}`);
 
     const screenshot = path.join(OUT, '00_setup.png');
-    const figures = renderedFigures(await renderPage(await exportHtml(executed, OUT), screenshot));
+    const html = await exportHtml(executed, OUT);
+    assert.match(fs.readFileSync(html, 'utf8'), /In&nbsp;\[1\]:/, 'the export should show execution counts');
+    const figures = renderedFigures(await renderPage(html, screenshot));
     assert.equal(figures.length, plotlyOutputs, 'every plotly output should have its placeholder in the HTML export');
     for (const f of figures) assert.ok(f.drawn, `figure ${f.id} was not drawn; it shows: '${f.text}'`);
     assert.ok(fs.statSync(screenshot).size > 10_000, `${screenshot} looks empty`);

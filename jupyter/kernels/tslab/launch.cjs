@@ -18,6 +18,7 @@ try {
   process.exit(1);
 }
 if (process.env.GLIT_KERNEL_STDERR === '1') teeCellStderr();
+announceExecutionCounts(require(require.resolve('tslab/dist/jupyter.js', { paths: [repo] })));
 // startKernel is tslab's stable entry point (its global install calls a local one through it). enableFindLocal: false
 // keeps this exact copy instead of searching node_modules above the notebook's folder.
 tslab.startKernel({ configPath: connectionFile, enableFindLocal: false });
@@ -35,4 +36,29 @@ function teeCellStderr() {
     return cell(chunk, encoding, callback);
   };
   Object.defineProperty(process.stderr, 'write', { configurable: true, get: () => tee, set: (writer) => (cell = writer) });
+}
+
+/**
+ * Broadcasts each cell's execute_input with its execution count, as the Jupyter protocol asks and tslab does not:
+ * nbclient (nbconvert --execute) takes the count only from there, so executed copies and their HTML showed `In [ ]:`.
+ * The count is known when the cell leaves tslab's queue (handleExecuteImpl), the message to answer only before it
+ * enters (ZmqServer.handleExecute): the request object carries it from one to the other.
+ */
+function announceExecutionCounts({ ZmqServer, JupyterHandlerImpl }) {
+  const announce = Symbol('announce execute_input');
+  const handleExecute = ZmqServer.prototype.handleExecute;
+  ZmqServer.prototype.handleExecute = function (sock, msg) {
+    msg.content[announce] = (count) => {
+      const input = msg.createReply();
+      input.header.msg_type = 'execute_input';
+      input.content = { code: msg.content.code, execution_count: count };
+      input.signAndSend(this.connInfo.key, this.iopub);
+    };
+    return handleExecute.call(this, sock, msg);
+  };
+  const handleExecuteImpl = JupyterHandlerImpl.prototype.handleExecuteImpl;
+  JupyterHandlerImpl.prototype.handleExecuteImpl = function (req, ...rest) {
+    req[announce]?.(this.execCount + 1);
+    return handleExecuteImpl.call(this, req, ...rest);
+  };
 }
