@@ -93,6 +93,9 @@ test('a notebook with a failing cell fails the run and reports the error', { tim
       (e: unknown) => {
         assert.ok(e instanceof NotebookError, String(e));
         assert.match(e.message, /deliberate failure in a test notebook/);
+        // The stack lists the cell's frames, not the kernel's (jupyter/kernels/tslab/launch.cjs trims them).
+        assert.match(e.message, /at evalmachine/);
+        assert.doesNotMatch(e.message, /tslab[\\/]dist|node:vm|launch\.cjs/);
         return true;
       },
     );

@@ -19,6 +19,7 @@ try {
 }
 if (process.env.GLIT_KERNEL_STDERR === '1') teeCellStderr();
 announceExecutionCounts(require(require.resolve('tslab/dist/jupyter.js', { paths: [repo] })));
+trimKernelFrames(path.dirname(require.resolve('tslab/package.json', { paths: [repo] })));
 // startKernel is tslab's stable entry point (its global install calls a local one through it). enableFindLocal: false
 // keeps this exact copy instead of searching node_modules above the notebook's folder.
 tslab.startKernel({ configPath: connectionFile, enableFindLocal: false });
@@ -60,5 +61,18 @@ function announceExecutionCounts({ ZmqServer, JupyterHandlerImpl }) {
   JupyterHandlerImpl.prototype.handleExecuteImpl = function (req, ...rest) {
     req[announce]?.(this.execCount + 1);
     return handleExecuteImpl.call(this, req, ...rest);
+  };
+}
+
+/**
+ * Leaves the kernel's own frames (tslab's executor and queue, node:vm, this file) out of error stacks, so that a failed
+ * cell shows the frames of lib/ and of the cell only. Only the listing changes: messages and error types stay.
+ */
+function trimKernelFrames(tslabDir) {
+  const kernelFrame = (file) =>
+    !file || file.startsWith('node:') || file.startsWith(tslabDir + path.sep) || file === __filename;
+  Error.prepareStackTrace = (error, frames) => {
+    const kept = frames.filter((frame) => !kernelFrame(frame.getFileName()));
+    return [Error.prototype.toString.call(error), ...kept.map((frame) => `    at ${frame}`)].join('\n');
   };
 }
