@@ -70,7 +70,7 @@ function announceExecutionCounts({ ZmqServer, JupyterHandlerImpl }) {
  */
 function trimKernelFrames(tslabDir) {
   const kernelFrame = (file) =>
-    !file || file.startsWith('node:') || file.startsWith(tslabDir + path.sep) || file === __filename;
+    Boolean(file) && (file.startsWith('node:') || file.startsWith(tslabDir + path.sep) || file === __filename);
   Error.prepareStackTrace = (error, frames) => {
     const kept = frames.filter((frame) => !kernelFrame(frame.getFileName()));
     return [Error.prototype.toString.call(error), ...kept.map((frame) => `    at ${frame}`)].join('\n');
