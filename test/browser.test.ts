@@ -37,10 +37,13 @@ const { log, progress } = notebookLoggers(search);
 const long = { ...config, supernet: { ...config.supernet, epochs: 300 } };
 const space1 = stage1Space(loadArchitecture(config.baseline).model);
 await trainSupernet(search.dir + '/stage1/supernet', space1, data, long, budgetFor(config), log, progress);`;
-const [PARAMS, FIGURE, TRAIN] = [0, 1, 2];
+// lib/probe/ exists only in the test's copy: the cell imports outer.ts, which imports inner.ts, which the test edits.
+const PROBE_CELL = `import { outerProbe } from './lib/probe/outer';
+console.log('probe: ' + outerProbe());`;
+const [PARAMS, FIGURE, TRAIN, PROBE] = [0, 1, 2, 3];
 
 function writeNotebook(file: string): void {
-  const cells = [PARAMS_CELL, FIGURE_CELL, TRAIN_CELL].map((source, i) => ({
+  const cells = [PARAMS_CELL, FIGURE_CELL, TRAIN_CELL, PROBE_CELL].map((source, i) => ({
     cell_type: 'code',
     id: `cell-${i}`,
     metadata: {},
@@ -76,11 +79,20 @@ function repoCopy(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-browser-'));
   for (const part of ['lib', 'jupyter']) fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true });
   for (const part of ['node_modules', 'data']) fs.symlinkSync(path.join(ROOT, part), path.join(dir, part));
+  fs.mkdirSync(path.join(dir, 'lib', 'probe'));
+  fs.writeFileSync(path.join(dir, 'lib', 'probe', 'inner.ts'), "export const probe = () => 'before';\n");
+  fs.writeFileSync(
+    path.join(dir, 'lib', 'probe', 'outer.ts'),
+    "import { probe } from './inner';\nexport const outerProbe = () => probe();\n",
+  );
   fs.mkdirSync(path.join(dir, 'notebooks'));
   fs.symlinkSync('../lib', path.join(dir, 'notebooks', 'lib'));
   writeNotebook(path.join(dir, 'notebooks', NOTEBOOK));
   return dir;
 }
+
+/** The server's log (the kernel's own stderr included), its last 20,000 characters. */
+let serverLog = '';
 
 async function startServer(dir: string, port: number, token: string): Promise<ChildProcess> {
   const jupyterDirs = path.join(dir, '.jupyter-state'); // config, signatures and runtime files of this server only
@@ -100,11 +112,11 @@ async function startServer(dir: string, port: number, token: string): Promise<Ch
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  let log = '';
-  server.stderr!.on('data', (chunk) => (log = (log + chunk).slice(-4000)));
+  serverLog = '';
+  server.stderr!.on('data', (chunk) => (serverLog = (serverLog + chunk).slice(-20_000)));
   const until = Date.now() + WAIT_MS;
   while (Date.now() < until) {
-    if (server.exitCode !== null) throw new Error(`jupyter notebook exited (${server.exitCode}):\n${log}`);
+    if (server.exitCode !== null) throw new Error(`jupyter notebook exited (${server.exitCode}):\n${serverLog}`);
     const up = await fetch(`http://127.0.0.1:${port}/api/status?token=${token}`).then(
       (r) => r.ok,
       () => false,
@@ -113,7 +125,7 @@ async function startServer(dir: string, port: number, token: string): Promise<Ch
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   server.kill();
-  throw new Error(`jupyter notebook did not answer on port ${port} within ${WAIT_MS / 1000} s:\n${log}`);
+  throw new Error(`jupyter notebook did not answer on port ${port} within ${WAIT_MS / 1000} s:\n${serverLog}`);
 }
 
 // What runs in the page, against the classic Notebook's own API (window.Jupyter).
@@ -212,8 +224,14 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
     let failed = false;
     const step = (name: string, body: () => Promise<void>) =>
       t.test(name, { skip: failed && 'an earlier step failed' }, () =>
-        body().catch((e: unknown) => {
+        body().catch(async (e: unknown) => {
           failed = true;
+          // What the notebook showed when the step failed.
+          const cells = await page.evaluate(() =>
+            (window as unknown as JupyterPage).Jupyter.notebook.get_cells().map((c) => c.element[0].innerText),
+          );
+          t.diagnostic(`${name} failed; the notebook shows:\n${cells.join('\n----\n').slice(-3000)}`);
+          t.diagnostic(`the server's log ends:\n${serverLog.slice(-3000)}`);
           throw e;
         }),
       );
@@ -221,21 +239,30 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
     await step('Run All draws the figure; Kernel > Interrupt stops training within 2 s', async () => {
       await menu(page, 'run_all_cells');
       await figureDrawn(page, FIGURE, 'Run All', WAIT_MS); // the first import compiles lib/
-      // Training has begun once its progress shows.
+      // Interrupted in its second epoch: well into training, and after the progress of one epoch gave way to the next.
       await page.waitForFunction(
         (i) =>
           (window as unknown as JupyterPage).Jupyter.notebook
             .get_cell(i)
             .output_area.outputs.some(
-              (o) => o.output_type === 'display_data' && /\d+\/\d+/.test(o.data?.['text/plain'] ?? ''),
+              (o) => o.output_type === 'display_data' && /epoch 2\/\d+: [1-9]/.test(o.data?.['text/plain'] ?? ''),
             ),
         { timeout: WAIT_MS },
         TRAIN,
       );
       const started = Date.now();
       await menu(page, 'int_kernel');
-      await idle(page);
+      await page.waitForFunction(
+        (i) =>
+          !(window as unknown as JupyterPage).Jupyter.notebook
+            .get_cell(i)
+            .element[0].querySelector('.input_prompt')!
+            .textContent!.includes('*'),
+        { timeout: WAIT_MS, polling: 50 },
+        TRAIN,
+      );
       const seconds = (Date.now() - started) / 1000;
+      await idle(page); // the cells queued behind it are dropped
       t.diagnostic(`Kernel > Interrupt to idle: ${seconds.toFixed(2)} s`);
       assert.ok(seconds < 2.5, `the training cell stopped ${seconds.toFixed(1)} s after Kernel > Interrupt`);
       const text = await page.evaluate(
@@ -247,6 +274,21 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
         /Interrupted/,
         `the training cell should end with the interrupt; it shows: ${text.slice(-600)}`,
       );
+      // The cell ends at once (tslab stops waiting for it); the training itself must stop too, at its next step.
+      const progressNow = () =>
+        page.evaluate(
+          (i) =>
+            (window as unknown as JupyterPage).Jupyter.notebook
+              .get_cell(i)
+              .output_area.outputs.filter((o) => o.output_type === 'display_data')
+              .map((o) => o.data?.['text/plain'])
+              .join('\n'),
+          TRAIN,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const stopped = await progressNow();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.equal(await progressNow(), stopped, 'training went on after the interrupt');
     });
 
     await step('progress is one display updated in place, not stderr lines', async () => {
@@ -272,6 +314,20 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
         PARAMS,
       );
       assert.match(text, /run folder: search-smoke-seed2-/);
+    });
+
+    await step('an edit of a file imported through another reaches the cell when it is rerun', async () => {
+      const shown = async () => {
+        await runCell(page, PROBE);
+        return page.evaluate(
+          (i) => (window as unknown as JupyterPage).Jupyter.notebook.get_cell(i).element[0].innerText,
+          PROBE,
+        );
+      };
+      assert.match(await shown(), /probe: before/);
+      fs.writeFileSync(path.join(dir, 'lib', 'probe', 'inner.ts'), "export const probe = () => 'after';\n");
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // tslab polls lib/ files for changes
+      assert.match(await shown(), /probe: after/);
     });
 
     await step('after a reload, rerunning the figure cell draws it', async () => {

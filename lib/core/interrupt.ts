@@ -31,9 +31,12 @@ export function exitOnSecondInterrupt(): void {
 
 /**
  * Yields to the event loop, then throws Interrupted if a SIGINT arrived since the last call. The listener is added on
- * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once).
+ * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once); and after
+ * the yield: a listener added while a tslab cell's synchronous part runs (node's vm with breakOnSigint swaps SIGINT's
+ * listeners around it) leaves the kernel deaf to every later interrupt.
  */
 export async function interruptPoint(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
   if (!state.listening) {
     state.listening = true;
     process.on('SIGINT', () => {
@@ -41,7 +44,6 @@ export async function interruptPoint(): Promise<void> {
       state.pending = true;
     });
   }
-  await new Promise((resolve) => setImmediate(resolve));
   if (state.pending) {
     state.pending = false;
     throw new Interrupted();

@@ -20,6 +20,7 @@ try {
 if (process.env.GLIT_KERNEL_STDERR === '1') teeCellStderr();
 announceExecutionCounts(require(require.resolve('tslab/dist/jupyter.js', { paths: [repo] })));
 trimKernelFrames(path.dirname(require.resolve('tslab/package.json', { paths: [repo] })));
+reloadImporters(require(require.resolve('tslab/dist/converter.js', { paths: [repo] })));
 // startKernel is tslab's stable entry point (its global install calls a local one through it). enableFindLocal: false
 // keeps this exact copy instead of searching node_modules above the notebook's folder.
 tslab.startKernel({ configPath: connectionFile, enableFindLocal: false });
@@ -74,5 +75,21 @@ function trimKernelFrames(tslabDir) {
   Error.prepareStackTrace = (error, frames) => {
     const kept = frames.filter((frame) => !kernelFrame(frame.getFileName()));
     return [Error.prototype.toString.call(error), ...kept.map((frame) => `    at ${frame}`)].join('\n');
+  };
+}
+
+/** Rerunning a cell loads afresh every lib/ module that imports an edited one, not only the edited ones (reload.cjs). */
+function reloadImporters(converterModule) {
+  const { createReloader } = require('./reload.cjs');
+  const createConverter = converterModule.createConverter;
+  converterModule.createConverter = (options) => {
+    const converter = createConverter(options);
+    const widen = createReloader();
+    const convert = converter.convert;
+    converter.convert = (...args) => {
+      const converted = convert(...args);
+      return converted.sideOutputs ? { ...converted, sideOutputs: widen(converted.sideOutputs) } : converted;
+    };
+    return converter;
   };
 }
