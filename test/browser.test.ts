@@ -1,7 +1,8 @@
 // Notebooks in a real front end: Debian's classic Jupyter Notebook serves a temporary copy of the repository on
 // 127.0.0.1, headless Chromium (driven by puppeteer-core) works a small notebook built on lib/ as a researcher would:
-// Run All, Kernel > Interrupt of a training cell, an edit of the parameters cell, a page reload, a second tab, save
-// and reopen, and the HTML export. Skipped, saying what to install, where jupyter-notebook or Chromium is missing.
+// Run All, Kernel > Interrupt of a training cell (and its progress: one display), an edit of the parameters cell, an
+// edit of a lib/ file imported through another, a page reload, a second tab, save and reopen, and the HTML export.
+// Skipped, saying what to install, where jupyter-notebook or Chromium is missing.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
