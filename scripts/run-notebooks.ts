@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { plotlyScriptElement } from '../lib/notebook/display';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const NOTEBOOK_DIR = path.join(ROOT, 'notebooks');
@@ -90,13 +91,24 @@ export async function executeNotebook(notebook: string, outDir: string, options:
   return path.join(outDir, path.basename(notebook));
 }
 
-/** Exports an executed notebook to `outDir` as HTML (outputs as they are; nothing is executed) and returns its path. */
+/**
+ * Exports an executed notebook to `outDir` as HTML (outputs as they are; nothing is executed) and returns its path.
+ * A document with figures gets plotly.js embedded once in its head, so that it shows them offline on its own.
+ */
 export async function exportHtml(executed: string, outDir: string): Promise<string> {
   await run(JUPYTER, ['nbconvert', '--to', 'html', executed, '--output-dir', outDir], {
     ...process.env,
     PYDEVD_DISABLE_FILE_VALIDATION: '1',
   });
-  return path.join(outDir, path.basename(executed, '.ipynb') + '.html');
+  const html = path.join(outDir, path.basename(executed, '.ipynb') + '.html');
+  const page = fs.readFileSync(html, 'utf8');
+  const head = page.indexOf('</head>');
+  if (page.includes('class="glit-plotly"')) {
+    if (head < 0)
+      throw new NotebookError(executed, `nbconvert's HTML export ${html} has no </head> to put plotly.js in`);
+    fs.writeFileSync(html, page.slice(0, head) + plotlyScriptElement() + '\n' + page.slice(head));
+  }
+  return html;
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutS = 0): Promise<string> {

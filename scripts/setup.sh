@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (run as root, or with sudo available):
-# npm packages from the lockfile, and the Debian packages for headless notebooks (nbconvert, nbclient), Chromium
-# (the figure-render test), Mesa GL (webgpu through Dawn on the CPU), PyTorch (the reference in parity tests) and
-# Slurm with munge (the one-node cluster of scripts/slurm-local.sh that tests --executor slurm).
+# npm packages from the lockfile, and the Debian packages for headless notebooks (nbconvert, nbclient), the classic
+# Notebook and Chromium (the figure-render and browser tests), Mesa GL (webgpu through Dawn on the CPU), PyTorch (the
+# reference in parity tests) and Slurm with munge (the one-node cluster of scripts/slurm-local.sh that tests
+# --executor slurm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel chromium
+debs=(jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-notebook chromium
       libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri
       python3-torch python3-numpy libopenblas0-pthread
       slurm-wlm munge)
@@ -14,7 +15,7 @@ missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
-  echo "setup: (Jupyter's nbconvert/nbclient run notebooks headless, chromium renders figures in tests, Mesa runs webgpu on the CPU, python3-torch is the parity oracle, slurm-wlm and munge run the test cluster)" >&2
+  echo "setup: (Jupyter's nbconvert/nbclient run notebooks headless, the classic Notebook and chromium are the browser tests' front end, Mesa runs webgpu on the CPU, python3-torch is the parity oracle, slurm-wlm and munge run the test cluster)" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

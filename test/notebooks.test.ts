@@ -50,8 +50,16 @@ for (const notebook of listNotebooks()) {
       env: { GLIT_SCALE: 'smoke' },
       cellTimeoutS: CELL_TIMEOUT_S,
     });
-    const outputs = readNotebook(executed).cells.flatMap((c) => c.outputs ?? []);
+    const cells = readNotebook(executed).cells;
+    const outputs = cells.flatMap((c) => c.outputs ?? []);
     assert.ok(outputs.length > 0, `${executed}: the notebook ran but showed nothing`);
+    // The kernel announces each cell's count (jupyter/kernels/tslab/launch.cjs): the copy shows In [1], In [2], ...
+    const counts = cells.filter((c) => c.cell_type === 'code').map((c) => c.execution_count);
+    assert.deepEqual(
+      counts,
+      counts.map((_, i) => i + 1),
+      `${executed}: execution counts`,
+    );
     // git's clean filter (configured by npm run setup) turns the executed copy back into the committed file exactly.
     const cleaned = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'strip-notebook-outputs.js')], {
       input: fs.readFileSync(executed),
@@ -85,6 +93,9 @@ test('a notebook with a failing cell fails the run and reports the error', { tim
       (e: unknown) => {
         assert.ok(e instanceof NotebookError, String(e));
         assert.match(e.message, /deliberate failure in a test notebook/);
+        // The stack lists the cell's frames, not the kernel's (jupyter/kernels/tslab/launch.cjs trims them).
+        assert.match(e.message, /at evalmachine/);
+        assert.doesNotMatch(e.message, /tslab[\\/]dist|node:vm|launch\.cjs/);
         return true;
       },
     );

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -37,7 +38,7 @@ function renderPage(page: string, screenshot?: string): Promise<string> {
     '--window-size=1100,4000',
     ...(screenshot ? [`--screenshot=${screenshot}`] : []),
     '--dump-dom',
-    `file://${page}`,
+    page.startsWith('http') ? page : `file://${page}`,
   ];
   return new Promise((resolve, reject) => {
     execFile(CHROMIUM, args, { maxBuffer: 256 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
@@ -95,33 +96,65 @@ test(
     assert.ok(plotlyOutputs >= 2, `expected 00_setup to show at least 2 plotly figures, found ${plotlyOutputs}`);
 
     const screenshot = path.join(OUT, '00_setup.png');
-    const figures = renderedFigures(await renderPage(await exportHtml(executed, OUT), screenshot));
+    const html = await exportHtml(executed, OUT);
+    assert.match(fs.readFileSync(html, 'utf8'), /In&nbsp;\[1\]:/, 'the export should show execution counts');
+    const figures = renderedFigures(await renderPage(html, screenshot));
     assert.equal(figures.length, plotlyOutputs, 'every plotly output should have its placeholder in the HTML export');
     for (const f of figures) assert.ok(f.drawn, `figure ${f.id} was not drawn; it shows: '${f.text}'`);
     assert.ok(fs.statSync(screenshot).size > 10_000, `${screenshot} looks empty`);
   },
 );
 
-test('a figure whose plotly.js never loaded is reported as not drawn', { timeout: 5 * 60_000 }, async (t) => {
-  const missing = await chromiumMissing();
-  if (missing) return t.skip(missing);
-  const figure: PlotlyFigure = {
-    data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }],
-    layout: { title: { text: '</script> in a title' } },
-  };
-  // In page order: a figure before any plotly.js (as when the output that inlined it was cleared), then one that
-  // inlines it. The first must not be drawn and must say why; the second proves the page itself works.
-  const withoutLibrary = figureBundle(figure, { inlinePlotly: false })['text/html'];
-  const withLibrary = figureBundle(figure, { inlinePlotly: true })['text/html'];
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-render-'));
-  try {
-    const page = path.join(dir, 'page.html');
-    fs.writeFileSync(page, `<!DOCTYPE html><html><body>${withoutLibrary}${withLibrary}</body></html>`);
-    const [first, second] = renderedFigures(await renderPage(page));
-    assert.equal(first.drawn, false, 'a figure without plotly.js cannot have been drawn');
-    assert.match(first.text, /plotly\.js is not loaded/);
-    assert.equal(second.drawn, true, `the figure that inlines plotly.js was not drawn; it shows: '${second.text}'`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'a figure draws on its own: on a notebook page it loads plotly.js once, elsewhere it says why not',
+  {
+    timeout: 5 * 60_000,
+  },
+  async (t) => {
+    const missing = await chromiumMissing();
+    if (missing) return t.skip(missing);
+    const figure: PlotlyFigure = {
+      data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }],
+      layout: { title: { text: '</script> in a title' } },
+    };
+    // As the classic Notebook serves it: the notebook at notebooks/x.ipynb, files under /files/, plotly.js from
+    // node_modules relative to the notebook's folder. Two figures, one request for plotly.js.
+    const html = () =>
+      figureBundle(figure, { plotlyPath: '../node_modules/plotly.js-dist-min/plotly.min.js' })['text/html'] as string;
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(req.url!);
+      if (req.url === '/') {
+        res.setHeader('content-type', 'text/html');
+        res.end(
+          `<!DOCTYPE html><html><body data-base-url="/" data-notebook-path="notebooks/x.ipynb">${html()}${html()}</body></html>`,
+        );
+      } else if (req.url!.startsWith('/files/')) {
+        fs.createReadStream(path.join(ROOT, decodeURIComponent(req.url!.slice('/files/'.length))))
+          .on('error', () => res.writeHead(404).end())
+          .pipe(res);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-render-'));
+    try {
+      const { port } = server.address() as { port: number };
+      const served = renderedFigures(await renderPage(`http://127.0.0.1:${port}/`));
+      assert.equal(served.length, 2);
+      for (const f of served) assert.ok(f.drawn, `a figure on a notebook page was not drawn; it shows: '${f.text}'`);
+      assert.deepEqual(
+        requests.filter((r) => r !== '/' && !r.endsWith('favicon.ico')),
+        ['/files/node_modules/plotly.js-dist-min/plotly.min.js'],
+      );
+      // A page that is no notebook page and has no plotly.js (a plain nbconvert export): not drawn, and says why.
+      const page = path.join(dir, 'page.html');
+      fs.writeFileSync(page, `<!DOCTYPE html><html><body>${html()}</body></html>`);
+      const [alone] = renderedFigures(await renderPage(page));
+      assert.equal(alone.drawn, false, 'a figure without plotly.js cannot have been drawn');
+      assert.match(alone.text, /this page has no plotly\.js/);
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

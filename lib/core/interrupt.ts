@@ -34,11 +34,13 @@ export function exitOnSecondInterrupt(): void {
 
 /**
  * Yields to the event loop, then throws Interrupted if a SIGINT arrived since the last call. The listener is added on
- * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once).
+ * the first call, so that until some loop runs, SIGINT keeps its default meaning (the CLI stops at once); and after
+ * the yield: a listener added while a tslab cell's synchronous part runs (node's vm with breakOnSigint swaps SIGINT's
+ * listeners around it) leaves the kernel deaf to every later interrupt.
  */
 export async function interruptPoint(): Promise<void> {
-  listen();
   await new Promise((resolve) => setImmediate(resolve));
+  listen();
   if (state.pending) {
     state.pending = false;
     throw new Interrupted();
@@ -60,6 +62,8 @@ function listen(): void {
  * at the next SIGINT instead.
  */
 export async function unlessInterrupted<T>(work: Promise<T>): Promise<T> {
+  // After a yield, as in interruptPoint: never from a notebook cell's synchronous part.
+  await new Promise((resolve) => setImmediate(resolve));
   listen();
   let wake!: () => void;
   const interrupted = new Promise<never>((_, reject) => {

@@ -7,12 +7,16 @@
 //
 // A figure's bundle:
 //   application/vnd.plotly.v1+json  JupyterLab with the plotly extension (Python package `plotly`): drawn by the extension
-//   text/html                       everything else (JupyterLab without the extension, nbconvert's HTML): a div and a
-//                                   script calling Plotly.newPlot; plotly.js comes from node_modules, inlined into the
-//                                   first figure of each kernel session (4.8 MB, no CDN); later figures reuse window.Plotly
+//   text/html                       everything else: a div and a script that draws it with plotly.js, loading plotly.js
+//                                   first when the page has none (once per page): from the page itself when the project
+//                                   exported it (scripts/run-notebooks.ts embeds plotly.js once per document), else from
+//                                   node_modules through the notebook server's /files/ (classic Notebook). Each output
+//                                   thus draws on its own: after a reload, in a second tab, after save and reopen. No
+//                                   CDN is used, and plotly.js (4.8 MB) is never inlined into an output.
 //   text/plain                      a one-line summary for text-only frontends
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import * as path from 'node:path';
 import type { ColumnTable } from 'arquero';
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
@@ -29,23 +33,40 @@ export interface PlotlyFigure {
 
 /** What a figure's placeholder says until its script runs (JupyterLab runs scripts only in trusted outputs). */
 const NOT_RUN = '[plotly figure: its script has not run here; in JupyterLab rerun the cell, or trust the notebook]';
-const NO_PLOTLY = '[plotly figure: plotly.js is not loaded on this page; run the notebook from the top to show it]';
+const NO_PLOTLY =
+  '[plotly figure: this page has no plotly.js and is no classic Jupyter Notebook page to load it from; export ' +
+  'notebooks with `npm run notebooks -- --html`, or in JupyterLab install the plotly extension (pip install plotly)]';
+const CANNOT_LOAD =
+  '[plotly figure: plotly.js did not load; start Jupyter from the repository root (or a folder above it) so that ' +
+  'its /files/ serve node_modules. Tried: ';
 
 /**
- * The MIME bundle for a figure. With inlinePlotly the HTML carries plotly.js itself (guarded, so a page that already
- * has it does not load it twice); without it the HTML relies on an earlier output having loaded it, and says so in
- * place of the plot when none did.
+ * The MIME bundle for a figure. `plotlyPath` is plotly.min.js relative to the notebook's folder (default: from the
+ * kernel's working folder, which Jupyter sets to the notebook's), used when the page has no plotly.js yet.
  */
-export function figureBundle(figure: PlotlyFigure, options: { inlinePlotly: boolean }): MimeBundle {
+export function figureBundle(figure: PlotlyFigure, options: { plotlyPath?: string } = {}): MimeBundle {
   const id = `glit-plot-${randomUUID()}`;
-  const library = options.inlinePlotly ? `<script>if (!window.Plotly) {\n${plotlyScript()}\n}</script>\n` : '';
+  const plotlyPath = options.plotlyPath ?? path.relative(process.cwd(), plotlyFile()).split(path.sep).join('/');
+  // The classic Notebook's page names its base URL and the notebook's path (URL-encoded) on <body>; the file's URL
+  // under /files/ is the notebook's folder joined with plotlyPath. One promise on window loads it once per page.
   const html =
-    `${library}<div id="${id}" class="glit-plotly">${NOT_RUN}</div>\n<script>(function () {\n` +
+    `<div id="${id}" class="glit-plotly">${NOT_RUN}</div>\n<script>(function () {\n` +
     `  var el = document.getElementById(${scriptJson(id)});\n` +
-    `  if (!window.Plotly) { el.textContent = ${scriptJson(NO_PLOTLY)}; return; }\n` +
-    `  el.textContent = '';\n` +
     `  var fig = ${scriptJson(figure)};\n` +
-    `  window.Plotly.newPlot(el, fig.data, fig.layout || {}, fig.config || {});\n` +
+    `  function draw() { el.textContent = ''; window.Plotly.newPlot(el, fig.data, fig.layout || {}, fig.config || {}); }\n` +
+    `  if (window.Plotly) return draw();\n` +
+    `  var page = document.body.dataset;\n` +
+    `  if (page.notebookPath === undefined) { el.textContent = ${scriptJson(NO_PLOTLY)}; return; }\n` +
+    `  var parts = decodeURIComponent(page.notebookPath).split('/').slice(0, -1).concat(${scriptJson(plotlyPath)}.split('/'));\n` +
+    `  var file = [];\n` +
+    `  parts.forEach(function (p) { if (p === '..') file.pop(); else if (p && p !== '.') file.push(encodeURIComponent(p)); });\n` +
+    `  var src = (page.baseUrl || '/').replace(/\\/?$/, '/') + 'files/' + file.join('/');\n` +
+    `  window.glitPlotly = window.glitPlotly || new Promise(function (resolve, reject) {\n` +
+    `    var s = document.createElement('script');\n` +
+    `    s.src = src; s.onload = resolve; s.onerror = reject;\n` +
+    `    document.head.appendChild(s);\n` +
+    `  });\n` +
+    `  window.glitPlotly.then(draw, function () { window.glitPlotly = undefined; el.textContent = ${scriptJson(CANNOT_LOAD)} + src + ']'; });\n` +
     `})();</script>`;
   return { [PLOTLY_MIME]: figure, 'text/html': html, 'text/plain': describeFigure(figure) };
 }
@@ -69,12 +90,9 @@ export function tableBundle(table: ColumnTable, options: TableOptions = {}): Mim
   };
 }
 
-let plotlyShown = false;
-
 /** Shows a plotly figure in the notebook (see the top of this file for how it renders where). */
 export function showFigure(figure: PlotlyFigure): void {
-  show(figureBundle(figure, { inlinePlotly: !plotlyShown }));
-  plotlyShown = true;
+  show(figureBundle(figure));
 }
 
 /** Shows an arquero table. */
@@ -105,12 +123,17 @@ export function show(bundle: MimeBundle): void {
   lastWriteDisplayData({ data: bundle, metadata: {}, transient: {} }, false);
 }
 
-let plotlySource: string | undefined;
+/**
+ * plotly.min.js in the repository's node_modules. Not require.resolve: that follows symlinks (a linked node_modules),
+ * and the path must stay inside the folder the notebook server serves.
+ */
+function plotlyFile(): string {
+  return path.resolve(realpathSync(__dirname), '..', '..', 'node_modules', 'plotly.js-dist-min', 'plotly.min.js');
+}
 
-/** plotly.min.js from node_modules, made safe to inline in a <script> element. */
-function plotlyScript(): string {
-  plotlySource ??= readFileSync(require.resolve('plotly.js-dist-min'), 'utf8').replace(/<(\/script|!--)/gi, '\\x3C$1');
-  return plotlySource;
+/** A <script> element holding plotly.js, for an HTML document to embed once (its figures then find window.Plotly). */
+export function plotlyScriptElement(): string {
+  return `<script>\n${readFileSync(plotlyFile(), 'utf8').replace(/<(\/script|!--)/gi, '\\x3C$1')}\n</script>`;
 }
 
 /** JSON that can sit inside a <script> element: no `</script>` or `<!--` can appear in it. */

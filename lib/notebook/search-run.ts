@@ -165,19 +165,26 @@ export function notebookLoggers(search: NotebookSearch): { log: SearchLog; progr
 }
 
 /**
- * Progress in a notebook: one output per task, rewritten in place (twice a second at most), instead of a stderr line
- * every 2 s; outside a tslab kernel (tests, scripts), the CLI's stderr lines.
+ * Progress in a notebook: one output per cell run, rewritten in place (twice a second at most) as tasks (epochs,
+ * stages) follow each other, instead of a stderr line every 2 s; outside a tslab kernel (tests, scripts), the CLI's
+ * stderr lines.
  */
 export function notebookProgress(): ProgressCallback {
-  const { lastWriteDisplayData } = require('tslab/dist/jupyter') as { lastWriteDisplayData?: unknown };
-  if (!lastWriteDisplayData) return stderrProgress();
+  const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData?: unknown };
+  if (!jupyter.lastWriteDisplayData) return stderrProgress();
   const { newDisplay } = require('tslab') as typeof import('tslab');
   const lines = progressLines(500);
   let display: ReturnType<typeof newDisplay> | undefined;
+  let shownUnder: unknown;
   return (p) => {
     const l = lines(p);
     if (!l) return;
-    if (l.first || !display) display = newDisplay();
+    // tslab gives each cell run its own writer, and a display shows under the run that made it: a later cell using
+    // this callback (notebooks make it once, in their first cell) gets a display of its own.
+    if (!display || shownUnder !== jupyter.lastWriteDisplayData) {
+      display = newDisplay();
+      shownUnder = jupyter.lastWriteDisplayData;
+    }
     display.text(l.line);
   };
 }

@@ -12,6 +12,8 @@ interface OriginTrace {
   text: string[];
   marker: Record<string, unknown>;
   hovertemplate: string;
+  legendgroup?: string;
+  showlegend?: boolean;
 }
 
 /** One scatter trace of candidates per way they were made (random, mutation, crossover) present in `evaluated`. */
@@ -115,10 +117,24 @@ export function populationFigure(
   const lastGeneration = Math.max(0, ...evaluated.map((e) => e.generation));
   const ringed = evaluated.filter((e) => options.highlight?.keys.includes(e.key));
   const { layout: title, top } = titled(options.title, 2);
+  // plotly draws a legend symbol in one colour and cannot take it from the colour axis (it warns "Invalid color
+  // specifier" and draws black): the legend shows each origin's symbol in grey from a trace of no points instead.
+  const origins = (Object.keys(ORIGIN_SYMBOLS) as Origin[]).filter((o) => evaluated.some((e) => e.origin === o));
   return {
     data: [
+      ...origins.map((origin) => ({
+        type: 'scatter',
+        mode: 'markers',
+        name: origin,
+        legendgroup: origin,
+        x: [null],
+        y: [null],
+        marker: { symbol: ORIGIN_SYMBOLS[origin], size: 10, color: '#999', line: { width: 0.5, color: '#333' } },
+      })),
       ...tracesByOrigin(evaluated, (origin, points) => ({
         name: origin,
+        legendgroup: origin,
+        showlegend: false,
         x: points.map((e) => e.flops / 1e6),
         text: points.map((e) => `generation ${e.generation + 1}, ${(e.params / 1e6).toFixed(3)}M params<br>${e.key}`),
         marker: {
