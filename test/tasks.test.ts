@@ -13,6 +13,7 @@ import { writeSettings } from '../lib/io/run-folder';
 import { executorOptions } from '../lib/cli/run-options';
 import { taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
 import type { TaskFile } from '../lib/tasks/runner';
+import { createLocalExecutor } from '../lib/tasks/local';
 import { TRAIN_DEFAULTS } from '../lib/train/train';
 import { assertSameRunFiles, glitProcess, ROOT, runGlit, tinyBaseline, tinySearchFlags } from './helpers';
 
@@ -165,6 +166,23 @@ test('two workers looping over one step never run the same task; a worker on oth
   const bad = runGlit(['worker', '--run', run, '--step', 'retrain', '--index', '9'], { GLIT_BACKEND: 'cpu' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--index 9: step retrain has tasks 0 to 3/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a task that throws fails its step on the local executor, naming the task and its log', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-tasks-'));
+  const { run, ids } = await preparedStep(dir, 1);
+  const file = JSON.parse(fs.readFileSync(taskFiles(run, ids[0]).spec, 'utf8'));
+  file.spec.arch.model.heads = 0;
+  fs.writeFileSync(taskFiles(run, ids[0]).spec, JSON.stringify(file));
+  const lines: string[] = [];
+  const executor = createLocalExecutor({ log: (l) => lines.push(l) }, { executor: 'local', workers: 1 });
+  await assert.rejects(
+    executor.runStep(run, 'retrain', ids),
+    new RegExp(`task retrain\\.t0 failed: .+ \\(log: ${taskFiles(run, ids[0]).log.replace(/[.]/g, '\\.')}\\)`),
+  );
+  await executor.close();
+  assert.match(fs.readFileSync(taskFiles(run, ids[0]).log, 'utf8'), /task retrain\.t0 failed/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -44,10 +44,11 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
   };
 
   function start(): void {
-    // Workers run the driver's backend (a notebook may have chosen it in a cell, not in the environment).
+    // Workers run the driver's backend (a notebook may have chosen it in a cell, not in the environment), and none of
+    // the driver's node flags (a test runner's or a kernel's would come along by default).
     const env = { ...process.env, GLIT_BACKEND: backendInfo().backend };
     const w: Worker = {
-      child: fork(GLIT, ['worker', '--serve'], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      child: fork(GLIT, ['worker', '--serve'], { env, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
       ready: false,
     };
     workers.add(w);
