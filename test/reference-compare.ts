@@ -11,6 +11,10 @@ import { toFloat32, type Safetensors } from '../lib/io/safetensors';
 import { smoothedCrossEntropy, type Trainable } from '../lib/train/train';
 
 export const PYTHON = process.env.GLIT_REFERENCE_PYTHON ?? '/usr/bin/python3';
+/** How far ours may be from the reference, relative (relativeError), on every tensor. */
+export const TOLERANCE = 1e-4;
+/** Train mode's label smoothing; eval mode uses plain cross-entropy (both sides alike). */
+export const SMOOTHING = 0.1;
 
 /** Fails with the fix when the reference's Python lacks torch or numpy. */
 export function checkReferencePython(): void {
@@ -130,20 +134,20 @@ async function checkMode(
 }
 
 /**
- * Train mode (label smoothing `smoothing`), what it did to the buffers, then eval mode (plain cross-entropy), each
- * against the reference's `ref`; `initial` holds the checkpoint both sides loaded. The buffers are compared by their
- * change, not their new value, so a small slip (biased variance) is not hidden under the unchanged 90%.
+ * Train mode (label smoothing SMOOTHING), what it did to the buffers, then eval mode (plain cross-entropy), each
+ * against the reference's `ref`; `checkpoint` is what both sides loaded. The buffers are compared by their change, not
+ * their new value, so a small slip (biased variance) is not hidden under the unchanged 90%.
  */
 export async function compareModes(
   model: ModelUnderTest,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
-  smoothing: number,
   ref: Safetensors,
-  initial: Map<string, Float32Array>,
+  checkpoint: Safetensors,
 ): Promise<[string, Comparison[]][]> {
-  const train = await checkMode(model, x, y, 'train', smoothing, ref);
+  const train = await checkMode(model, x, y, 'train', SMOOTHING, ref);
   const after = await model.buffers();
+  const initial = group(checkpoint, '');
   const change = (values: Float32Array, name: string) => values.map((v, i) => v - initial.get(name)![i]);
   const refChanges = new Map([...group(ref, 'train/state/')].map(([n, v]) => [n, change(v, n)]));
   const ourChanges = new Map([...refChanges.keys()].map((n) => [n, change(after.get(n)!, n)]));
@@ -154,16 +158,16 @@ export async function compareModes(
   ];
 }
 
-/** Asserts that each mode's worst error is within `tolerance`, and notes it as a diagnostic of `what` (model, backend). */
-export function assertModes(t: TestContext, what: string, modes: [string, Comparison[]][], tolerance: number): void {
+/** Asserts that each mode's worst error is within TOLERANCE, and notes it as a diagnostic of `what` (model, backend). */
+export function assertModes(t: TestContext, what: string, modes: [string, Comparison[]][]): void {
   for (const [mode, comparisons] of modes) {
     const w = worst(comparisons);
     t.diagnostic(
       `${what} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`,
     );
     assert.ok(
-      w.error <= tolerance,
-      `${what}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${tolerance})`,
+      w.error <= TOLERANCE,
+      `${what}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`,
     );
   }
 }
