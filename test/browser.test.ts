@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { JUPYTER, ROOT, exportHtml } from '../scripts/run-notebooks';
+import { writeCodeNotebook } from './helpers';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NOTEBOOK = 'browser-test.ipynb';
@@ -42,19 +43,6 @@ await trainSupernet(search.dir + '/stage1/supernet', space1, data, long, budgetF
 const PROBE_CELL = `import { outerProbe } from './lib/probe/outer';
 console.log('probe: ' + outerProbe());`;
 const [PARAMS, FIGURE, TRAIN, PROBE] = [0, 1, 2, 3];
-
-function writeNotebook(file: string): void {
-  const cells = [PARAMS_CELL, FIGURE_CELL, TRAIN_CELL, PROBE_CELL].map((source, i) => ({
-    cell_type: 'code',
-    id: `cell-${i}`,
-    metadata: {},
-    source,
-    outputs: [],
-    execution_count: null,
-  }));
-  const kernelspec = { name: 'tslab', display_name: 'TypeScript (tslab, this repo)', language: 'typescript' };
-  fs.writeFileSync(file, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells }));
-}
 
 /** Why this test cannot run here, or undefined. */
 async function frontEndMissing(): Promise<string | undefined> {
@@ -88,7 +76,7 @@ function repoCopy(): string {
   );
   fs.mkdirSync(path.join(dir, 'notebooks'));
   fs.symlinkSync('../lib', path.join(dir, 'notebooks', 'lib'));
-  writeNotebook(path.join(dir, 'notebooks', NOTEBOOK));
+  writeCodeNotebook(path.join(dir, 'notebooks', NOTEBOOK), [PARAMS_CELL, FIGURE_CELL, TRAIN_CELL, PROBE_CELL]);
   return dir;
 }
 

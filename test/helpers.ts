@@ -87,6 +87,20 @@ export function tempFolder(prefix: string): (name?: string) => string {
   return (name = '') => path.join(dir, name);
 }
 
+/** Writes a notebook for this repository's tslab kernel: one code cell per source, without outputs. */
+export function writeCodeNotebook(file: string, sources: string[]): void {
+  const cells = sources.map((source, i) => ({
+    cell_type: 'code',
+    id: `cell-${i}`,
+    metadata: {},
+    source,
+    outputs: [],
+    execution_count: null,
+  }));
+  const kernelspec = { name: 'tslab', display_name: 'TypeScript (tslab, this repo)', language: 'typescript' };
+  fs.writeFileSync(file, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells }));
+}
+
 /** Runs `node bin/glit.js ...args` and returns its exit code and output. */
 export function runGlit(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 120_000) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/glit.js'), ...args], {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { NotebookError, ROOT, executeNotebook, jupyterMissing, listNotebooks } from '../scripts/run-notebooks';
+import { writeCodeNotebook } from './helpers';
 
 const OUT = path.join(ROOT, 'test-artifacts', 'notebooks');
 const CELL_TIMEOUT_S = 120;
@@ -76,17 +77,7 @@ test('a notebook with a failing cell fails the run and reports the error', { tim
   try {
     const notebook = path.join(dir, 'failing.ipynb');
     const sources = ['console.log(1);', "throw new Error('deliberate ' + 'failure in a test notebook');"];
-    const cells = sources.map((source, i) => ({
-      cell_type: 'code',
-      id: `cell-${i}`,
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null,
-    }));
-    const kernelspec = { name: 'tslab', display_name: 'TypeScript (tslab, this repo)', language: 'typescript' };
-    const nb = { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec }, cells };
-    fs.writeFileSync(notebook, JSON.stringify(nb));
+    writeCodeNotebook(notebook, sources);
     // The message is assembled at run time, so matching it proves the kernel's error text was reported, not the source.
     await assert.rejects(
       executeNotebook(notebook, path.join(dir, 'out'), { cellTimeoutS: CELL_TIMEOUT_S }),

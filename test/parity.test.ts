@@ -16,34 +16,27 @@ import { architectureToJson, presetArchitecture, validateArchitecture, type Arch
 import { initBackend, releaseBackend, type BackendName } from '../lib/kernels/backend';
 import type { BlasMode } from '../lib/kernels/wasm/blas-matmul';
 import { loadCheckpoint, saveCheckpoint, toTorchLayout } from '../lib/io/checkpoint';
-import {
-  disposeModel,
-  forward,
-  initModel,
-  namedVariables,
-  trainableVariables,
-  type ModelParams,
-} from '../lib/model/model';
+import { disposeModel, initModel, namedVariables, type ModelParams } from '../lib/model/model';
 import { readNpy, writeNpy, type NpyArray } from '../lib/io/npy';
 import { Rng } from '../lib/core/random';
-import { readSafetensors, toFloat32, type Safetensors } from '../lib/io/safetensors';
-import { smoothedCrossEntropy } from '../lib/train/train';
+import { readSafetensors, type Safetensors } from '../lib/io/safetensors';
+import { fixedModel } from '../lib/train/train';
 import { ROOT, runGlit, tinyArchitecture } from './helpers';
 import {
+  assertModes,
   checkReferencePython,
-  compareGroup,
+  compareModes,
   group,
   nhwc,
   noiseImages,
   relativeError,
   runReference,
-  worst,
-  type Comparison,
+  SMOOTHING,
+  TOLERANCE,
+  type ModelUnderTest,
 } from './reference-compare';
 
 const DRIVER = path.join(ROOT, 'test/reference/parity.py');
-const TOLERANCE = 1e-4;
-const SMOOTHING = 0.1; // train mode uses label smoothing, eval mode plain cross-entropy (both sides alike)
 
 let dir: string;
 before(() => {
@@ -60,40 +53,6 @@ const reference = (args: string[]) => runReference(DRIVER, args);
 /** Seeded normal images, NCHW as PyTorch takes them. */
 const images = (arch: Architecture, batch: number, seed: number): NpyArray =>
   noiseImages([batch, arch.model.inChannels, arch.model.imageSize, arch.model.imageSize], seed);
-
-/** Logits, loss and gradients (PyTorch layout) of one mode, compared to the reference's. */
-async function checkMode(
-  params: ModelParams,
-  arch: Architecture,
-  x: tf.Tensor4D,
-  y: tf.Tensor1D,
-  mode: 'train' | 'eval',
-  ref: Safetensors,
-): Promise<Comparison[]> {
-  const variables = trainableVariables(params);
-  let logits: tf.Tensor2D | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    logits = tf.keep(forward(params, x, arch, { training: mode === 'train' }));
-    return smoothedCrossEntropy(logits, y, mode === 'train' ? SMOOTHING : 0);
-  }, [...variables.values()]);
-  const gradients = new Map<string, Float32Array>();
-  for (const [name, v] of variables) {
-    const g = grads[v.name];
-    assert.ok(g, `${mode}: no gradient reached ${name}`);
-    const torch = toTorchLayout(name, g, arch.model);
-    gradients.set(name, (await torch.data()) as Float32Array);
-    torch.dispose();
-  }
-  const outputs = new Map([
-    ['logits', (await logits!.data()) as Float32Array],
-    ['loss', (await value.data()) as Float32Array],
-  ]);
-  tf.dispose([logits!, value, ...Object.values(grads)]);
-  return [
-    ...compareGroup(outputs, new Map([...group(ref, `${mode}/`)].filter(([n]) => !n.includes('/')))),
-    ...compareGroup(gradients, group(ref, `${mode}/grad/`)).map((c) => ({ ...c, name: `grad ${c.name}` })),
-  ].map((c) => ({ ...c, name: `${mode} ${c.name}` }));
-}
 
 /**
  * Trained-looking values for every tensor: unit-variance activations, norms that are not the identity, non-zero biases
@@ -158,7 +117,7 @@ for (const { arch, batch, backends } of CASES) {
   describe(`parity with PyTorch: ${arch.name}`, () => {
     let work: string;
     let ref: Safetensors;
-    let initial: Map<string, Float32Array>; // the checkpoint's tensors
+    let checkpoint: Safetensors; // what both sides load
     let input: NpyArray;
     const labels = Array.from({ length: batch }, (_, i) => (7 * i + 3) % arch.model.numClasses);
 
@@ -190,7 +149,7 @@ for (const { arch, batch, backends } of CASES) {
         w('ref.safetensors'),
       ]);
       ref = readSafetensors(w('ref.safetensors'));
-      initial = group(readSafetensors(w('model.safetensors')), '');
+      checkpoint = readSafetensors(w('model.safetensors'));
     });
 
     for (const { backend, blas, label } of backends.flatMap(withGemms)) {
@@ -200,33 +159,19 @@ for (const { arch, batch, backends } of CASES) {
         loadCheckpoint(params, arch, path.join(work, 'model.safetensors'));
         const x = nhwc(input);
         const y = tf.tensor1d(labels, 'int32');
-        const train = await checkMode(params, arch, x, y, 'train', ref);
-        // What the train-mode forward did to the buffers (running statistics, num_batches_tracked), as saved, against
-        // what it did in torch: the change, not the new value, so a small slip (biased variance) is not hidden under
-        // the unchanged 90%.
-        await saveCheckpoint(path.join(work, `after-${label}.safetensors`), params, arch);
-        const saved = readSafetensors(path.join(work, `after-${label}.safetensors`));
-        const change = (after: Float32Array, name: string) => after.map((v, i) => v - initial.get(name)![i]);
-        const refChanges = new Map([...group(ref, 'train/state/')].map(([n, v]) => [n, change(v, n)]));
-        const ourChanges = new Map([...refChanges.keys()].map((n) => [n, change(toFloat32(saved.tensors.get(n)!), n)]));
-        const state = compareGroup(ourChanges, refChanges).map((c) => ({ ...c, name: `train state change ${c.name}` }));
-        const evalMode = await checkMode(params, arch, x, y, 'eval', ref);
+        const after = path.join(work, `after-${label}.safetensors`);
+        const model: ModelUnderTest = {
+          ...fixedModel(params, arch),
+          torchLayout: (name, gradient) => toTorchLayout(name, gradient, arch.model),
+          buffers: async () => {
+            await saveCheckpoint(after, params, arch);
+            return group(readSafetensors(after), '');
+          },
+        };
+        const modes = await compareModes(model, x, y, ref, checkpoint);
         tf.dispose([x, y]);
         disposeModel(params);
-        const modes: [string, Comparison[]][] = [
-          ['train', [...train, ...state]],
-          ['eval', evalMode],
-        ];
-        for (const [mode, comparisons] of modes) {
-          const w = worst(comparisons);
-          t.diagnostic(
-            `${arch.name} ${label} ${mode}: worst relative error ${w.error.toExponential(2)} (${w.name}), ${comparisons.length} tensors`,
-          );
-          assert.ok(
-            w.error <= TOLERANCE,
-            `${arch.name} on ${label}, ${mode} mode: ${w.name} differs from PyTorch by ${w.error.toExponential(3)} relative (tolerance ${TOLERANCE})`,
-          );
-        }
+        assertModes(t, `${arch.name} on ${label}`, modes);
       });
     }
   });

@@ -19,7 +19,6 @@ import {
   initResnet,
   resnetCost,
   resnetForFlops,
-  resnetForward,
   resnetModel,
   resnetVariables,
   toTorchResnetLayout,
@@ -29,49 +28,37 @@ import {
 } from '../lib/model/resnet';
 import { trainResnetProxy } from '../lib/experiments/resnet-proxy';
 import { SCALE_CONFIGS } from '../lib/config/scales';
-import { smoothedCrossEntropy } from '../lib/train/train';
 import { ROOT, assertSameRunFiles, tempFolder } from './helpers';
 import {
+  assertModes,
   checkReferencePython,
-  compareGroup,
-  group,
+  compareModes,
   nhwc,
   noiseImages,
   runReference,
-  worst,
-  type Comparison,
+  SMOOTHING,
+  type ModelUnderTest,
 } from './reference-compare';
 
 const DRIVER = path.join(ROOT, 'test/reference/resnet_torch.py');
-const TOLERANCE = 1e-4;
-const SMOOTHING = 0.1;
 const folder = tempFolder('glit-resnet-');
 
-/** An identity block, a stride-2 block with a 1x1 downsample, and an identity block after it. */
-const TINY: ResnetConfig = {
-  name: 'tiny-resnet',
-  imageSize: 8,
-  inChannels: 2,
-  numClasses: 3,
-  stem: { width: 4, kernelSize: 3, stride: 1 },
-  stages: [
-    { width: 4, blocks: 1 },
-    { width: 6, blocks: 2 },
-  ],
-};
+/** A config for these tests: images, classes, the stem as [width, kernel size, stride], each stage as [width, blocks]. */
+function testResnet(
+  name: string,
+  [imageSize, inChannels, numClasses]: [number, number, number],
+  [width, kernelSize, stride]: [number, number, number],
+  ...stages: [number, number][]
+): ResnetConfig {
+  const blocks = stages.map(([w, b]) => ({ width: w, blocks: b }));
+  return { name, imageSize, inChannels, numClasses, stem: { width, kernelSize, stride }, stages: blocks };
+}
 
-/** A 5x5 stride-2 stem on odd-sized images (9 -> 5 -> 3 px): the padding and cropping of the strided conv. */
-const ODD: ResnetConfig = {
-  name: 'odd-resnet',
-  imageSize: 9,
-  inChannels: 3,
-  numClasses: 2,
-  stem: { width: 3, kernelSize: 5, stride: 2 },
-  stages: [
-    { width: 3, blocks: 1 },
-    { width: 5, blocks: 1 },
-  ],
-};
+/** 8-px images of 2 channels, 3 classes: an identity block, a stride-2 block with a 1x1 downsample, an identity block. */
+const TINY = testResnet('tiny-resnet', [8, 2, 3], [4, 3, 1], [4, 1], [6, 2]);
+
+/** A 5x5 stride-2 stem on odd-sized images (9 -> 5 -> 3 px), 3 channels, 2 classes: the strided conv's padding. */
+const ODD = testResnet('odd-resnet', [9, 3, 2], [3, 5, 2], [3, 1], [5, 1]);
 
 after(() => releaseBackend());
 
@@ -91,45 +78,13 @@ function randomize(params: ResnetParams, seed: number): void {
   }
 }
 
-async function checkMode(
-  params: ResnetParams,
-  config: ResnetConfig,
-  x: tf.Tensor4D,
-  y: tf.Tensor1D,
-  mode: 'train' | 'eval',
-  ref: ReturnType<typeof readSafetensors>,
-): Promise<Comparison[]> {
-  const variables = resnetModel(params, config).variables;
-  let logits: tf.Tensor2D | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    logits = tf.keep(resnetForward(params, x, config, { training: mode === 'train' }));
-    return smoothedCrossEntropy(logits, y, mode === 'train' ? SMOOTHING : 0);
-  }, [...variables.values()]);
-  const gradients = new Map<string, Float32Array>();
-  for (const [name, v] of variables) {
-    assert.ok(grads[v.name], `${mode}: no gradient reached ${name}`);
-    const torch = toTorchResnetLayout(name, grads[v.name]);
-    gradients.set(name, (await torch.data()) as Float32Array);
-    torch.dispose();
-  }
-  const outputs = new Map([
-    ['logits', (await logits!.data()) as Float32Array],
-    ['loss', (await value.data()) as Float32Array],
-  ]);
-  tf.dispose([logits!, value, ...Object.values(grads)]);
-  return [
-    ...compareGroup(outputs, new Map([...group(ref, `${mode}/`)].filter(([n]) => !n.includes('/')))),
-    ...compareGroup(gradients, group(ref, `${mode}/grad/`)).map((c) => ({ ...c, name: `grad ${c.name}` })),
-  ].map((c) => ({ ...c, name: `${mode} ${c.name}` }));
-}
-
 for (const config of [TINY, ODD]) {
   describe(`parity with PyTorch: ${config.name}`, () => {
     const batch = 4;
     const labels = Array.from({ length: batch }, (_, i) => (2 * i + 1) % config.numClasses);
     const w = (f: string) => folder(`${config.name}-${f}`);
     let ref: ReturnType<typeof readSafetensors>;
-    let initial: Map<string, Float32Array>;
+    let checkpoint: ReturnType<typeof readSafetensors>;
 
     before(async () => {
       checkReferencePython();
@@ -145,7 +100,7 @@ for (const config of [TINY, ODD]) {
         ...['--labels', labels.join(','), '--smoothing', String(SMOOTHING), '--out', w('ref.safetensors')],
       ]);
       ref = readSafetensors(w('ref.safetensors'));
-      initial = group(readSafetensors(w('model.safetensors')), '');
+      checkpoint = readSafetensors(w('model.safetensors'));
     });
 
     for (const backend of ['cpu', 'wasm'] as BackendName[]) {
@@ -159,29 +114,15 @@ for (const config of [TINY, ODD]) {
         }
         const x = nhwc(readNpy(w('x.npy')));
         const y = tf.tensor1d(labels, 'int32');
-        const train = await checkMode(params, config, x, y, 'train', ref);
-        // The change the train-mode forward made to the running statistics, against PyTorch's change.
-        const after = new Map(torchStateDict(params).map(([n, e]) => [n, Float32Array.from(e.values)]));
-        const change = (values: Float32Array, name: string) => values.map((v, i) => v - initial.get(name)![i]);
-        const refChanges = new Map([...group(ref, 'train/state/')].map(([n, v]) => [n, change(v, n)]));
-        const ours = new Map([...refChanges.keys()].map((n) => [n, change(after.get(n)!, n)]));
-        const state = compareGroup(ours, refChanges).map((c) => ({ ...c, name: `train state change ${c.name}` }));
-        const evalMode = await checkMode(params, config, x, y, 'eval', ref);
+        const model: ModelUnderTest = {
+          ...resnetModel(params, config),
+          torchLayout: toTorchResnetLayout,
+          buffers: async () => new Map(torchStateDict(params).map(([n, e]) => [n, Float32Array.from(e.values)])),
+        };
+        const modes = await compareModes(model, x, y, ref, checkpoint);
         tf.dispose([x, y]);
         disposeResnet(params);
-        for (const [mode, comparisons] of [
-          ['train', [...train, ...state]],
-          ['eval', evalMode],
-        ] as [string, Comparison[]][]) {
-          const worstOne = worst(comparisons);
-          t.diagnostic(
-            `${config.name} ${backend} ${mode}: worst ${worstOne.error.toExponential(2)} (${worstOne.name})`,
-          );
-          assert.ok(
-            worstOne.error <= TOLERANCE,
-            `${config.name} on ${backend}, ${mode}: ${worstOne.name} differs from PyTorch by ${worstOne.error.toExponential(3)} relative`,
-          );
-        }
+        assertModes(t, `${config.name} on ${backend}`, modes);
       });
     }
   });

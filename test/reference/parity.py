@@ -17,38 +17,15 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+import train_eval  # noqa: E402
 from glit_torch import GLiT  # noqa: E402
 
 
-def run_mode(model, x, labels, smoothing, prefix, out):
-    model.zero_grad(set_to_none=True)
-    logits = model(x)
-    loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-    loss.backward()
-    out[f'{prefix}/logits'] = logits.detach().numpy()
-    out[f'{prefix}/loss'] = loss.detach().numpy()
-    for name, p in model.named_parameters():
-        out[f'{prefix}/grad/{name}'] = p.grad.numpy()
-
-
 def check(args, arch):
-    tensors, _ = safetensors_io.read(args.checkpoint)
-    model = GLiT(arch).double()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
-    x = torch.from_numpy(np.load(args.input)).double()
-    labels = torch.tensor([int(s) for s in args.labels.split(',')])
-    out = {}
-    model.train()
-    run_mode(model, x, labels, args.smoothing, 'train', out)
-    for name, b in model.named_buffers():
-        out[f'train/state/{name}'] = b.numpy().copy()
-    model.eval()
-    run_mode(model, x, labels, 0.0, 'eval', out)
-    safetensors_io.write(args.out, out)
+    train_eval.check(GLiT(arch).double(), args)
 
 
 def export(args, arch):

@@ -12,13 +12,11 @@ import json
 import os
 import sys
 
-import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import safetensors_io  # noqa: E402
+import train_eval  # noqa: E402
 
 
 def conv(inputs, outputs, k, stride):
@@ -65,17 +63,6 @@ class ResNet(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
-def run_mode(model, x, labels, smoothing, prefix, out):
-    model.zero_grad(set_to_none=True)
-    logits = model(x)
-    loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-    loss.backward()
-    out[f'{prefix}/logits'] = logits.detach().numpy()
-    out[f'{prefix}/loss'] = loss.detach().numpy()
-    for name, p in model.named_parameters():
-        out[f'{prefix}/grad/{name}'] = p.grad.numpy()
-
-
 def main():
     parser = argparse.ArgumentParser()
     for flag in ['--config', '--checkpoint', '--input', '--labels', '--out']:
@@ -83,19 +70,8 @@ def main():
     parser.add_argument('--smoothing', type=float, default=0.0)
     args = parser.parse_args()
     with open(args.config) as f:
-        model = ResNet(json.load(f)).double()
-    tensors, _ = safetensors_io.read(args.checkpoint)
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in tensors.items()}, strict=True)
-    x = torch.from_numpy(np.load(args.input)).double()
-    labels = torch.tensor([int(s) for s in args.labels.split(',')])
-    out = {}
-    model.train()
-    run_mode(model, x, labels, args.smoothing, 'train', out)
-    for name, b in model.named_buffers():
-        out[f'train/state/{name}'] = b.numpy().copy()
-    model.eval()
-    run_mode(model, x, labels, 0.0, 'eval', out)
-    safetensors_io.write(args.out, out)
+        config = json.load(f)
+    train_eval.check(ResNet(config).double(), args)
 
 
 if __name__ == '__main__':

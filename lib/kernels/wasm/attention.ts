@@ -29,14 +29,34 @@ const scoresGradient = (weights: tf.Tensor, dWeights: tf.Tensor, scale: number):
 /** [T, g, D] -> [D, g, T] in two steps: the one-step reversal reads with a stride of g * D floats, slower. */
 const keysLast = (t: tf.Tensor): tf.Tensor => tf.transpose(tf.transpose(t, [1, 0, 2]), [2, 0, 1]);
 
-const groupedAttention = (heads: number, mask?: tf.Tensor2D) =>
+/** The sizes both layouts work with, from qkv [batch, tokens, 3 * inner]: `pairs` (batch, head) pairs of `dim` each. */
+interface Sizes {
+  batch: number;
+  tokens: number;
+  inner: number;
+  dim: number;
+  pairs: number;
+  scale: number;
+}
+
+type AttentionBody = (
+  qkv: tf.Tensor3D,
+  save: tf.GradSaveFunc,
+  sizes: Sizes,
+) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor };
+
+/** Attention with its own gradient: `body` gives the value and the gradient function for one layout. */
+const withGradient = (heads: number, body: AttentionBody) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
     const [batch, tokens, width] = qkv.shape;
     const inner = width / 3;
     const dim = inner / heads;
-    const pairs = batch * heads;
-    const scale = 1 / Math.sqrt(dim);
+    return body(qkv, save, { batch, tokens, inner, dim, pairs: batch * heads, scale: 1 / Math.sqrt(dim) });
+  }) as (qkv: tf.Tensor) => tf.Tensor;
+
+const groupedAttention = (heads: number, mask?: tf.Tensor2D) =>
+  withGradient(heads, (qkv, save, { batch, tokens, inner, dim, pairs, scale }) => {
     const [q, k, v] = tf
       .unstack(tf.transpose(tf.reshape(qkv, [batch, tokens, 3, inner]), [2, 1, 0, 3]))
       .map((t) => tf.reshape(t, [tokens, pairs, dim]));
@@ -62,17 +82,11 @@ const groupedAttention = (heads: number, mask?: tf.Tensor2D) =>
           );
         }),
     };
-  }) as (qkv: tf.Tensor) => tf.Tensor;
+  });
 
 /** The same on OpenBLAS: q, k and v as [B*H, T, D], each product one batched sgemm with its transposes as flags. */
 const batchedAttention = (heads: number, mask?: tf.Tensor2D) =>
-  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [qkv, save] = args as [tf.Tensor3D, tf.GradSaveFunc];
-    const [batch, tokens, width] = qkv.shape;
-    const inner = width / 3;
-    const dim = inner / heads;
-    const pairs = batch * heads;
-    const scale = 1 / Math.sqrt(dim);
+  withGradient(heads, (qkv, save, { batch, tokens, inner, dim, pairs, scale }) => {
     // Four-axis transposes only: tfjs-wasm's five-axis one was ~15x slower on [64, 50, 3, 3, 32].
     const [q, k, v] = tf
       .split(tf.transpose(tf.reshape(qkv, [batch, tokens, 3 * heads, dim]), [0, 2, 1, 3]), 3, 1)
@@ -100,7 +114,7 @@ const batchedAttention = (heads: number, mask?: tf.Tensor2D) =>
           return tf.reshape(tf.transpose(joined, [0, 2, 1, 3]), qkv.shape);
         }),
     };
-  }) as (qkv: tf.Tensor) => tf.Tensor;
+  });
 
 /** lib/model/layers.ts's attend on wasm. */
 export const wasmAttend = (qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D): tf.Tensor3D =>
