@@ -20,7 +20,7 @@ import { retrain } from '../search/stages';
 import { uniformArchitecture } from '../search/space';
 import type { ModelSaliency } from './figures/saliency';
 import type { NotebookParams } from './params';
-import { liveRun, liveRunDir, notebookLoggers, openNotebookSearch, ROOT } from './search-run';
+import { liveRun, liveRunDir, notebookLoggers, notebookProgress, openNotebookSearch, ROOT } from './search-run';
 
 export interface TrainedModel {
   name: string;
@@ -56,7 +56,11 @@ export async function saliencyModels(
     );
   if (settings) {
     console.log(describeBackend(await initBackend(params.backend)));
-    const data = await loadDataset(settings.dataset, { seed: settings.config.seed, limit: settings.limit });
+    const data = await loadDataset(settings.dataset, {
+      seed: settings.config.seed,
+      limit: settings.limit,
+      onProgress: notebookProgress(),
+    });
     return {
       source: `the search run ${path.relative(ROOT, searchDir)}: the found architecture and the baseline it was compared with`,
       data,

@@ -128,7 +128,11 @@ export async function openNotebookSearch(
   const backend = await initBackend(params.backend);
   console.log(describeBackend(backend));
   if (!search.resumed) writeSettings(search.dir, command, search.settings, backend);
-  return loadDataset(search.settings.dataset, { seed: search.settings.config.seed, limit: search.settings.limit });
+  return loadDataset(search.settings.dataset, {
+    seed: search.settings.config.seed,
+    limit: search.settings.limit,
+    onProgress: notebookProgress(), // building the data cache on first use: in place too, not stderr lines
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { loadDataset, type DatasetSplits } from '../data/datasets';
 import { showFigure, showMarkdown, showTable } from './display';
 import { ablationFlopsFigure, ablationRowsFigure } from './figures';
 import type { NotebookParams } from './params';
-import { liveRun, openNotebookSearch, ROOT, withRunner, type NotebookSearch } from './search-run';
+import { liveRun, notebookProgress, openNotebookSearch, ROOT, withRunner, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
 import { loadArchitecture } from '../model/arch';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
@@ -152,7 +152,7 @@ export const verdictMarkdown = (verdict: TableVerdict): string =>
 /** Training images in the whole training split of a built-in dataset (what presets without a limit train on), or null for others. */
 export async function fullTrainImages(dataset: string): Promise<number | null> {
   if (dataset !== 'fashion-mnist' && dataset !== 'mnist') return null;
-  return (await loadDataset(dataset)).train.count;
+  return (await loadDataset(dataset, { onProgress: notebookProgress() })).train.count;
 }
 
 /**
