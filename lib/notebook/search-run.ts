@@ -178,19 +178,25 @@ export function notebookProgress(): ProgressCallback {
   if (!jupyter.lastWriteDisplayData) return stderrProgress();
   const { newDisplay } = require('tslab') as typeof import('tslab');
   const lines = progressLines(500);
-  let display: ReturnType<typeof newDisplay> | undefined;
-  let shownUnder: unknown;
+  // One display per cell run, shared by every callback that reports in it (building the data cache, then training);
+  // on globalThis, since tslab reloads this module when lib/ changes.
+  const shared = ((globalThis as { glitProgressDisplay?: SharedDisplay }).glitProgressDisplay ??= {});
   return (p) => {
     const l = lines(p);
     if (!l) return;
-    // tslab gives each cell run its own writer, and a display shows under the run that made it: a later cell using
-    // this callback (notebooks make it once, in their first cell) gets a display of its own.
-    if (!display || shownUnder !== jupyter.lastWriteDisplayData) {
-      display = newDisplay();
-      shownUnder = jupyter.lastWriteDisplayData;
+    // tslab gives each cell run its own writer, and a display shows under the run that made it: a later cell gets a
+    // display of its own.
+    if (!shared.display || shared.shownUnder !== jupyter.lastWriteDisplayData) {
+      shared.display = newDisplay();
+      shared.shownUnder = jupyter.lastWriteDisplayData;
     }
-    display.text(l.line);
+    shared.display.text(l.line);
   };
+}
+
+interface SharedDisplay {
+  display?: { text(s: string): void };
+  shownUnder?: unknown;
 }
 
 /** The run's settings as rows of a table: what a reader needs to judge its numbers. */
