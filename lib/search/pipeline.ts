@@ -17,8 +17,8 @@ import type { TrainConfig } from '../train/train';
 import type { EvolutionConfig, EvolutionState } from './evolution';
 import type { SearchResult, Stage1Result } from './records';
 import { decode, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
-import { scoringSet, searchSupernet } from './stages';
-import { scorePath, type WeightSharing } from './supernet';
+import { searchSupernet } from './stages';
+import type { WeightSharing } from './supernet';
 import { inlineRunner, type TaskRunner } from '../tasks/runner';
 import { inRun, releaseSupernet, taskId, trainedSupernet, type Task } from '../tasks/task';
 
@@ -80,9 +80,9 @@ export async function retrainStep(c: PipelineContext, dir: string, name: string,
 }
 
 /**
- * Scores `codes` (into `space`) on the trained supernet of `supernet`, as the EA does: in this process on the net in
- * memory, or as tasks split into as many parts as the runner runs at once (their ids, under `step`, name the split,
- * so a resume with other workers redoes it).
+ * Scores `codes` (into `space`) on the trained supernet of `supernet`, as the EA does, as score tasks split into as
+ * many parts as the runner runs at once (one in this process, on the net it keeps in memory; the ids, under `step`,
+ * name the split, so a resume with other workers redoes it).
  */
 export async function scoreCodes(
   c: PipelineContext,
@@ -91,13 +91,6 @@ export async function scoreCodes(
   step: string,
   codes: number[][],
 ): Promise<number[]> {
-  if (c.runner.inProcess) {
-    const net = trainedSupernet(supernet, space, c.config);
-    const set = scoringSet(c.data, c.config);
-    const scores: number[] = [];
-    for (const code of codes) scores.push(await scorePath(net, decode(space, code), set, c.config.scoring));
-    return scores;
-  }
   const parts = Math.min(codes.length, c.runner.parallelism);
   const tasks = Array.from({ length: parts }, (_, p) => ({
     id: `${step}.p${p + 1}of${parts}`,
