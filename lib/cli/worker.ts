@@ -12,11 +12,11 @@ async function serve(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
   process.on('message', async (m: ToWorker) => {
     try {
-      await work(m.run, m.id, {
+      const outcome = await work(m.run, m.id, {
         log: (line) => send({ type: 'log', id: m.id, line }),
         progress: (progress) => send({ type: 'progress', id: m.id, progress }),
       });
-      send({ type: 'done', id: m.id });
+      send({ type: outcome === 'busy' ? 'busy' : 'done', id: m.id });
     } catch (e) {
       send({ type: 'failed', id: m.id, error: e instanceof Error ? e.message : String(e) });
     }

@@ -56,7 +56,12 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
       if (m.type === 'ready') w.ready = true;
       else if (m.type === 'log' && w.job) logTo(w.job, m.line);
       else if (m.type === 'progress') w.progress = m.progress;
-      else if (m.type === 'done' || m.type === 'failed') {
+      else if (m.type === 'busy') {
+        // Another live worker holds the claim (one of an interrupted run, still exiting): ask again shortly.
+        const job = w.job!;
+        w.job = w.progress = undefined;
+        setTimeout(() => (queue.push(job), dispatch()), 1000);
+      } else if (m.type === 'done' || m.type === 'failed') {
         const job = w.job!;
         w.job = w.progress = undefined;
         if (m.type === 'done') job.resolve();

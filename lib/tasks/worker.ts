@@ -19,6 +19,7 @@ export type FromWorker =
   | { type: 'log'; id: string; line: string }
   | { type: 'progress'; id: string; progress: Progress }
   | { type: 'done'; id: string }
+  | { type: 'busy'; id: string }
   | { type: 'failed'; id: string; error: string };
 
 /** The data of each run this process worked for, loaded once as the run's config.json says. */
