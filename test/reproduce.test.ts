@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { TABLE_SPECS } from '../lib/experiments/reproduce';
 import { TABLES, type TableResult } from '../lib/experiments/records';
-import { runGlit } from './helpers';
+import { runGlit, tinySearchFlags } from './helpers';
 
 test(
   'glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back',
@@ -79,3 +79,40 @@ test(
     assert.match(fewer.stderr, /runs 2 seeds; a resumed run can add seeds, not drop them/);
   },
 );
+
+test('--record: a new run folder on another machine continues from the record, never retraining a unit it holds', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-record-'));
+  const record = path.join(dir, 'results', 'table1-tiny.json');
+  const flags = [...tinySearchFlags(dir), '--json', '--record', record];
+  const first = runGlit(['reproduce', 'table1', ...flags, '--out', path.join(dir, 'a')], { GLIT_BACKEND: 'wasm' });
+  assert.equal(first.status, 0, first.stderr);
+  const [a] = JSON.parse(first.stdout) as TableResult[];
+  const saved = JSON.parse(fs.readFileSync(record, 'utf8')) as TableResult;
+  assert.deepEqual(saved.rows, a.rows);
+  assert.equal(saved.settings?.limit?.train, 96);
+  for (const r of saved.rows) assert.equal(r.runs[0].valCurve?.length, 2, 'a val accuracy per epoch');
+
+  // Another folder (a fresh machine with the committed record), one more seed: seed 0 is read, seed 1 trained.
+  const b = path.join(dir, 'b');
+  const second = runGlit(['reproduce', 'table1', ...flags, '--seeds', '2', '--out', b], { GLIT_BACKEND: 'wasm' });
+  assert.equal(second.status, 0, second.stderr);
+  const [got] = JSON.parse(second.stdout) as TableResult[];
+  for (const [i, r] of got.rows.entries()) {
+    assert.deepEqual(r.runs[0], a.rows[i].runs[0], 'seed 0 comes from the record, commit and date included');
+    assert.equal(r.runs[1].seed, 1);
+    assert.ok(!fs.existsSync(path.join(b, 'table1', r.id, 'seed0')), `${r.id} seed 0 was retrained`);
+    assert.ok(fs.existsSync(path.join(b, 'table1', r.id, 'seed1')));
+  }
+  const updated = JSON.parse(fs.readFileSync(record, 'utf8')) as TableResult;
+  assert.deepEqual(updated.seeds, [0, 1]);
+  assert.deepEqual(updated.rows, got.rows);
+
+  // Units made under other settings are never mixed in.
+  const other = runGlit(
+    ['reproduce', 'table1', ...flags, '--limit', 'train=64,val=32,test=32', '--out', path.join(dir, 'c')],
+    { GLIT_BACKEND: 'wasm' },
+  );
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /table1-tiny\.json: its units were made with other settings \(limit\.train differ\)/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

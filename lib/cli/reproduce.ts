@@ -62,8 +62,8 @@ export const reproduceCommand: Command = {
        npx glit reproduce <table|all> --out DIR --resume      (finished rows and seeds are read back, not rerun)
 
 Every row gets the same training budget (the scale's retraining recipe; searched rows also the scale's supernet and
-EA). Writes DIR/<table>.json after each row: params, FLOPs, val/test accuracy per seed, mean and spread, wall time,
-backend, device, commit, date, scale. Tables:
+EA). Writes DIR/<table>.json after each finished row and seed: params, FLOPs, val/test accuracy per seed (and the val
+curve), mean and spread, wall time, backend, device, commit, date, scale and settings. Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
   correlation: how well each space's supernet ranks candidates against training them stand-alone (the claim: stage
     1's space ranks better than the flat full space); writes DIR/correlation.json (not part of all)
@@ -71,6 +71,9 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --spaces LIST    correlation: of ${CORRELATION_SPACES.join(', ')} (default stage1,full)
   --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
                    has adds them (the finished seeds are read back)
+  --record FILE    a table's record to commit (e.g. results/table1-converge.json): each finished row and seed is
+                   added to it at once, and those it holds are read, not rerun, so that a long reproduction continues
+                   in a new run folder on another machine; refused if it was made with other settings (one table)
 ${PARALLEL_RUN_HELP}`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
@@ -78,6 +81,7 @@ ${PARALLEL_RUN_HELP}`,
       seeds: { type: 'string' },
       archs: { type: 'string' },
       spaces: { type: 'string' },
+      record: { type: 'string' },
     });
     const executor = executorOptions(values);
     const which = positionals[0];
@@ -86,6 +90,8 @@ ${PARALLEL_RUN_HELP}`,
       throw new UsageError(`name one table: ${TABLES.join(', ')}, all or correlation`);
     }
     const study = which === 'correlation' ? correlationOptions(values) : undefined;
+    if (values.record !== undefined && (which === 'all' || study))
+      throw new UsageError(`--record holds one table: name one of ${TABLES.join(', ')}`);
     const seedsFlag = numberOption(values.seeds, 'seeds');
     if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1))
       throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
@@ -124,6 +130,8 @@ ${PARALLEL_RUN_HELP}`,
             log,
             progress,
             runner,
+            limit: run.limit,
+            record: values.record,
           }),
         );
       }

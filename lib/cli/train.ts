@@ -2,7 +2,7 @@
 // (lib/search/pipeline.ts), in a run folder of its own, resumable.
 import { loadArchitecture } from '../model/arch';
 import { describeBackend, initBackend } from '../kernels/backend';
-import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset } from '../data/datasets';
+import { DATASET_SPEC_HELP, DEFAULT_DATASET, loadDataset, parseLimit } from '../data/datasets';
 import { modelCost } from '../model/flops';
 import { formatSeconds, stderrProgress } from '../core/progress';
 import { SCALE_CONFIGS } from '../config/scales';
@@ -15,7 +15,7 @@ import { checkTrainConfig } from '../config/validate';
 import { timedLog } from './search';
 
 const TRAIN_OPTIONS = flags(
-  ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed', 'out'],
+  ['arch', 'dataset', 'scale', 'preset', 'limit', 'epochs', 'batch-size', 'lr', 'seed', 'out'],
   ['resume', 'json'],
 );
 
@@ -41,7 +41,7 @@ function newSettings(values: TrainValues): TrainSettings {
   return {
     dataset: values.dataset ?? DEFAULT_DATASET,
     scale,
-    limit,
+    limit: values.limit ? parseLimit(values.limit) : limit,
     arch: { ...arch, name: arch.name ?? archFlag },
     config,
   };
@@ -61,6 +61,7 @@ FLOPs and accuracies.
   --scale SCALE        ${scaleHelp(23)}
                        (default cpu)
   --preset SCALE       the old spelling of --scale (deprecated: 'preset' means an architecture)
+  --limit SPEC         images per split, e.g. 2000 or train=2000,val=500,test=1000 (overrides the scale's)
   --epochs N, --batch-size N, --lr X, --seed N      override the scale's training recipe
   --out DIR            the run folder (default: a new runs/train-<date>-<time>): config.json, arch.json,
                        metrics.jsonl (one line per epoch), train.safetensors (the state after each epoch, until the
@@ -74,7 +75,11 @@ The backend comes from GLIT_BACKEND (see environment.md).`,
     const fresh = values.resume ? undefined : newSettings(values);
     const out = runFolder(values, 'train');
     if (!fresh)
-      refuseWithResume(values, ['arch', 'dataset', 'scale', 'preset', 'epochs', 'batch-size', 'lr', 'seed'], out);
+      refuseWithResume(
+        values,
+        ['arch', 'dataset', 'scale', 'preset', 'limit', 'epochs', 'batch-size', 'lr', 'seed'],
+        out,
+      );
     // runFolder has refused a --resume without config.json.
     const settings: TrainSettings = fresh ?? readTrainSettings(out)!;
     const { arch, config, scale } = settings;

@@ -1,5 +1,7 @@
 // What `glit reproduce` records per table (<table>.json), as plain JSON types: a leaf module, so that verdicts, figures
 // and notebooks read results without importing the experiments that make them.
+import type { SplitLimit } from '../data/datasets';
+import type { SearchConfig } from '../search/pipeline';
 
 export const TABLES = ['table1', 'table3', 'table4', 'table5', 'table6'] as const;
 export type TableName = (typeof TABLES)[number];
@@ -16,10 +18,24 @@ export interface RowResult {
     valAccuracy: number;
     testAccuracy: number;
     seconds: number;
+    /** Val accuracy after each epoch of the final training (absent in records made before it was kept). */
+    valCurve?: number[];
+    /** The commit and date of the run that made this unit (a record can span sessions and machines). */
+    commit?: string;
+    date?: string;
   }[];
   meanTest: number;
   stdTest: number;
   meanVal: number;
+}
+
+/** What decides a table's numbers besides the seeds. */
+export interface TableSettings {
+  scale: string;
+  dataset: string;
+  limit: SplitLimit | null;
+  /** The search config without its seeds (each unit has its own). */
+  config: Omit<SearchConfig, 'seed'>;
 }
 
 export interface TableResult {
@@ -34,4 +50,6 @@ export interface TableResult {
   commit: string;
   date: string;
   rows: RowResult[];
+  /** What decides the numbers besides the seeds (a record's key: lib/experiments/table-record.ts); absent in older records. */
+  settings?: TableSettings;
 }

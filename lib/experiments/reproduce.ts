@@ -1,12 +1,14 @@
 // The paper's ablation tables as experiments: each row is a way to get an architecture (a fixed design, a search), run
 // for several seeds with the same training budget, in its own folder of the output; a row (or seed) that finished is
 // read back on a rerun, so a long reproduction can be stopped and continued. The paper's Tables 1, 4, 5 and 6.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { gridSize, loadArchitecture, scaleKernel, withLocalModule, type Architecture } from '../model/arch';
 import { backendInfo } from '../kernels/backend';
-import type { DatasetSplits } from '../data/datasets';
+import type { DatasetSplits, SplitLimit } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
+import { readJsonFile } from '../io/read-file';
 import type { ProgressCallback } from '../core/progress';
 import { readRetrainResult, readStage1Result } from '../io/run-folder';
 import {
@@ -23,6 +25,7 @@ import { inRun, taskId } from '../tasks/task';
 import { resnetForFlops } from '../model/resnet';
 import type { RetrainResult } from '../search/records';
 import type { RowResult, TableName, TableResult } from './records';
+import { readTableRecord, tableSettings } from './table-record';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
 import type { WeightSharing } from '../search/supernet';
@@ -192,6 +195,8 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   },
 };
 
+type RunResult = RowResult['runs'][number];
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) =>
   xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
@@ -206,7 +211,8 @@ export function commit(): string {
 }
 
 /**
- * Runs (or continues) every row of a table for `seeds`, writing `out`/<table>.json after each row. With a runner of
+ * Runs (or continues) every row of a table for `seeds`, writing `out`/<table>.json (and the record, if any) after each
+ * unit (a row's seed). With a runner of
  * workers, every row and seed runs at once (their tasks share the workers); in this process, one after the other.
  */
 export async function reproduceTable(
@@ -221,12 +227,19 @@ export async function reproduceTable(
     log: SearchLog;
     progress?: ProgressCallback;
     runner?: TaskRunner;
+    /** The images per split the data was loaded with (part of the settings a record holds). */
+    limit?: SplitLimit;
+    /** A table record (lib/experiments/table-record.ts): its units are read, not rerun; each new one is added. */
+    record?: string;
   },
 ): Promise<TableResult> {
   const spec = TABLE_SPECS[table];
   const runner = o.runner ?? inlineRunner(out, { data, log: o.log, progress: o.progress });
   const seeds = Array.from({ length: o.seeds }, (_, k) => base.seed + k);
+  const settings = tableSettings(o.scale, o.dataset, o.limit, base);
+  const recorded = o.record ? readTableRecord(o.record, table, settings) : undefined;
   const { backend, device } = backendInfo();
+  const at = commit();
   const result: TableResult = {
     table,
     title: spec.title,
@@ -236,9 +249,10 @@ export async function reproduceTable(
     seeds,
     backend,
     device,
-    commit: commit(),
+    commit: at,
     date: new Date().toISOString(),
     rows: [],
+    settings,
   };
   const shared = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, run: () => Promise<T>) => {
@@ -251,9 +265,40 @@ export async function reproduceTable(
     for (const item of items) out.push(await f(item));
     return out;
   };
-  const finished = new Map<string, RowResult>();
+  // Every finished unit by row and seed: this folder's (a resumed run) and the record's, also seeds this run does not
+  // ask for (kept in the record). Units read back keep the commit and date that made them.
+  const own = path.join(out, `${table}.json`);
+  const earlier = fs.existsSync(own) ? (readJsonFile(own, 'delete it to rebuild it') as TableResult) : undefined;
+  const units = new Map<string, Map<number, RunResult>>(spec.rows.map((r) => [r.id, new Map()]));
+  for (const source of [earlier, recorded])
+    for (const row of source?.rows ?? []) for (const run of row.runs) units.get(row.id)?.set(run.seed, run);
+  const rowsOf = (wanted: (seed: number) => boolean): RowResult[] =>
+    spec.rows.flatMap((row) => {
+      const runs = [...units.get(row.id)!.values()].filter((r) => wanted(r.seed)).sort((a, b) => a.seed - b.seed);
+      if (!runs.length) return [];
+      const tests = runs.map((r) => r.testAccuracy);
+      return [
+        {
+          id: row.id,
+          label: row.label,
+          runs,
+          meanTest: mean(tests),
+          stdTest: std(tests),
+          meanVal: mean(runs.map((r) => r.valAccuracy)),
+        },
+      ];
+    });
+  const save = () => {
+    result.rows = rowsOf((seed) => seeds.includes(seed));
+    writeJsonAtomic(own, result);
+    if (!o.record) return;
+    const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
+    writeJsonAtomic(o.record, { ...result, seeds: all, rows: rowsOf(() => true) });
+  };
   await each(spec.rows, async (row) => {
     const runs = await each(seeds, async (seed) => {
+      const prior = units.get(row.id)!.get(seed);
+      if (prior) return prior;
       const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
       const r = await row.run({
         dir: path.join(out, table, row.id, `seed${seed}`),
@@ -265,7 +310,7 @@ export async function reproduceTable(
         runner,
         once,
       });
-      return {
+      const run: RunResult = {
         seed,
         name: r.name,
         params: r.params,
@@ -273,23 +318,20 @@ export async function reproduceTable(
         valAccuracy: r.valAccuracy,
         testAccuracy: r.testAccuracy,
         seconds: r.seconds,
+        ...(r.valCurve && { valCurve: r.valCurve }),
+        commit: at,
+        date: new Date().toISOString(),
       };
+      units.get(row.id)!.set(seed, run);
+      save();
+      return run;
     });
     const tests = runs.map((r) => r.testAccuracy);
-    finished.set(row.id, {
-      id: row.id,
-      label: row.label,
-      runs,
-      meanTest: mean(tests),
-      stdTest: std(tests),
-      meanVal: mean(runs.map((r) => r.valAccuracy)),
-    });
-    result.rows = spec.rows.flatMap((r) => finished.get(r.id) ?? []);
-    writeJsonAtomic(path.join(out, `${table}.json`), result);
     o.log(
       `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}%` +
         (seeds.length > 1 ? ` ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seeds` : ' (1 seed)'),
     );
   });
+  save();
   return result;
 }

@@ -91,6 +91,7 @@ export async function trainResnetProxy(
       seconds: (Date.now() - started) / 1000,
       backend,
       device,
+      valCurve: epochs.map((e) => e.val.accuracy),
     };
     writeSafetensors(files.model, torchStateDict(params), { format: 'pt', resnet: JSON.stringify(config) });
     writeJsonAtomic(files.result, result);

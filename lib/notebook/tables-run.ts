@@ -45,6 +45,7 @@ export const runNotebookTable = (table: TableName, run: NotebookSearch, data: Da
       log,
       progress,
       runner,
+      limit: run.settings.limit,
     }),
   );
 

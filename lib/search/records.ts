@@ -43,6 +43,8 @@ export interface RetrainResult {
   seconds: number;
   backend: string;
   device: string;
+  /** Val accuracy after each epoch (absent in results written before it was kept). */
+  valCurve?: number[];
 }
 
 /** An EA's top.json: its best candidates, with their architectures. */

@@ -312,6 +312,7 @@ export async function retrain(
     seconds: (Date.now() - started) / 1000,
     backend,
     device,
+    valCurve: epochs.map((e) => e.val.accuracy),
   };
   await saveCheckpoint(files.model, params, arch);
   writeRetrainResult(dir, result);

@@ -1,0 +1,52 @@
+// A table's record, a small JSON file meant for results/ and committed as its units (one row, one seed) finish: a
+// reproduction that outlasts a session or a machine continues on another from the record, never retraining a unit it
+// holds. The record names the settings that decide its numbers, so units made under other settings never mix in.
+import * as fs from 'node:fs';
+import type { SplitLimit } from '../data/datasets';
+import { FileError, readJsonFile } from '../io/read-file';
+import type { SearchConfig } from '../search/pipeline';
+import type { TableName, TableResult, TableSettings } from './records';
+
+export function tableSettings(
+  scale: string,
+  dataset: string,
+  limit: SplitLimit | undefined,
+  config: SearchConfig,
+): TableSettings {
+  const unseeded: Partial<SearchConfig> = {
+    ...config,
+    supernet: { ...config.supernet, seed: 0 },
+    retrain: { ...config.retrain, seed: 0 },
+  };
+  delete unseeded.seed;
+  // Through JSON, as the record is read back: undefined fields gone.
+  return JSON.parse(JSON.stringify({ scale, dataset, limit: limit ?? null, config: unseeded }));
+}
+
+/** The dotted paths at which two JSON values differ (objects compared field by field, anything else whole). */
+export function differences(a: unknown, b: unknown, at = ''): string[] {
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObject(a) && isObject(b))
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) =>
+      differences(a[k], b[k], at ? `${at}.${k}` : k),
+    );
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [at || '(the whole value)'];
+}
+
+/**
+ * The record in `file` for `table` under `settings`, or undefined when there is none yet. A file that holds another
+ * table, no settings, or other settings is refused with what differs: its units could not be compared with new ones.
+ */
+export function readTableRecord(file: string, table: TableName, settings: TableSettings): TableResult | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const record = readJsonFile(file, 'restore it from git, or name a new --record file') as Partial<TableResult>;
+  const fix = 'name a new --record file, or run with the settings it records';
+  if (record.table !== table) throw new FileError(file, `records ${record.table ?? 'no table'}, not ${table}`, fix);
+  if (!record.settings || !Array.isArray(record.rows))
+    throw new FileError(file, 'records no settings (it was written without --record)', fix);
+  const differ = differences(record.settings, settings);
+  if (differ.length)
+    throw new FileError(file, `its units were made with other settings (${differ.slice(0, 6).join(', ')} differ)`, fix);
+  return record as TableResult;
+}
