@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TABLE_SPECS } from '../lib/experiments/reproduce';
 import { TABLES, type RowResult, type TableName, type TableResult } from '../lib/experiments/records';
-import { CLAIM_CHECKS, compareRows, judgeTable, tCritical } from '../lib/experiments/verdict';
+import { CLAIM_CHECKS, compareRows, curveFlattened, judgeTable, tCritical } from '../lib/experiments/verdict';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
@@ -152,4 +152,11 @@ test("table 1's claim needs (1, 2) best and every local row above DeiT", () => {
     worse.comparisons.filter((c) => c.outcome === 'fails').map((c) => `${c.better}>${c.worse}`),
     ['G0-L3>G3-L0'],
   );
+});
+
+test('a val curve has flattened when its last quarter gains under a point over the quarter before', () => {
+  assert.equal(curveFlattened([0.4, 0.6, 0.7, 0.75, 0.8, 0.805, 0.81, 0.812]), true, '81.1 vs 80.25: +0.85 points');
+  assert.equal(curveFlattened([0.4, 0.6, 0.7, 0.75, 0.78, 0.8, 0.83, 0.85]), false, '84 vs 79: still rising');
+  assert.equal(curveFlattened([0.5, 0.52]), false, 'one epoch against one: +2 points');
+  assert.equal(curveFlattened([0.5]), null, 'too short to tell');
 });

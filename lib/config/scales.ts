@@ -7,7 +7,7 @@ import { EVOLUTION_DEFAULTS } from '../search/evolution';
 import type { SearchConfig } from '../search/pipeline';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../train/train';
 
-export const SCALES = ['smoke', 'cpu', 'gpu', 'paper'] as const;
+export const SCALES = ['smoke', 'cpu', 'converge', 'gpu', 'paper'] as const;
 export type Scale = (typeof SCALES)[number];
 
 export interface ScaleConfig {
@@ -89,6 +89,16 @@ const SCALE_DIFFS: Record<Scale, ConfigDiff<ScaleConfig>[]> = {
       train: { epochs: 5 },
     },
     cpuSearch(5, 8, 3, 200),
+  ],
+  // Where the DeiT-proxy baseline reaches 80% test accuracy on Fashion-MNIST and its val curve has flattened
+  // (docs/performance.md, round 8): the scale at which the ablation tables can be decided, hours per table on a CPU.
+  converge: [
+    recipe({ epochs: 10, batchSize: 64, warmupEpochs: 0.5 }),
+    {
+      description: 'hours on a CPU: 20,000 training images, 10 epochs, where DeiT-proxy reaches 80% on Fashion-MNIST',
+      limit: { train: 20000, val: 2000, test: 5000 },
+    },
+    cpuSearch(5, 8, 3, 500),
   ],
   gpu: [
     recipe({ epochs: 30, batchSize: 128, warmupEpochs: 3 }),

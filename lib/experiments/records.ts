@@ -52,4 +52,6 @@ export interface TableResult {
   rows: RowResult[];
   /** What decides the numbers besides the seeds (a record's key: lib/experiments/table-record.ts); absent in older records. */
   settings?: TableSettings;
+  /** How and where a recording was made, in words (kept when a record is updated). */
+  how?: string;
 }

@@ -146,3 +146,17 @@ export function judgeTable(result: TableResult): TableVerdict {
     reason: `${count('holds')} ${of} hold beyond seed noise; undecided: ${undecided.join(', ')}`,
   };
 }
+
+/** Points of val accuracy (0..1 scale) that a curve's last quarter may still gain over the quarter before. */
+export const FLAT_TOLERANCE = 0.01;
+
+/**
+ * Whether a training's val curve has flattened: the mean of its last quarter of epochs (at least one) is less than
+ * FLAT_TOLERANCE above the mean of the quarter before. Null for a curve too short to tell (under 2 epochs).
+ */
+export function curveFlattened(curve: number[]): boolean | null {
+  const q = Math.max(1, Math.floor(curve.length / 4));
+  if (curve.length < 2 * q) return null;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return mean(curve.slice(-q)) - mean(curve.slice(-2 * q, -q)) < FLAT_TOLERANCE;
+}

@@ -1,8 +1,9 @@
 // How notebooks 05-08 reproduce the paper's ablation tables. Live: at the notebook's scale, all four tables in one run
 // folder, runs/notebooks/reproduce-<scale>-seed<seed>-<dataset>/, laid out as `glit reproduce --out` lays it out (so
 // tables 4 and 5 share its hierarchical search, a rerun reads finished rows back, and `glit reproduce <table> --out
-// <it> --resume` can continue it). Recorded: a larger run's results JSON, committed as results/<table>-cpu.json (or the
-// <table>.json of the `glit reproduce` folder GLIT_RECORDED names), shown as tables beside the paper's claim. The show*
+// <it> --resume` can continue it). Recorded: larger runs' results JSON, committed as results/<table>-<scale>.json for the
+// cpu and converge scales (or the <table>.json of the `glit reproduce` folder GLIT_RECORDED names), shown side by side
+// with the paper's ImageNet numbers and judged against its claim. The show*
 // functions at the end are the cells the four notebooks share; each notebook tells its own table's story around them.
 import * as aq from 'arquero';
 import * as fs from 'node:fs';
@@ -16,13 +17,13 @@ import { formatSeconds } from '../core/progress';
 import { loadArchitecture } from '../model/arch';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
 import type { RowResult, TableName, TableResult } from '../experiments/records';
-import { judgeTable, type TableVerdict } from '../experiments/verdict';
+import { curveFlattened, judgeTable, type TableVerdict } from '../experiments/verdict';
 import { budgetFor, type SearchConfig } from '../search/pipeline';
 import { fullSpace, nlpNasSpace, spaceSize, stage1Space } from '../search/space';
 import { SCALE_CONFIGS, SCALES, type Scale } from '../config/scales';
 
-/** The scale of the committed recordings, results/<table>-cpu.json. */
-const RECORDED_SCALE: Scale = 'cpu';
+/** The scales of the committed recordings, results/<table>-<scale>.json, smallest first. */
+const RECORDED_SCALES: Scale[] = ['cpu', 'converge'];
 
 /**
  * The run folder of the live tables (one seed), continued from its config.json if it exists. Delete it to run the
@@ -58,17 +59,23 @@ export interface Recording {
   how?: string;
 }
 
-/** The recorded run of `table`: results/<table>-cpu.json, or <GLIT_RECORDED>/<table>.json. */
-export function readRecording(table: TableName, env: NodeJS.ProcessEnv = process.env): Recording {
+/** The recorded run of `table` at `scale`: results/<table>-<scale>.json, or <GLIT_RECORDED>/<table>.json. */
+export function readRecording(table: TableName, scale: Scale = 'cpu', env: NodeJS.ProcessEnv = process.env): Recording {
   const given = env.GLIT_RECORDED?.trim();
   const file = given
     ? path.join(path.resolve(ROOT, given), `${table}.json`)
-    : path.join(ROOT, 'results', `${table}-${RECORDED_SCALE}.json`);
+    : path.join(ROOT, 'results', `${table}-${scale}.json`);
   const shown = path.relative(ROOT, file).startsWith('..') ? file : path.relative(ROOT, file);
   if (!fs.existsSync(file)) return { file: shown, result: null };
-  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as TableResult & { how?: string };
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as TableResult;
   if (json.table !== table) throw new Error(`${file} holds ${json.table}, not ${table}`);
   return { file: shown, result: json, ...(json.how ? { how: json.how } : {}) };
+}
+
+/** Every recording of `table` that exists, smallest scale first (the one GLIT_RECORDED names, when set). */
+export function readRecordings(table: TableName, env: NodeJS.ProcessEnv = process.env): Recording[] {
+  const scales = env.GLIT_RECORDED?.trim() ? RECORDED_SCALES.slice(0, 1) : RECORDED_SCALES;
+  return scales.map((scale) => readRecording(table, scale, env)).filter((r) => r.result);
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -98,8 +105,15 @@ export function resultRows(result: TableResult): Record<string, string | number 
     'test % mean ± std':
       r.runs.length > 1 ? `${percent(r.meanTest)} ± ${percent(r.stdTest)}` : `${percent(r.meanTest)} (1 seed)`,
     'val % mean': percent(r.meanVal),
+    'val curve flat': flatCount(r),
     'retraining s': rowSeconds(r),
   }));
+}
+
+/** How many of a row's final trainings ended on a flat val curve (curveFlattened), of those that kept one. */
+function flatCount(r: RowResult): string | null {
+  const flags = r.runs.flatMap((x) => (x.valCurve ? [curveFlattened(x.valCurve)] : []));
+  return flags.length ? `${flags.filter((f) => f).length} of ${flags.length}` : null;
 }
 
 /** How, where and when a recording was made, as rows of a table. */
@@ -122,14 +136,13 @@ export function recordingRows(recording: Recording & { result: TableResult }): {
 /** What a notebook says in place of a recording that does not exist (yet). */
 export const recordingNote = (table: TableName, recording: Recording): string =>
   `*No recorded run to show: \`${recording.file}\` does not exist yet. Make one with \`npx glit reproduce ${table} --scale ` +
-  `cpu --seeds 3 --out <dir>\` and copy \`<dir>/${table}.json\` to \`results/${table}-${RECORDED_SCALE}.json\`, or set ` +
+  `cpu --seeds 3 --out <dir> --record results/${table}-cpu.json\`, or set ` +
   `\`GLIT_RECORDED=<dir>\`; the cells below then show it, its figures and the verdict.*`;
 
 /** How long the recorded run's retrainings took and where it ran, in a line of markdown. */
 export function recordedTimeMarkdown(t: TableResult): string {
-  const models = t.rows.reduce((a, r) => a + r.runs.length, 0);
   return (
-    `The recorded run retrained ${models} models (${t.rows.length} rows x ${t.seeds.length} seed(s)) in ` +
+    `The ${t.scale}-scale recording retrained ${unitsLine(t)} (${t.rows.length} rows x ${t.seeds.length} seed(s)) in ` +
     `**${formatSeconds(retrainingSeconds(t))}** of retraining, with ${t.backend} on ${t.device}; dated ${t.date}, commit ${t.commit}.`
   );
 }
@@ -207,37 +220,73 @@ export async function showLiveTable(table: TableName, run: NotebookSearch, param
   showTable(aq.from(resultRows(live)), { maxdigits: 2 });
 }
 
-/** Shows how, where and when the table's recording was made and its rows (or how to make one); returns its result. */
-export function showRecording(table: TableName): TableResult | null {
-  const recording = readRecording(table);
-  const recorded = recording.result;
-  if (recorded) {
+/**
+ * Shows each recording of the table (how, where and when it was made, then its rows; or how to make one), then the
+ * recordings side by side with the paper's ImageNet numbers; returns them, smallest scale first.
+ */
+export function showRecording(table: TableName): TableResult[] {
+  const recordings = readRecordings(table);
+  if (!recordings.length) showMarkdown(recordingNote(table, readRecording(table)));
+  for (const recording of recordings) {
+    const recorded = recording.result!;
+    showMarkdown(`**Recorded at ${recorded.scale} scale** (${unitsLine(recorded)}):`);
     showTable(aq.from(recordingRows({ ...recording, result: recorded })));
     showTable(aq.from(resultRows(recorded)), { maxdigits: 2 });
-  } else showMarkdown(recordingNote(table, recording));
-  return recorded;
+  }
+  const results = recordings.map((r) => r.result!);
+  if (results.length) {
+    showMarkdown(
+      "**Side by side**, test accuracy (mean ± std over seeds), with the paper's ImageNet top-1 where it gives one:",
+    );
+    showTable(aq.from(sideBySideRows(table, results)));
+  }
+  return results;
 }
 
-/** The recording's test accuracies by row and seed, then against FLOPs. */
-export function showRecordedFigures(recorded: TableResult): void {
-  const name = paperName(recorded.table);
-  showFigure(ablationRowsFigure(recorded.rows, { title: `${name}, recorded: test accuracy by row` }));
-  showFigure(ablationFlopsFigure(recorded.rows, { title: `${name}, recorded: test accuracy against FLOPs` }));
+/** How many of a recording's units (row x seed) have finished: a record being made fills in as they do. */
+function unitsLine(t: TableResult): string {
+  const done = t.rows.reduce((a, r) => a + r.runs.length, 0);
+  const all = TABLE_SPECS[t.table].rows.length * t.seeds.length;
+  return done === all ? `${done} models` : `${done} of ${all} models so far: the run is still being recorded`;
 }
 
-/** The paper's claim, then, with a recording, the comparisons it is judged by and the verdict. */
-export function showVerdict(table: TableName, recorded: TableResult | null): void {
+/** One line per row: its test accuracy in each recording, and the paper's ImageNet top-1 for its model. */
+export function sideBySideRows(table: TableName, results: TableResult[]): Record<string, string | number | null>[] {
+  return TABLE_SPECS[table].rows.map((spec) => {
+    const cells = results.map((t) => {
+      const r = t.rows.find((x) => x.id === spec.id);
+      const value = !r ? null : `${percent(r.meanTest)} ± ${percent(r.stdTest)} (${r.runs.length} seed(s))`;
+      return [`${t.scale}: test %`, value];
+    });
+    return { row: spec.label, ...Object.fromEntries(cells), 'paper: ImageNet top-1 %': spec.paperTop1 ?? null };
+  });
+}
+
+/** Each recording's test accuracies by row and seed, then against FLOPs. */
+export function showRecordedFigures(recorded: TableResult[]): void {
+  for (const t of recorded) {
+    const name = `${paperName(t.table)}, recorded at ${t.scale} scale`;
+    showFigure(ablationRowsFigure(t.rows, { title: `${name}: test accuracy by row` }));
+    showFigure(ablationFlopsFigure(t.rows, { title: `${name}: test accuracy against FLOPs` }));
+  }
+}
+
+/** The paper's claim, then for each recording the comparisons it is judged by and the verdict. */
+export function showVerdict(table: TableName, recorded: TableResult[]): void {
   showMarkdown(`**The paper's claim:** ${TABLE_SPECS[table].claim}.`);
-  if (!recorded) return;
-  const verdict = judgeTable(recorded);
-  showTable(aq.from(verdictRows(recorded, verdict)), { maxdigits: 2 });
-  showMarkdown(verdictMarkdown(verdict));
+  for (const t of recorded) {
+    const verdict = judgeTable(t);
+    showMarkdown(`At **${t.scale} scale** (${unitsLine(t)}):`);
+    showTable(aq.from(verdictRows(t, verdict)), { maxdigits: 2 });
+    showMarkdown(verdictMarkdown(verdict));
+  }
 }
 
-/** How long the recording's retrainings took, and what each scale would ask of the same table. */
-export async function showBudgets(recorded: TableResult): Promise<void> {
-  showMarkdown(recordedTimeMarkdown(recorded));
-  showTable(aq.from(budgetRows(recorded, await fullTrainImages(recorded.dataset))), { maxdigits: 1 });
+/** How long each recording's retrainings took, and what each scale would ask of the same table (against the first). */
+export async function showBudgets(recorded: TableResult[]): Promise<void> {
+  if (!recorded.length) return;
+  for (const t of recorded) showMarkdown(recordedTimeMarkdown(t));
+  showTable(aq.from(budgetRows(recorded[0], await fullTrainImages(recorded[0].dataset))), { maxdigits: 1 });
 }
 
 /** The spaces tables 4 and 5 search, by size, with the FLOPs budget and the EA's budget of candidates. */
