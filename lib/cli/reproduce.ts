@@ -74,6 +74,7 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --record FILE    a table's record to commit (e.g. results/table1-converge.json): each finished row and seed is
                    added to it at once, and those it holds are read, not rerun, so that a long reproduction continues
                    in a new run folder on another machine; refused if it was made with other settings (one table)
+  --how TEXT       with --record: how and where the run is made, in words, kept in the record
 ${PARALLEL_RUN_HELP}`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
@@ -82,6 +83,7 @@ ${PARALLEL_RUN_HELP}`,
       archs: { type: 'string' },
       spaces: { type: 'string' },
       record: { type: 'string' },
+      how: { type: 'string' },
     });
     const executor = executorOptions(values);
     const which = positionals[0];
@@ -90,6 +92,7 @@ ${PARALLEL_RUN_HELP}`,
       throw new UsageError(`name one table: ${TABLES.join(', ')}, all or correlation`);
     }
     const study = which === 'correlation' ? correlationOptions(values) : undefined;
+    if (values.how !== undefined && values.record === undefined) throw new UsageError('--how goes with --record FILE');
     if (values.record !== undefined && (which === 'all' || study))
       throw new UsageError(`--record holds one table: name one of ${TABLES.join(', ')}`);
     const seedsFlag = numberOption(values.seeds, 'seeds');
@@ -132,6 +135,7 @@ ${PARALLEL_RUN_HELP}`,
             runner,
             limit: run.limit,
             record: values.record,
+            how: values.how,
           }),
         );
       }

@@ -265,6 +265,8 @@ export async function reproduceTable(
     limit?: SplitLimit;
     /** A table record (lib/experiments/table-record.ts): its units are read, not rerun; each new one is added. */
     record?: string;
+    /** How and where the run is made, in words, for the record (else the record's own is kept). */
+    how?: string;
   },
 ): Promise<TableResult> {
   const spec = TABLE_SPECS[table];
@@ -327,8 +329,8 @@ export async function reproduceTable(
     writeJsonAtomic(own, result);
     if (!o.record) return;
     const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
-    const how = recorded?.how === undefined ? {} : { how: recorded.how };
-    writeJsonAtomic(o.record, { ...result, seeds: all, rows: rowsOf(() => true), ...how });
+    const how = o.how ?? recorded?.how;
+    writeJsonAtomic(o.record, { ...result, seeds: all, rows: rowsOf(() => true), ...(how !== undefined && { how }) });
   };
   await each(spec.rows, async (row) => {
     const runs = await each(seeds, async (seed) => {
