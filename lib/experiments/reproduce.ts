@@ -90,6 +90,20 @@ const hierarchical = (c: RowContext) => {
 const DEIT_TINY_TOP1 = 72.2;
 const GLIT_TINY_TOP1 = 76.3;
 
+/** The row of the hand-designed baseline, and of the hierarchical search's result (shared by tables 3, 4 and 5). */
+const deitRow = (label: string): RowSpec => ({
+  id: 'deit',
+  label,
+  paperTop1: DEIT_TINY_TOP1,
+  run: (c) => fixedRow(c, loadArchitecture(c.config.baseline)),
+});
+const hierarchicalRow = (id: string, label: string): RowSpec => ({
+  id,
+  label,
+  paperTop1: GLIT_TINY_TOP1,
+  run: async (c) => (await hierarchical(c)).found,
+});
+
 export const TABLE_SPECS: Record<TableName, TableSpec> = {
   table1: {
     title: 'Table 1: the same head distribution (G global, L local heads) in every block',
@@ -106,18 +120,8 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     claim:
       'GLiT beats ResNets of similar FLOPs and DeiT (on ImageNet: GLiT-Tiny 76.3%, DeiT-Tiny 72.2% top-1 at 1.4G and 1.3G FLOPs)',
     rows: [
-      {
-        id: 'glit',
-        label: 'GLiT-proxy (hierarchical search)',
-        paperTop1: GLIT_TINY_TOP1,
-        run: async (c) => (await hierarchical(c)).found,
-      },
-      {
-        id: 'deit',
-        label: 'DeiT-proxy (hand-designed)',
-        paperTop1: DEIT_TINY_TOP1,
-        run: (c) => fixedRow(c, loadArchitecture(c.config.baseline)),
-      },
+      hierarchicalRow('glit', 'GLiT-proxy (hierarchical search)'),
+      deitRow('DeiT-proxy (hand-designed)'),
       {
         id: 'resnet18',
         label: 'ResNet-18-proxy, basic blocks, at the budget',
@@ -137,12 +141,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     claim:
       'distribution-only search beats DeiT; the full GLiT space beats an NLP-NAS style space (attention only: qkv dim and FFN ratio)',
     rows: [
-      {
-        id: 'deit',
-        label: 'DeiT (hand-designed)',
-        paperTop1: DEIT_TINY_TOP1,
-        run: (c) => fixedRow(c, loadArchitecture(c.config.baseline)),
-      },
+      deitRow('DeiT (hand-designed)'),
       {
         id: 'distribution-only',
         label: 'only distribution (stage 1)',
@@ -167,12 +166,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
             'nlp-nas-best',
           ),
       },
-      {
-        id: 'glit',
-        label: 'GLiT space (hierarchical)',
-        paperTop1: GLIT_TINY_TOP1,
-        run: async (c) => (await hierarchical(c)).found,
-      },
+      hierarchicalRow('glit', 'GLiT space (hierarchical)'),
     ],
   },
   table6: {
@@ -219,12 +213,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
         label: 'SPOS, sliced weights (full space)',
         run: (c) => fullSpaceRow(c, 'sliced', 'evolution', 'spos-sliced-best'),
       },
-      {
-        id: 'hierarchical',
-        label: 'hierarchical (GLiT)',
-        paperTop1: GLIT_TINY_TOP1,
-        run: async (c) => (await hierarchical(c)).found,
-      },
+      hierarchicalRow('hierarchical', 'hierarchical (GLiT)'),
     ],
   },
 };

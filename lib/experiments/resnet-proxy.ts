@@ -8,9 +8,8 @@ import * as path from 'node:path';
 import type { DatasetSplits } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import { readJsonFile } from '../io/read-file';
-import { appendRetrainEpoch, retrainFiles, rewriteRetrainEpochs } from '../io/run-folder';
+import { retrainFiles } from '../io/run-folder';
 import { writeSafetensors } from '../io/safetensors';
-import { backendInfo } from '../kernels/backend';
 import {
   checkResnetConfig,
   disposeResnet,
@@ -22,10 +21,9 @@ import {
   torchStateDict,
   type ResnetConfig,
 } from '../model/resnet';
-import type { RetrainEpoch, RetrainResult } from '../search/records';
-import { createAdamW, disposeAdamW } from '../train/optimizer';
-import { evaluate, trainLoop, type TrainConfig, type TrainProgress } from '../train/train';
-import { loadTrainState, saveTrainState } from '../train/train-state';
+import type { RetrainResult } from '../search/records';
+import { trainInFolder } from '../search/stages';
+import type { TrainConfig } from '../train/train';
 
 /** A retraining's result.json, with the ResNet's config where a transformer's has its architecture. */
 export type ResnetResult = Omit<RetrainResult, 'arch'> & { config: ResnetConfig };
@@ -46,59 +44,18 @@ export async function trainResnetProxy(
   }
   fs.mkdirSync(dir, { recursive: true });
   writeJsonAtomic(path.join(dir, 'resnet.json'), config);
-  const started = Date.now();
   const params = initResnet(config, trainConfig.seed);
-  const optimizer = createAdamW({ weightDecay: trainConfig.weightDecay });
   try {
     const model = resnetModel(params, config);
-    const variables = resnetVariables(params); // running statistics too, not just what trains
-    const norms = () => resnetBatchNorms(params);
-    let from: TrainProgress | undefined;
-    let epochs: RetrainEpoch[] = [];
-    if (fs.existsSync(files.state)) {
-      const saved = loadTrainState(files.state, variables, optimizer, norms);
-      from = saved.progress;
-      epochs = (saved.extra.epochs as RetrainEpoch[] | undefined) ?? [];
-      log(`${dir}: resuming ${config.name} after epoch ${from.epoch}/${trainConfig.epochs}`);
-    }
-    rewriteRetrainEpochs(dir, epochs);
-    await trainLoop({
-      data,
-      config: trainConfig,
-      optimizer,
-      from,
-      modelForStep: () => model,
-      hooks: {
-        onEpoch: async (end) => {
-          const val = await evaluate(model, data.val, data);
-          const record = { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds };
-          epochs.push(record);
-          saveTrainState(files.state, variables, optimizer, end.progress, { epochs }, norms());
-          appendRetrainEpoch(dir, record);
-          log(
-            `${dir}: ${config.name} epoch ${end.progress.epoch}/${trainConfig.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`,
-          );
-        },
-      },
-    });
-    const { backend, device } = backendInfo();
-    const result: ResnetResult = {
-      name: config.name,
-      config,
-      ...resnetCost(config),
-      valAccuracy: (await evaluate(model, data.val, data)).accuracy,
-      testAccuracy: (await evaluate(model, data.test, data)).accuracy,
-      seconds: (Date.now() - started) / 1000,
-      backend,
-      device,
-      valCurve: epochs.map((e) => e.val.accuracy),
-    };
+    // Running statistics too, not just what trains.
+    const target = { model, variables: resnetVariables(params), norms: () => resnetBatchNorms(params) };
+    const trained = await trainInFolder(dir, config.name, target, data, trainConfig, log);
+    const result: ResnetResult = { name: config.name, config, ...resnetCost(config), ...trained };
     writeSafetensors(files.model, torchStateDict(params), { format: 'pt', resnet: JSON.stringify(config) });
     writeJsonAtomic(files.result, result);
     fs.rmSync(files.state, { force: true });
     return result;
   } finally {
-    disposeAdamW(optimizer);
     disposeResnet(params);
   }
 }

@@ -30,7 +30,8 @@ import {
 import type { ProgressCallback } from '../core/progress';
 import type { DatasetSplits, ImageSet } from '../data/datasets';
 import { createAdamW, disposeAdamW, type AdamWState } from '../train/optimizer';
-import { evaluate, fixedModel, trainLoop, type TrainConfig } from '../train/train';
+import { evaluate, fixedModel, trainLoop, type TrainConfig, type Trainable } from '../train/train';
+import type { BatchNorm } from '../model/layers';
 import { loadTrainState, saveTrainState } from '../train/train-state';
 import { checkStepMemory, estimateStepMemory } from '../train/memory';
 import { evolve, randomSearch, type BatchFitness, type EvolutionState } from './evolution';
@@ -256,68 +257,100 @@ export async function retrain(
   progress?: ProgressCallback,
 ): Promise<RetrainResult> {
   const files = retrainFiles(dir);
-  const stateFile = files.state;
   const finished = readRetrainResult(dir);
   if (finished) {
-    fs.rmSync(stateFile, { force: true });
+    fs.rmSync(files.state, { force: true });
     return finished;
   }
   checkStepMemory({ ...arch, name }, config.batchSize, tf.getBackend());
   writeRetrainArch(dir, { ...arch, name });
-  const started = Date.now();
   const params = initModel(arch, config.seed);
-  const model = fixedModel(params, arch);
-  // The state holds every variable (BatchNorm's running statistics too) and the step counters, not just what trains.
-  const variables = namedVariables(params);
-  const norms = () => params.blocks.flatMap(blockBatchNorms);
-  const optimizer = createAdamW({ weightDecay: config.weightDecay });
-  let from;
-  let epochs: RetrainEpoch[] = [];
-  if (fs.existsSync(stateFile)) {
-    const saved = loadTrainState(stateFile, variables, optimizer, norms);
-    from = saved.progress;
-    epochs = (saved.extra.epochs as RetrainEpoch[] | undefined) ?? [];
-  }
-  rewriteRetrainEpochs(dir, epochs);
-  await trainLoop({
-    data,
-    config,
-    optimizer,
-    from,
-    modelForStep: () => model,
-    hooks: {
-      onStep: stepProgress(`${dir}: ${name}`, config, progress),
-      onEpoch: async (end) => {
-        const val = await evaluate(model, data.val, data);
-        const record = { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds };
-        epochs.push(record);
-        saveTrainState(stateFile, variables, optimizer, end.progress, { epochs }, norms());
-        appendRetrainEpoch(dir, record);
-        log(
-          `${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`,
-        );
-      },
-    },
-  });
   const cost = modelCost(arch);
-  const { backend, device } = backendInfo();
+  const target = {
+    model: fixedModel(params, arch),
+    variables: namedVariables(params),
+    norms: () => params.blocks.flatMap(blockBatchNorms),
+  };
+  const trained = await trainInFolder(dir, name, target, data, config, log, progress);
   const result: RetrainResult = {
     name,
     arch: { ...arch, name },
     params: cost.params,
     flops: cost.flops,
     macs: cost.macs,
-    valAccuracy: (await evaluate(model, data.val, data)).accuracy,
-    testAccuracy: (await evaluate(model, data.test, data)).accuracy,
-    seconds: (Date.now() - started) / 1000,
-    backend,
-    device,
-    valCurve: epochs.map((e) => e.val.accuracy),
+    ...trained,
   };
   await saveCheckpoint(files.model, params, arch);
   writeRetrainResult(dir, result);
-  fs.rmSync(stateFile, { force: true });
-  disposeAdamW(optimizer);
+  fs.rmSync(files.state, { force: true });
   disposeModel(params);
   return result;
+}
+
+/** What a retraining trains: a model, every variable its state holds (BatchNorm's running statistics too), its norms. */
+export interface RetrainTarget {
+  model: Trainable;
+  variables: Map<string, tf.Variable>;
+  norms: () => BatchNorm[];
+}
+
+/**
+ * Trains `target` from scratch in `dir` (or on from the state saved there), saving its state and a log line after
+ * every epoch; then evaluates it on val and test. The caller writes the model and result.json, then drops the state.
+ */
+export async function trainInFolder(
+  dir: string,
+  name: string,
+  target: RetrainTarget,
+  data: DatasetSplits,
+  config: TrainConfig,
+  log: SearchLog,
+  progress?: ProgressCallback,
+): Promise<Pick<RetrainResult, 'valAccuracy' | 'testAccuracy' | 'seconds' | 'backend' | 'device' | 'valCurve'>> {
+  const { state } = retrainFiles(dir);
+  const { model, variables, norms } = target;
+  const started = Date.now();
+  const optimizer = createAdamW({ weightDecay: config.weightDecay });
+  try {
+    let from;
+    let epochs: RetrainEpoch[] = [];
+    if (fs.existsSync(state)) {
+      const saved = loadTrainState(state, variables, optimizer, norms);
+      from = saved.progress;
+      epochs = (saved.extra.epochs as RetrainEpoch[] | undefined) ?? [];
+      log(`${dir}: resuming ${name} after epoch ${from.epoch}/${config.epochs}`);
+    }
+    rewriteRetrainEpochs(dir, epochs);
+    await trainLoop({
+      data,
+      config,
+      optimizer,
+      from,
+      modelForStep: () => model,
+      hooks: {
+        onStep: stepProgress(`${dir}: ${name}`, config, progress),
+        onEpoch: async (end) => {
+          const val = await evaluate(model, data.val, data);
+          const record = { epoch: end.progress.epoch, trainLoss: end.trainLoss, val, seconds: end.seconds };
+          epochs.push(record);
+          saveTrainState(state, variables, optimizer, end.progress, { epochs }, norms());
+          appendRetrainEpoch(dir, record);
+          log(
+            `${dir}: ${name} epoch ${end.progress.epoch}/${config.epochs}, train loss ${end.trainLoss.toFixed(4)}, val ${(100 * val.accuracy).toFixed(2)}%`,
+          );
+        },
+      },
+    });
+    const { backend, device } = backendInfo();
+    return {
+      valAccuracy: (await evaluate(model, data.val, data)).accuracy,
+      testAccuracy: (await evaluate(model, data.test, data)).accuracy,
+      seconds: (Date.now() - started) / 1000,
+      backend,
+      device,
+      valCurve: epochs.map((e) => e.val.accuracy),
+    };
+  } finally {
+    disposeAdamW(optimizer);
+  }
 }
