@@ -111,9 +111,9 @@ export function resultRows(result: TableResult): Record<string, string | number 
 }
 
 /** How many of a row's final trainings ended on a flat val curve (curveFlattened), of those that kept one. */
-function flatCount(r: RowResult): string | null {
+function flatCount(r: RowResult): string {
   const flags = r.runs.flatMap((x) => (x.valCurve ? [curveFlattened(x.valCurve)] : []));
-  return flags.length ? `${flags.filter((f) => f).length} of ${flags.length}` : null;
+  return flags.length ? `${flags.filter((f) => f).length} of ${flags.length}` : '–';
 }
 
 /** How, where and when a recording was made, as rows of a table. */
@@ -251,14 +251,18 @@ function unitsLine(t: TableResult): string {
 }
 
 /** One line per row: its test accuracy in each recording, and the paper's ImageNet top-1 for its model. */
-export function sideBySideRows(table: TableName, results: TableResult[]): Record<string, string | number | null>[] {
+export function sideBySideRows(table: TableName, results: TableResult[]): Record<string, string | number>[] {
   return TABLE_SPECS[table].rows.map((spec) => {
     const cells = results.map((t) => {
       const r = t.rows.find((x) => x.id === spec.id);
-      const value = !r ? null : `${percent(r.meanTest)} ± ${percent(r.stdTest)} (${r.runs.length} seed(s))`;
+      const value = !r ? '–' : `${percent(r.meanTest)} ± ${percent(r.stdTest)} (${r.runs.length} seed(s))`;
       return [`${t.scale}: test %`, value];
     });
-    return { row: spec.label, ...Object.fromEntries(cells), 'paper: ImageNet top-1 %': spec.paperTop1 ?? null };
+    return {
+      row: spec.label,
+      ...Object.fromEntries(cells),
+      "paper's ImageNet top-1 % of the model": spec.paperTop1 ?? '–',
+    };
   });
 }
 
