@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type { RowResult, TableResult } from '../lib/experiments/records';
 import { TABLE_SPECS } from '../lib/experiments/reproduce';
-import { readRecordings, resultRows, sideBySideRows } from '../lib/notebook/tables-run';
+import { modelsFlopsFigure } from '../lib/notebook/figures';
+import { readRecordings, resultRows, sideBySideRows, trainedModels } from '../lib/notebook/tables-run';
 
 function table1(scale: string, tests: Record<string, number[]>, curve?: number[]): TableResult {
   const rows: RowResult[] = Object.entries(tests).map(([id, accs]) => ({
@@ -80,4 +81,26 @@ test('GLIT_RECORDED shows the one folder it names instead of the committed recor
   );
   assert.deepEqual(readRecordings('table5', { GLIT_RECORDED: dir }), [], 'no table5.json there');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('every model once, of the kind its row says: a model shared by tables counts once', () => {
+  const t1 = table1('cpu', { 'G3-L0': [0.3], 'G1-L2': [0.6] });
+  const models = trainedModels([t1, t1]);
+  assert.deepEqual(
+    models.map((m) => [m.kind, m.label]),
+    [
+      ['designed', 'Table 1: (3, 0) = DeiT, seed 0'],
+      ['designed', 'Table 1: (1, 2), seed 0'],
+    ],
+  );
+  const figure = modelsFlopsFigure([...models, { ...models[0], kind: 'resnet', label: 'r' }]) as {
+    data: { name: string; x: number[] }[];
+  };
+  assert.deepEqual(
+    figure.data.map((d) => [d.name, d.x.length]),
+    [
+      ['transformer, fixed design (DeiT and the ablations)', 2],
+      ['ResNet-proxy', 1],
+    ],
+  );
 });

@@ -6,6 +6,9 @@ import type { SearchConfig } from '../search/pipeline';
 export const TABLES = ['table1', 'table3', 'table4', 'table5', 'table6'] as const;
 export type TableName = (typeof TABLES)[number];
 
+/** What makes a row's model: a fixed transformer design, an architecture search, or the ResNet-proxy (Table 3). */
+export type ModelKind = 'designed' | 'searched' | 'resnet';
+
 export interface RowResult {
   id: string;
   label: string;

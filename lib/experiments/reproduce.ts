@@ -24,7 +24,7 @@ import { inlineRunner, type TaskRunner } from '../tasks/runner';
 import { inRun, taskId } from '../tasks/task';
 import { resnetForFlops } from '../model/resnet';
 import type { RetrainResult } from '../search/records';
-import type { RowResult, TableName, TableResult } from './records';
+import type { ModelKind, RowResult, TableName, TableResult } from './records';
 import { readTableRecord, tableSettings } from './table-record';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
@@ -44,6 +44,8 @@ export interface RowSpec {
   label: string;
   /** The ImageNet top-1 (%) the paper reports for this row's model, where the text we have gives it. */
   paperTop1?: number;
+  /** What makes its model: a fixed transformer design (the default), a search, or the ResNet-proxy. */
+  kind?: ModelKind;
   run: (c: RowContext) => Promise<RetrainResult>;
 }
 
@@ -100,6 +102,7 @@ const deitRow = (label: string): RowSpec => ({
 const hierarchicalRow = (id: string, label: string): RowSpec => ({
   id,
   label,
+  kind: 'searched',
   paperTop1: GLIT_TINY_TOP1,
   run: async (c) => (await hierarchical(c)).found,
 });
@@ -124,6 +127,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       deitRow('DeiT-proxy (hand-designed)'),
       {
         id: 'resnet18',
+        kind: 'resnet',
         label: 'ResNet-18-proxy, basic blocks, at the budget',
         run: async (c) => {
           const m = baselineModel(c.config);
@@ -144,6 +148,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       deitRow('DeiT (hand-designed)'),
       {
         id: 'distribution-only',
+        kind: 'searched',
         label: 'only distribution (stage 1)',
         // Stage 1's best retraining, from the hierarchical search that the GLiT row runs anyway.
         run: async (c) => {
@@ -155,6 +160,7 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       },
       {
         id: 'nlp-nas',
+        kind: 'searched',
         label: 'NLP-NAS space',
         paperTop1: 73.4,
         run: (c) =>
@@ -202,14 +208,21 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
       // candidate, as SPOS), with the same number of evaluations: the rows differ only in how candidates are proposed.
       {
         id: 'random',
+        kind: 'searched',
         label: 'random search (full space)',
         run: (c) => fullSpaceRow(c, 'separate', 'random', 'random-best'),
       },
-      { id: 'spos', label: 'SPOS (full space)', run: (c) => fullSpaceRow(c, 'separate', 'evolution', 'spos-best') },
+      {
+        id: 'spos',
+        label: 'SPOS (full space)',
+        kind: 'searched',
+        run: (c) => fullSpaceRow(c, 'separate', 'evolution', 'spos-best'),
+      },
       // Not in the paper: SPOS with AutoFormer's weight sharing by slicing, where the flat space's 100s of candidates
       // per block share one set of weights instead of each getting only the few steps that sample it.
       {
         id: 'spos-sliced',
+        kind: 'searched',
         label: 'SPOS, sliced weights (full space)',
         run: (c) => fullSpaceRow(c, 'sliced', 'evolution', 'spos-sliced-best'),
       },

@@ -10,13 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset, type DatasetSplits } from '../data/datasets';
 import { showFigure, showMarkdown, showTable } from './display';
-import { ablationFlopsFigure, ablationRowsFigure } from './figures';
+import { ablationFlopsFigure, ablationRowsFigure, modelsFlopsFigure, type TrainedModel } from './figures';
 import type { NotebookParams } from './params';
 import { liveRun, notebookProgress, openNotebookSearch, ROOT, withRunner, type NotebookSearch } from './search-run';
 import { formatSeconds } from '../core/progress';
 import { loadArchitecture } from '../model/arch';
 import { reproduceTable, TABLE_SPECS } from '../experiments/reproduce';
-import type { RowResult, TableName, TableResult } from '../experiments/records';
+import { TABLES, type RowResult, type TableName, type TableResult } from '../experiments/records';
 import { curveFlattened, judgeTable, type TableVerdict } from '../experiments/verdict';
 import { budgetFor, type SearchConfig } from '../search/pipeline';
 import { fullSpace, nlpNasSpace, spaceSize, stage1Space } from '../search/space';
@@ -110,9 +110,9 @@ export function resultRows(result: TableResult): Record<string, string | number 
   }));
 }
 
-/** How many of a row's final trainings ended on a flat val curve (curveFlattened), of those that kept one. */
+/** How many of a row's final trainings ended on a flat val curve (curveFlattened), of those long enough to tell. */
 function flatCount(r: RowResult): string {
-  const flags = r.runs.flatMap((x) => (x.valCurve ? [curveFlattened(x.valCurve)] : []));
+  const flags = r.runs.flatMap((x) => (x.valCurve ? [curveFlattened(x.valCurve)] : [])).filter((f) => f !== null);
   return flags.length ? `${flags.filter((f) => f).length} of ${flags.length}` : '–';
 }
 
@@ -315,4 +315,53 @@ export function showSearchSpaces(config: SearchConfig): void {
     `FLOPs budget: ${(budgetFor(config).maxFlops! / 1e6).toFixed(2)}M. Each EA scores ` +
       `${e.generations} generations x ${e.population} candidates; random search scores as many.`,
   );
+}
+
+/**
+ * Every model a table recorded trains, once each (tables 3, 4 and 5 share the hierarchical search's model), with the
+ * kind of its row.
+ */
+export function trainedModels(results: TableResult[]): TrainedModel[] {
+  const seen = new Set<string>();
+  return results.flatMap((t) =>
+    t.rows.flatMap((row) =>
+      row.runs.flatMap((run) => {
+        const key = JSON.stringify([run.seed, run.name, run.flops, run.testAccuracy]);
+        if (seen.has(key)) return [];
+        seen.add(key);
+        const kind = TABLE_SPECS[t.table].rows.find((r) => r.id === row.id)?.kind ?? 'designed';
+        const label = `${paperName(t.table)}: ${row.label}, seed ${run.seed}`;
+        return [{ kind, label, flops: run.flops, params: run.params, testAccuracy: run.testAccuracy }];
+      }),
+    ),
+  );
+}
+
+/**
+ * The paper's Figure 1 at proxy scale, per recorded scale: every model of every recorded table, test accuracy against
+ * FLOPs, after a table of how many models of each kind and their best.
+ */
+export function showEveryModel(): void {
+  const recordings = TABLES.flatMap((t) => readRecordings(t)).map((r) => r.result!);
+  const scales = [...new Set(recordings.map((t) => t.scale))];
+  const byScale = scales.map((scale) => ({
+    scale,
+    models: trainedModels(recordings.filter((t) => t.scale === scale)),
+  }));
+  showTable(
+    aq.from(
+      byScale.flatMap(({ scale, models }) =>
+        (['designed', 'searched', 'resnet'] as const).flatMap((kind) => {
+          const of = models.filter((m) => m.kind === kind);
+          if (!of.length) return [];
+          const best = of.reduce((a, m) => (m.testAccuracy > a.testAccuracy ? m : a));
+          return [{ scale, kind, models: of.length, 'best test %': percent(best.testAccuracy), best: best.label }];
+        }),
+      ),
+    ),
+  );
+  for (const { scale, models } of byScale)
+    showFigure(
+      modelsFlopsFigure(models, { title: `Every model recorded at ${scale} scale: test accuracy against FLOPs` }),
+    );
 }

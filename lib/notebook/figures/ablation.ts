@@ -1,6 +1,6 @@
 // Figures of an ablation table's results: test accuracy per row and seed, and against FLOPs.
 import type { PlotlyFigure } from '../display';
-import type { RowResult } from '../../experiments/records';
+import type { ModelKind, RowResult } from '../../experiments/records';
 import { LEGEND_ON_TOP, PALETTE, titled } from './layout';
 
 /** A legend entry with nothing drawn: explains a marker style shared by several traces. */
@@ -161,4 +161,60 @@ function wrapLabel(text: string, width: number): string {
     else lines.push(word);
   }
   return lines.join('<br>');
+}
+
+/** One trained model of a recorded table, for modelsFlopsFigure. */
+export interface TrainedModel {
+  kind: ModelKind;
+  /** Where it comes from, e.g. 'Table 1: (1, 2), seed 3'. */
+  label: string;
+  flops: number;
+  params: number;
+  testAccuracy: number;
+}
+
+const KINDS: Record<ModelKind, { name: string; color: string }> = {
+  designed: { name: 'transformer, fixed design (DeiT and the ablations)', color: PALETTE[0] },
+  searched: { name: 'transformer, found by a search', color: PALETTE[2] },
+  resnet: { name: 'ResNet-proxy', color: PALETTE[3] },
+};
+
+/**
+ * The paper's Figure 1 at proxy scale: test accuracy against FLOPs of every model trained, one colour per kind of
+ * model (fixed transformer designs, searched ones, the ResNet), each model a dot named on hover.
+ */
+export function modelsFlopsFigure(models: TrainedModel[], options: { title?: string } = {}): PlotlyFigure {
+  const kinds = (Object.keys(KINDS) as ModelKind[]).filter((k) => models.some((m) => m.kind === k));
+  const width = 850;
+  const { layout: title, top } = titled(
+    options.title,
+    legendRows(
+      kinds.map((k) => KINDS[k].name),
+      width,
+    ),
+  );
+  return {
+    data: kinds.map((kind) => {
+      const of = models.filter((m) => m.kind === kind);
+      return {
+        type: 'scatter',
+        mode: 'markers',
+        name: KINDS[kind].name,
+        x: of.map((m) => m.flops / 1e6),
+        y: of.map((m) => 100 * m.testAccuracy),
+        text: of.map((m) => `${m.label}<br>${(m.params / 1e6).toFixed(3)}M params`),
+        marker: { size: 9, color: KINDS[kind].color, opacity: 0.8, line: { width: 1, color: '#333' } },
+        hovertemplate: '%{text}<br>%{x:.2f}M FLOPs: %{y:.1f}%<extra></extra>',
+      };
+    }),
+    layout: {
+      ...title,
+      width,
+      height: top + 420,
+      margin: { t: top, l: 70, r: 20 },
+      xaxis: { title: { text: 'FLOPs (millions, official count)' } },
+      yaxis: { title: { text: 'test accuracy (%)' }, ticksuffix: '%' },
+      legend: LEGEND_ON_TOP,
+    },
+  };
 }
