@@ -10,7 +10,7 @@ import type { Progress } from '../lib/core/progress';
 import type { ExecutorOptions } from '../lib/tasks/executor';
 import { createExternalExecutor, stepCommands, stepManifest, type CommandPlace } from '../lib/tasks/external';
 import { readOutput, stepFile, taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
-import { glitProcess, ROOT } from './helpers';
+import { glitProcess, ROOT, timelessRows } from './helpers';
 
 const STAND_IN: CommandPlace = {
   cwd: ROOT,
@@ -130,8 +130,6 @@ test("glit reproduce table1 through the command lists (xargs) and through the ma
   const common = ['table1', '--scale', 'smoke', '--limit', 'train=64,val=32,test=32', '--json'];
   const inline = await glitProcess('reproduce', [...common, '--out', path.join(dir, 'inline')]);
   assert.equal(inline.code, 0, inline.stderr);
-  const strip = (t: { rows: { runs: { seconds: number }[] }[] }) =>
-    t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0 })) }));
   const pods = path.join(dir, 'pods.js');
   fs.writeFileSync(pods, PODS);
   const k8s = ['--k8s-image', 'glit:test', '--k8s-volume', 'runs', '--submit', `node ${pods} {manifest}`];
@@ -146,6 +144,6 @@ test("glit reproduce table1 through the command lists (xargs) and through the ma
       run.stderr,
       new RegExp(`external: step table1\\.G1-L2\\.seed0: ${name === 'xargs' ? 'xargs -P 2' : 'node'}`),
     );
-    assert.deepEqual(strip(JSON.parse(run.stdout)[0]), strip(JSON.parse(inline.stdout)[0]), name);
+    assert.deepEqual(timelessRows(JSON.parse(run.stdout)[0]), timelessRows(JSON.parse(inline.stdout)[0]), name);
   }
 });

@@ -219,3 +219,7 @@ export function tinySearchFlags(dir: string): string[] {
   );
   return ['--scale', 'smoke', '--limit', 'train=96,val=32,test=32', '--config', configFile];
 }
+
+/** A table's rows without what differs between runs that agree: each unit's wall time and the date it was made. */
+export const timelessRows = (t: { rows: { runs: { seconds: number; date?: string }[] }[] }) =>
+  t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0, date: '' })) }));

@@ -15,7 +15,7 @@ import { taskFiles, writeSpec, writeStep } from '../lib/tasks/task-files';
 import type { TaskFile } from '../lib/tasks/runner';
 import { createLocalExecutor } from '../lib/tasks/local';
 import { TRAIN_DEFAULTS } from '../lib/train/train';
-import { assertSameRunFiles, glitProcess, ROOT, runGlit, tinyBaseline, tinySearchFlags } from './helpers';
+import { assertSameRunFiles, glitProcess, ROOT, runGlit, tinyBaseline, timelessRows, tinySearchFlags } from './helpers';
 
 const strip = (r: { seconds: number }) => ({ ...r, seconds: 0 });
 
@@ -104,9 +104,7 @@ test(
     ]);
     assert.equal(resumed.code, 0, resumed.stderr);
     const [want, got] = [JSON.parse(inline.stdout)[0], JSON.parse(resumed.stdout)[0]];
-    const rows = (t: { rows: { runs: { seconds: number }[] }[] }) =>
-      t.rows.map((r) => ({ ...r, runs: r.runs.map(strip) }));
-    assert.deepEqual(rows(got), rows(want));
+    assert.deepEqual(timelessRows(got), timelessRows(want));
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );

@@ -334,43 +334,41 @@ export async function reproduceTable(
     const how = o.how ?? recorded?.how;
     writeJsonAtomic(o.record, { ...result, seeds: all, rows: rowsOf(() => true), ...(how !== undefined && { how }) });
   };
-  await each(spec.rows, async (row) => {
-    const runs = await each(seeds, async (seed) => {
-      const prior = units.get(row.id)!.get(seed);
-      if (prior) return prior;
-      const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
-      const r = await row.run({
-        dir: path.join(out, table, row.id, `seed${seed}`),
-        shared: path.join(out, 'shared', `seed${seed}`),
-        data,
-        config,
-        log: o.log,
-        progress: o.progress,
-        runner,
-        once,
-      });
-      const run: RunResult = {
-        seed,
-        name: r.name,
-        params: r.params,
-        flops: r.flops,
-        valAccuracy: r.valAccuracy,
-        testAccuracy: r.testAccuracy,
-        seconds: r.seconds,
-        ...(r.valCurve && { valCurve: r.valCurve }),
-        commit: at,
-        date: new Date().toISOString(),
-      };
-      units.get(row.id)!.set(seed, run);
-      save();
-      return run;
+  // Seed by seed, every row of a seed: a record cut short holds whole seeds, so its rows stay comparable.
+  const order = seeds.flatMap((seed) => spec.rows.map((row) => ({ row, seed })));
+  await each(order, async ({ row, seed }) => {
+    if (units.get(row.id)!.has(seed)) return;
+    const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
+    const r = await row.run({
+      dir: path.join(out, table, row.id, `seed${seed}`),
+      shared: path.join(out, 'shared', `seed${seed}`),
+      data,
+      config,
+      log: o.log,
+      progress: o.progress,
+      runner,
+      once,
     });
-    const tests = runs.map((r) => r.testAccuracy);
-    o.log(
-      `${table} ${row.label}: test ${(100 * mean(tests)).toFixed(2)}%` +
-        (seeds.length > 1 ? ` ± ${(100 * std(tests)).toFixed(2)} over ${seeds.length} seeds` : ' (1 seed)'),
-    );
+    const run: RunResult = {
+      seed,
+      name: r.name,
+      params: r.params,
+      flops: r.flops,
+      valAccuracy: r.valAccuracy,
+      testAccuracy: r.testAccuracy,
+      seconds: r.seconds,
+      ...(r.valCurve && { valCurve: r.valCurve }),
+      commit: at,
+      date: new Date().toISOString(),
+    };
+    units.get(row.id)!.set(seed, run);
+    save();
   });
   save();
+  for (const row of result.rows)
+    o.log(
+      `${table} ${row.label}: test ${(100 * row.meanTest).toFixed(2)}%` +
+        (seeds.length > 1 ? ` ± ${(100 * row.stdTest).toFixed(2)} over ${seeds.length} seeds` : ' (1 seed)'),
+    );
   return result;
 }
