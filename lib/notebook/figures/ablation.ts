@@ -58,15 +58,7 @@ export function ablationFlopsFigure(rows: RowResult[], options: { title?: string
       ]),
       legendKey('one seed', { size: 8, symbol: 'circle-open', color: '#555', line: { width: 2 } }),
     ],
-    layout: {
-      ...title,
-      width,
-      height: top + 420,
-      margin: { t: top, l: 70, r: 20 },
-      xaxis: { title: { text: 'FLOPs (millions, official count)' } },
-      yaxis: { title: { text: 'test accuracy (%, mean ± std over seeds)' }, ticksuffix: '%' },
-      legend: LEGEND_ON_TOP,
-    },
+    layout: flopsLayout(title, width, top, 'test accuracy (%, mean ± std over seeds)'),
   };
 }
 
@@ -163,6 +155,17 @@ function wrapLabel(text: string, width: number): string {
   return lines.join('<br>');
 }
 
+/** The layout of a figure of test accuracy against FLOPs, `width` pixels wide with a title and legend on top. */
+const flopsLayout = (title: Record<string, unknown>, width: number, top: number, yTitle: string) => ({
+  ...title,
+  width,
+  height: top + 420,
+  margin: { t: top, l: 70, r: 20 },
+  xaxis: { title: { text: 'FLOPs (millions, official count)' } },
+  yaxis: { title: { text: yTitle }, ticksuffix: '%' },
+  legend: LEGEND_ON_TOP,
+});
+
 /** One trained model of a recorded table, for modelsFlopsFigure. */
 export interface TrainedModel {
   kind: ModelKind;
@@ -207,14 +210,6 @@ export function modelsFlopsFigure(models: TrainedModel[], options: { title?: str
         hovertemplate: '%{text}<br>%{x:.2f}M FLOPs: %{y:.1f}%<extra></extra>',
       };
     }),
-    layout: {
-      ...title,
-      width,
-      height: top + 420,
-      margin: { t: top, l: 70, r: 20 },
-      xaxis: { title: { text: 'FLOPs (millions, official count)' } },
-      yaxis: { title: { text: 'test accuracy (%)' }, ticksuffix: '%' },
-      legend: LEGEND_ON_TOP,
-    },
+    layout: flopsLayout(title, width, top, 'test accuracy (%)'),
   };
 }
