@@ -115,5 +115,6 @@ test('--record: a new run folder on another machine continues from the record, n
   );
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /table1-tiny\.json: its units were made with other settings \(limit\.train differ\)/);
+  assert.ok(!fs.existsSync(path.join(dir, 'c', 'config.json')), 'refused before the run folder was made');
   fs.rmSync(dir, { recursive: true, force: true });
 });

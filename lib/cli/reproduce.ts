@@ -14,6 +14,8 @@ import {
 } from '../experiments/correlation';
 import type { Interval } from '../experiments/ranking';
 import { updateSettings } from '../io/run-folder';
+import { datasetName, parseDatasetSpec } from '../data/datasets';
+import { readTableRecord, tableSettings } from '../experiments/table-record';
 import { timedLog } from './search';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -107,6 +109,11 @@ ${PARALLEL_RUN_HELP}`,
         );
       seeds = seedsFlag;
       updateSettings(out, { seeds });
+    }
+    // A record that cannot be continued is refused before the run folder is made or touched.
+    if (values.record !== undefined) {
+      const settings = tableSettings(run.scale, datasetName(parseDatasetSpec(run.dataset)), run.limit, run.config);
+      readTableRecord(values.record, which as TableName, settings);
     }
     const { data } = await openRun('reproduce', out, run, resumed);
     const log = timedLog(Date.now());

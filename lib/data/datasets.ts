@@ -72,6 +72,9 @@ export const DEFAULT_TEST_FRACTION = 0.2;
 export const DEFAULT_FOLDER_IMAGE_SIZE = 32;
 
 /** Parses `fashion-mnist`, `mnist`, `cifar10:<path>` or `folder:<path>`; paths become absolute (`~/` is expanded). */
+/** The name a loaded dataset goes by (DatasetSplits.name): the kind, or an image folder's own name. */
+export const datasetName = (spec: DatasetSpec): string => (spec.kind === 'folder' ? path.basename(spec.path) : spec.kind);
+
 export function parseDatasetSpec(spec: string): DatasetSpec {
   const text = spec.trim();
   const colon = text.indexOf(':');
@@ -138,7 +141,7 @@ export async function loadDataset(spec: DatasetSpec | string = DEFAULT_DATASET, 
   const resized = async (set: ImageSet, split: string) => (size === undefined ? set : resizeSet(set, size, `${source.location}: resizing ${split} images to ${size}x${size}`, onProgress));
   const splits = { train: await resized(train, 'train'), val: await resized(val, 'val'), test: await resized(test, 'test') };
   return {
-    name: parsed.kind === 'folder' ? path.basename(parsed.path) : parsed.kind,
+    name: datasetName(parsed),
     source: formatDatasetSpec(parsed),
     location: source.location,
     classes: source.classes,
