@@ -117,3 +117,42 @@ test(
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );
+
+test(
+  '--record: a new run folder continues the study from the record, redoing nothing it holds',
+  { timeout: 300_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-correlation-record-'));
+    const record = path.join(dir, 'correlation-tiny.json');
+    const common = ['correlation', ...tinySearchFlags(dir), '--archs', '4', '--spaces', 'stage1', '--json'];
+    const first = await glitProcess('reproduce', [...common, '--record', record, '--out', path.join(dir, 'a')]);
+    assert.equal(first.code, 0, first.stderr);
+    const whole = JSON.parse(first.stdout) as CorrelationResult;
+    const saved = JSON.parse(fs.readFileSync(record, 'utf8')) as CorrelationResult;
+    assert.deepEqual(saved.spaces, whole.spaces);
+    assert.deepEqual(saved.partial, {});
+
+    // As if the session had stopped after two of the four stand-alone trainings: the rest is trained, nothing else.
+    const [space] = saved.spaces;
+    const trained = space.candidates.map((x, k) => {
+      const curve = fs.readFileSync(
+        path.join(dir, 'a', 'correlation', 'stage1', 'standalone', `a${k + 1}`, 'result.json'),
+      );
+      const r = JSON.parse(curve.toString()) as { valCurve: number[] };
+      const unit = { flops: x.flops, params: x.params, valAccuracy: x.valAccuracy, testAccuracy: x.testAccuracy };
+      return k < 2 ? { ...unit, valCurve: r.valCurve, commit: 'x', date: 'y' } : null;
+    });
+    const codes = space.candidates.map((x) => x.code);
+    const scores = space.candidates.map((x) => x.supernetScore);
+    fs.writeFileSync(record, JSON.stringify({ ...saved, spaces: [], partial: { stage1: { codes, scores, trained } } }));
+    const b = path.join(dir, 'b');
+    const second = await glitProcess('reproduce', [...common, '--record', record, '--out', b]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((JSON.parse(second.stdout) as CorrelationResult).spaces, whole.spaces);
+    assert.ok(!fs.existsSync(path.join(b, 'correlation', 'stage1', 'supernet')), 'the supernet was trained again');
+    const standalone = path.join(b, 'correlation', 'stage1', 'standalone');
+    assert.deepEqual(fs.readdirSync(standalone).sort(), ['a3', 'a4']);
+    assert.deepEqual((JSON.parse(fs.readFileSync(record, 'utf8')) as CorrelationResult).spaces, whole.spaces);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);

@@ -7,7 +7,9 @@ import { executorOptions, openRun, PARALLEL_RUN_HELP, PARALLEL_RUN_OPTIONS, reso
 import { openRunner } from '../tasks/open';
 import {
   CORRELATION_SPACES,
+  correlationSettings,
   judgeCorrelation,
+  readCorrelationRecord,
   rankingCorrelation,
   type CorrelationResult,
   type CorrelationSpace,
@@ -73,9 +75,10 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --spaces LIST    correlation: of ${CORRELATION_SPACES.join(', ')} (default stage1,full)
   --seeds N        seeds per row, counting up from --seed (default 1); with --resume, more seeds than the run
                    has adds them (the finished seeds are read back)
-  --record FILE    a table's record to commit (e.g. results/table1-converge.json): each finished row and seed is
-                   added to it at once, and those it holds are read, not rerun, so that a long reproduction continues
-                   in a new run folder on another machine; refused if it was made with other settings (one table)
+  --record FILE    a record to commit (e.g. results/table1-converge.json): each finished row and seed (for
+                   correlation: each space's scored sample, each stand-alone training) is added to it at once, and
+                   what it holds is read, not rerun, so that a long reproduction continues in a new run folder on
+                   another machine; refused if it was made with other settings (one table, or correlation)
   --how TEXT       with --record: how and where the run is made, in words, kept in the record
 ${PARALLEL_RUN_HELP}`,
   async run(argv) {
@@ -95,8 +98,10 @@ ${PARALLEL_RUN_HELP}`,
     }
     const study = which === 'correlation' ? correlationOptions(values) : undefined;
     if (values.how !== undefined && values.record === undefined) throw new UsageError('--how goes with --record FILE');
-    if (values.record !== undefined && (which === 'all' || study))
-      throw new UsageError(`--record holds one table: name one of ${TABLES.join(', ')}`);
+    if (values.record !== undefined && which === 'all')
+      throw new UsageError(
+        `--record holds one table or the correlation study: name one of ${TABLES.join(', ')} or correlation`,
+      );
     const seedsFlag = numberOption(values.seeds, 'seeds');
     if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1))
       throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);
@@ -112,8 +117,13 @@ ${PARALLEL_RUN_HELP}`,
     }
     // A record that cannot be continued is refused before the run folder is made or touched.
     if (values.record !== undefined) {
-      const settings = tableSettings(run.scale, datasetName(parseDatasetSpec(run.dataset)), run.limit, run.config);
-      readTableRecord(values.record, which as TableName, settings);
+      const dataset = datasetName(parseDatasetSpec(run.dataset));
+      if (study)
+        readCorrelationRecord(
+          values.record,
+          correlationSettings(run.scale, dataset, run.limit, run.config, study.archs),
+        );
+      else readTableRecord(values.record, which as TableName, tableSettings(run.scale, dataset, run.limit, run.config));
     }
     const { data } = await openRun('reproduce', out, run, resumed);
     const log = timedLog(Date.now());
@@ -121,9 +131,15 @@ ${PARALLEL_RUN_HELP}`,
     const runner = openRunner(out, executor, { data, log, progress });
     if (study) {
       const context = { data, config: run.config, log, progress, runner };
-      const result = await rankingCorrelation(out, context, { ...study, scale: run.scale, dataset: data.name }).finally(
-        () => runner.close(),
-      );
+      const options = {
+        ...study,
+        scale: run.scale,
+        dataset: data.name,
+        limit: run.limit,
+        record: values.record,
+        how: values.how,
+      };
+      const result = await rankingCorrelation(out, context, options).finally(() => runner.close());
       if (values.json) console.log(JSON.stringify(result));
       else printCorrelation(result);
       return;

@@ -13,7 +13,11 @@ import { backendInfo } from '../kernels/backend';
 import { writeJsonAtomic } from '../io/atomic-files';
 import { readJsonFile } from '../io/read-file';
 import { Rng } from '../core/random';
-import { budgetFor, retrainTask, scoreCodes, type PipelineContext, type SearchConfig } from '../search/pipeline';
+import { budgetFor, retrainStep, scoreCodes, type PipelineContext, type SearchConfig } from '../search/pipeline';
+import type { SplitLimit } from '../data/datasets';
+import type { RetrainResult } from '../search/records';
+import type { TableSettings } from './records';
+import { readRecord, tableSettings } from './table-record';
 import {
   archKey,
   decode,
@@ -92,7 +96,26 @@ export interface CorrelationResult {
   commit: string;
   date: string;
   spaces: SpaceCorrelation[];
+  /** In a record (--record): what decides its numbers, and the spaces still being studied, as far as they got. */
+  settings?: CorrelationSettings;
+  partial?: Partial<Record<CorrelationSpace, StudyProgress>>;
+  /** How and where a recording was made, in words (kept when a record is updated). */
+  how?: string;
 }
+
+/** What decides a study's numbers: a table's settings, the seed (it picks the sample) and candidates per space. */
+export type CorrelationSettings = TableSettings & { seed: number; archs: number };
+
+/** A space's study as far as it got: its sample scored on the supernet, and the candidates trained so far. */
+export interface StudyProgress {
+  codes: number[][];
+  scores: number[];
+  trained: (Standalone | null)[];
+}
+type Standalone = Pick<RetrainResult, 'flops' | 'params' | 'valAccuracy' | 'testAccuracy' | 'valCurve'> & {
+  commit: string;
+  date: string;
+};
 
 /**
  * `count` distinct candidates of `space` within the budget, stratified over FLOPs: many are drawn, sorted by FLOPs
@@ -115,43 +138,70 @@ export function stratifiedSample(space: SearchSpace, config: SearchConfig, count
   });
 }
 
-/** One space's study in `dir`: supernet, sample, supernet scores, stand-alone trainings, statistics. */
+/**
+ * One space's study in `dir`: supernet, sample, supernet scores, stand-alone trainings, statistics. What `prior` holds
+ * (a record's progress) is not redone; `progress` hears of each part as it is made.
+ */
 async function studySpace(
   c: PipelineContext,
   dir: string,
   which: CorrelationSpace,
   archs: number,
+  prior: StudyProgress | undefined,
+  progress: (p: StudyProgress) => void,
 ): Promise<SpaceCorrelation> {
   const { label, sharing } = SPACES[which];
   const config = { ...c.config, weightSharing: sharing };
   const ctx = { ...c, config };
   const space = SPACES[which].space(config);
   const run = c.runner.run;
-  const supernetDir = path.join(dir, 'supernet');
-  const supernetId = taskId(run, supernetDir);
-  const spec = {
-    kind: 'supernet' as const,
-    dir: inRun(run, supernetDir),
-    space,
-    search: config,
-    budget: budgetFor(config),
-  };
-  await c.runner.runStep(supernetId, [{ id: supernetId, spec }]);
-
   const sampleFile = path.join(dir, 'candidates.json');
-  const saved = fs.existsSync(sampleFile)
-    ? (readJsonFile(sampleFile) as { codes: number[][]; scores: number[] })
-    : null;
-  const codes =
-    saved?.codes ?? stratifiedSample(space, config, archs, new Rng(config.seed).fork(`correlation ${which}`));
-  const scores = saved?.scores ?? (await scoreCodes(ctx, space, supernetDir, taskId(run, dir, 'scores'), codes));
-  if (c.runner.inProcess) releaseSupernet();
-  if (!saved) writeJsonAtomic(sampleFile, { codes, scores });
+  const saved =
+    prior ?? (fs.existsSync(sampleFile) ? (readJsonFile(sampleFile) as { codes: number[][]; scores: number[] }) : null);
+  let sample = saved;
+  if (!sample) {
+    const supernetDir = path.join(dir, 'supernet');
+    const supernetId = taskId(run, supernetDir);
+    const spec = {
+      kind: 'supernet' as const,
+      dir: inRun(run, supernetDir),
+      space,
+      search: config,
+      budget: budgetFor(config),
+    };
+    await c.runner.runStep(supernetId, [{ id: supernetId, spec }]);
+    const codes = stratifiedSample(space, config, archs, new Rng(config.seed).fork(`correlation ${which}`));
+    const scores = await scoreCodes(ctx, space, supernetDir, taskId(run, dir, 'scores'), codes);
+    if (c.runner.inProcess) releaseSupernet();
+    sample = { codes, scores };
+    writeJsonAtomic(sampleFile, sample);
+  }
+  const { codes, scores } = sample;
+  const state: StudyProgress = { codes, scores, trained: codes.map((_, k) => prior?.trained[k] ?? null) };
+  progress(state);
 
-  const tasks = codes.map((code, k) =>
-    retrainTask(ctx, path.join(dir, 'standalone', `a${k + 1}`), `${which}-a${k + 1}`, decode(space, code)),
-  );
-  const trained = await c.runner.runStep(taskId(run, dir, 'standalone'), tasks);
+  const train = async (k: number): Promise<Standalone> => {
+    const recorded = state.trained[k];
+    if (recorded) return recorded;
+    const name = `${which}-a${k + 1}`;
+    const r = await retrainStep(ctx, path.join(dir, 'standalone', `a${k + 1}`), name, decode(space, codes[k]));
+    const { flops, params, valAccuracy, testAccuracy, valCurve } = r;
+    state.trained[k] = {
+      flops,
+      params,
+      valAccuracy,
+      testAccuracy,
+      valCurve,
+      commit: commit(),
+      date: new Date().toISOString(),
+    };
+    progress(state);
+    return state.trained[k]!;
+  };
+  const indices = codes.map((_, k) => k);
+  const trained: Standalone[] = [];
+  if (c.runner.inProcess) for (const k of indices) trained.push(await train(k));
+  else trained.push(...(await Promise.all(indices.map(train))));
   const candidates = codes.map((code, k) => ({
     key: archKey(decode(space, code)),
     code,
@@ -182,10 +232,23 @@ async function studySpace(
 export async function rankingCorrelation(
   out: string,
   c: PipelineContext,
-  o: { spaces: readonly CorrelationSpace[]; archs: number; scale: string; dataset: string },
+  o: {
+    spaces: readonly CorrelationSpace[];
+    archs: number;
+    scale: string;
+    dataset: string;
+    /** The images per split the data was loaded with (part of a record's settings). */
+    limit?: SplitLimit;
+    /** A study's record (lib/experiments/table-record.ts): what it holds is read, not redone; each new part added. */
+    record?: string;
+    /** How and where the run is made, in words, for the record (else the record's own is kept). */
+    how?: string;
+  },
 ): Promise<CorrelationResult> {
   if (!Number.isInteger(o.archs) || o.archs < 4)
     throw new Error(`--archs must be an integer of at least 4, got ${o.archs}`);
+  const settings = correlationSettings(o.scale, o.dataset, o.limit, c.config, o.archs);
+  const recorded = o.record ? readCorrelationRecord(o.record, settings) : undefined;
   const { backend, device } = backendInfo();
   const result: CorrelationResult = {
     scale: o.scale,
@@ -203,16 +266,50 @@ export async function rankingCorrelation(
     date: new Date().toISOString(),
     spaces: [],
   };
-  const done = new Map<CorrelationSpace, SpaceCorrelation>();
-  const study = async (which: CorrelationSpace) => {
-    done.set(which, await studySpace(c, path.join(out, 'correlation', which), which, o.archs));
+  // The record's finished spaces (all of them, also those not asked for now: kept) and its spaces in progress.
+  const done = new Map<CorrelationSpace, SpaceCorrelation>((recorded?.spaces ?? []).map((s) => [s.space, s]));
+  const partial = new Map(Object.entries(recorded?.partial ?? {})) as Map<CorrelationSpace, StudyProgress>;
+  const save = () => {
     result.spaces = o.spaces.flatMap((s) => done.get(s) ?? []);
     writeJsonAtomic(path.join(out, 'correlation.json'), result);
+    if (!o.record) return;
+    const spaces = [...CORRELATION_SPACES].flatMap((s) => done.get(s) ?? []);
+    const how = o.how ?? recorded?.how;
+    const record = { ...result, spaces, settings, partial: Object.fromEntries(partial) };
+    writeJsonAtomic(o.record, how === undefined ? record : { ...record, how });
+  };
+  const study = async (which: CorrelationSpace) => {
+    if (done.has(which)) return;
+    const dir = path.join(out, 'correlation', which);
+    const got = await studySpace(c, dir, which, o.archs, partial.get(which), (p) => {
+      partial.set(which, p);
+      save();
+    });
+    partial.delete(which);
+    done.set(which, got);
+    save();
   };
   if (c.runner.inProcess) for (const s of o.spaces) await study(s);
   else await Promise.all(o.spaces.map(study));
+  save();
   return result;
 }
+
+export const correlationSettings = (
+  scale: string,
+  dataset: string,
+  limit: SplitLimit | undefined,
+  config: SearchConfig,
+  archs: number,
+): CorrelationSettings => ({ ...tableSettings(scale, dataset, limit, config), seed: config.seed, archs });
+
+export const readCorrelationRecord = (file: string, settings: CorrelationSettings) =>
+  readRecord<CorrelationResult>(
+    file,
+    'the correlation study',
+    (r) => Array.isArray(r.spaces) && 'archs' in r,
+    settings,
+  );
 
 export type CorrelationVerdict = 'supported' | 'contradicted' | 'inconclusive at this scale';
 

@@ -1,6 +1,7 @@
-// A table's record, a small JSON file meant for results/ and committed as its units (one row, one seed) finish: a
-// reproduction that outlasts a session or a machine continues on another from the record, never retraining a unit it
-// holds. The record names the settings that decide its numbers, so units made under other settings never mix in.
+// A table's record (or the correlation study's), a small JSON file meant for results/ and committed as its units (a
+// row's seed, a candidate) finish: a reproduction that outlasts a session or a machine continues on another from the
+// record, never retraining a unit it holds. The record names the settings that decide its numbers, so units made
+// under other settings never mix in.
 import * as fs from 'node:fs';
 import type { SplitLimit } from '../data/datasets';
 import { FileError, readJsonFile } from '../io/read-file';
@@ -35,18 +36,26 @@ export function differences(a: unknown, b: unknown, at = ''): string[] {
 }
 
 /**
- * The record in `file` for `table` under `settings`, or undefined when there is none yet. A file that holds another
- * table, no settings, or other settings is refused with what differs: its units could not be compared with new ones.
+ * The record in `file` of `what` (a table, or the correlation study: `isIt` tells) under `settings`, or undefined when
+ * there is none yet. A file that records something else, no settings, or other settings is refused with what
+ * differs: its units could not be compared with new ones.
  */
-export function readTableRecord(file: string, table: TableName, settings: TableSettings): TableResult | undefined {
+export function readRecord<T extends { settings?: unknown }>(
+  file: string,
+  what: string,
+  isIt: (record: Partial<T>) => boolean,
+  settings: unknown,
+): T | undefined {
   if (!fs.existsSync(file)) return undefined;
-  const record = readJsonFile(file, 'restore it from git, or name a new --record file') as Partial<TableResult>;
+  const record = readJsonFile(file, 'restore it from git, or name a new --record file') as Partial<T>;
   const fix = 'name a new --record file, or run with the settings it records';
-  if (record.table !== table) throw new FileError(file, `records ${record.table ?? 'no table'}, not ${table}`, fix);
-  if (!record.settings || !Array.isArray(record.rows))
-    throw new FileError(file, 'records no settings (it was written without --record)', fix);
+  if (!isIt(record)) throw new FileError(file, `does not record ${what}`, fix);
+  if (!record.settings) throw new FileError(file, 'records no settings (it was written without --record)', fix);
   const differ = differences(record.settings, settings);
   if (differ.length)
     throw new FileError(file, `its units were made with other settings (${differ.slice(0, 6).join(', ')} differ)`, fix);
-  return record as TableResult;
+  return record as T;
 }
+
+export const readTableRecord = (file: string, table: TableName, settings: TableSettings) =>
+  readRecord<TableResult>(file, table, (r) => r.table === table && Array.isArray(r.rows), settings);
