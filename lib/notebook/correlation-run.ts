@@ -1,7 +1,7 @@
 // The cells of notebook 09 (the ranking-correlation study, lib/experiments/correlation.ts): live, a small study in
 // the notebook's own run folder, runs/notebooks/correlation-<scale>-seed<seed>-<dataset>/ (laid out as `glit
-// reproduce correlation --out` lays it out, so the CLI can continue it); recorded, results/correlation-cpu.json (or
-// the correlation.json of the folder GLIT_RECORDED names).
+// reproduce correlation --out` lays it out, so the CLI can continue it); recorded, results/correlation-<scale>.json
+// for the cpu and converge scales (or the correlation.json of the folder GLIT_RECORDED names).
 import * as aq from 'arquero';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,19 +30,39 @@ export const runNotebookCorrelation = (
     ),
   );
 
-/** The recorded study: results/correlation-cpu.json, or <GLIT_RECORDED>/correlation.json; null when missing. */
-export function readCorrelationRecording(env: NodeJS.ProcessEnv = process.env): {
-  file: string;
-  result: CorrelationResult | null;
-} {
+/** The recorded study at `scale`: results/correlation-<scale>.json, or <GLIT_RECORDED>/correlation.json. */
+export function readCorrelationRecording(
+  scale = 'cpu',
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; result: CorrelationResult | null } {
   const given = env.GLIT_RECORDED?.trim();
   const file = given
     ? path.join(path.resolve(ROOT, given), 'correlation.json')
-    : path.join(ROOT, 'results', 'correlation-cpu.json');
+    : path.join(ROOT, 'results', `correlation-${scale}.json`);
   return {
     file: path.relative(ROOT, file),
     result: fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as CorrelationResult) : null,
   };
+}
+
+/**
+ * Every recorded study (the cpu and converge scales, or the one GLIT_RECORDED names): each finished space's table,
+ * verdict and figure, and how far the spaces still being studied have got.
+ */
+export function showRecordedCorrelations(env: NodeJS.ProcessEnv = process.env): void {
+  const scales = env.GLIT_RECORDED?.trim() ? ['cpu'] : ['cpu', 'converge'];
+  const found = scales.map((s) => readCorrelationRecording(s, env)).filter((r) => r.result);
+  if (!found.length)
+    showMarkdown(`*No recorded study: \`${readCorrelationRecording('cpu', env).file}\` does not exist yet.*`);
+  for (const { file, result } of found) {
+    const r = result!;
+    showMarkdown(`**Recorded at ${r.scale} scale** (\`${file}\`${r.how ? `; ${r.how}` : ''}):`);
+    const going = Object.entries(r.partial ?? {}).map(
+      ([space, p]) => `${space}: ${p!.trained.filter((t) => t).length} of ${p!.codes.length} candidates trained`,
+    );
+    if (going.length) showMarkdown(`Still being recorded: ${going.join('; ')}.`);
+    if (r.spaces.length) showCorrelation(r, `Recorded study, ${r.scale} scale`);
+  }
 }
 
 /** A study's table (one row per space), verdict and figure. */
