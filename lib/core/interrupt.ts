@@ -65,6 +65,11 @@ export async function unlessInterrupted<T>(work: Promise<T>): Promise<T> {
   // After a yield, as in interruptPoint: never from a notebook cell's synchronous part.
   await new Promise((resolve) => setImmediate(resolve));
   listen();
+  if (state.pending) {
+    // A SIGINT that came before this wait began (while a driver submitted its jobs, say).
+    state.pending = false;
+    throw new Interrupted();
+  }
   let wake!: () => void;
   const interrupted = new Promise<never>((_, reject) => {
     wake = () => {

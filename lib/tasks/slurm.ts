@@ -8,6 +8,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { interruptPoint } from '../core/interrupt';
 import { writeFileAtomic } from '../io/atomic-files';
 import { LOCK_FILE } from '../io/run-lock';
 import type { Executor, ExecutorHooks, ExecutorOptions, SlurmOptions } from './executor';
@@ -174,6 +175,9 @@ export function createSlurmExecutor(
   }
 
   async function runStep(run: string, step: string, ids: string[]): Promise<void> {
+    // Listening for Ctrl-C before the first sbatch: a SIGINT while arrays are submitted must cancel them, not kill
+    // the driver and leave them running.
+    await interruptPoint();
     run = path.resolve(run);
     const lines = readStep(run, step);
     const indexOf = new Map(lines.map((id, i) => [id, i]));
