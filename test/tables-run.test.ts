@@ -64,7 +64,7 @@ test('recorded scales side by side: a row not yet recorded at a scale is a dash;
 });
 
 test('a row counts its flat val curves, and says so when its runs kept none', () => {
-  const flat = table1('converge', { 'G3-L0': [0.8, 0.81] }, [0.5, 0.7, 0.8, 0.805]);
+  const flat = table1('converge', { 'G3-L0': [0.8, 0.81] }, [0.5, 0.7, 0.8, 0.805, 0.803]);
   assert.equal(resultRows(flat)[0]['val curve flat'], '2 of 2');
   const rising = table1('converge', { 'G3-L0': [0.8] }, [0.5, 0.6, 0.7, 0.8]);
   assert.equal(resultRows(rising)[0]['val curve flat'], '0 of 1');

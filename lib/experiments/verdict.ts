@@ -147,16 +147,19 @@ export function judgeTable(result: TableResult): TableVerdict {
   };
 }
 
-/** Points of val accuracy (0..1 scale) that a curve's last quarter may still gain over the quarter before. */
+/** Val accuracy (0..1 scale) that a flat curve's trend may still add over its last quarter: 1 point. */
 export const FLAT_TOLERANCE = 0.01;
 
 /**
- * Whether a training's val curve has flattened: the mean of its last quarter of epochs (at least one) is less than
- * FLAT_TOLERANCE above the mean of the quarter before. Null for a curve too short to tell (under 2 epochs).
+ * Whether a training's val curve has flattened: over its last quarter of epochs (at least 3), the least-squares trend
+ * adds less than FLAT_TOLERANCE per quarter (slope x epochs). A trend, not the last epochs against earlier ones: a
+ * curve that rose until the last quarter and then stayed has flattened. Null for a curve under 3 epochs.
  */
 export function curveFlattened(curve: number[]): boolean | null {
-  const q = Math.max(1, Math.floor(curve.length / 4));
-  if (curve.length < 2 * q) return null;
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return mean(curve.slice(-q)) - mean(curve.slice(-2 * q, -q)) < FLAT_TOLERANCE;
+  const q = Math.max(3, Math.floor(curve.length / 4));
+  if (curve.length < q) return null;
+  const ys = curve.slice(-q);
+  const [xm, ym] = [(q - 1) / 2, ys.reduce((a, b) => a + b, 0) / q];
+  const slope = ys.reduce((a, y, i) => a + (i - xm) * (y - ym), 0) / ys.reduce((a, _, i) => a + (i - xm) ** 2, 0);
+  return slope * q < FLAT_TOLERANCE;
 }
