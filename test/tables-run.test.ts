@@ -56,8 +56,8 @@ test('recorded scales side by side: a row not yet recorded at a scale is a dash;
     rows.map((r) => r.row),
     TABLE_SPECS.table1.rows.map((r) => r.label),
   );
-  assert.equal(rows[0]['cpu: test %'], '31.00 ± 0.00 (2 seed(s))');
-  assert.equal(rows[0]['converge: test %'], '82.00 ± 0.00 (1 seed(s))');
+  assert.equal(rows[0]['cpu: test %'], '31.00 ± 0.00 (2 seeds)');
+  assert.equal(rows[0]['converge: test %'], '82.00 (1 seed)');
   assert.equal(rows[1]['converge: test %'], '–');
   assert.equal(rows[0]["paper's ImageNet top-1 % of the model"], 72.2, 'DeiT-Tiny');
   assert.equal(rows[2]["paper's ImageNet top-1 % of the model"], '–');

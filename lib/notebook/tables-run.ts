@@ -142,19 +142,19 @@ export const recordingNote = (table: TableName, recording: Recording): string =>
 /** How long the recorded run's retrainings took and where it ran, in a line of markdown. */
 export function recordedTimeMarkdown(t: TableResult): string {
   return (
-    `The ${t.scale}-scale recording retrained ${unitsLine(t)} (${t.rows.length} rows x ${t.seeds.length} seed(s)) in ` +
+    `The ${t.scale}-scale recording retrained ${unitsLine(t)} in ` +
     `**${formatSeconds(retrainingSeconds(t))}** of retraining, with ${t.backend} on ${t.device}; dated ${t.date}, commit ${t.commit}.`
   );
 }
 
 /** The verdict's comparisons as rows of a table, in percentage points, rows named by their labels. */
-export function verdictRows(result: TableResult, verdict: TableVerdict): Record<string, string | number | null>[] {
-  const label = (id: string) => result.rows.find((r) => r.id === id)?.label ?? id;
+export function verdictRows(result: TableResult, verdict: TableVerdict): Record<string, string | number>[] {
+  const label = (id: string) => TABLE_SPECS[result.table].rows.find((r) => r.id === id)?.label ?? id;
   return verdict.comparisons.map((c) => ({
     'claimed better': label(c.better),
     'claimed worse': label(c.worse),
-    'difference (pts)': c.difference === null ? null : 100 * c.difference,
-    'noise threshold (pts)': c.threshold === null ? null : 100 * c.threshold,
+    'difference (pts)': c.difference === null ? '–' : 100 * c.difference,
+    'noise threshold (pts)': c.threshold === null ? '–' : 100 * c.threshold,
     outcome: c.outcome,
   }));
 }
@@ -247,7 +247,8 @@ export function showRecording(table: TableName): TableResult[] {
 function unitsLine(t: TableResult): string {
   const done = t.rows.reduce((a, r) => a + r.runs.length, 0);
   const all = TABLE_SPECS[t.table].rows.length * t.seeds.length;
-  return done === all ? `${done} models` : `${done} of ${all} models so far: the run is still being recorded`;
+  const rows = `${TABLE_SPECS[t.table].rows.length} rows x ${t.seeds.length} seed(s)`;
+  return done === all ? `${done} models (${rows})` : `${done} of ${all} models (${rows}) so far, still being recorded`;
 }
 
 /** One line per row: its test accuracy in each recording, and the paper's ImageNet top-1 for its model. */
@@ -255,7 +256,12 @@ export function sideBySideRows(table: TableName, results: TableResult[]): Record
   return TABLE_SPECS[table].rows.map((spec) => {
     const cells = results.map((t) => {
       const r = t.rows.find((x) => x.id === spec.id);
-      const value = !r ? '–' : `${percent(r.meanTest)} ± ${percent(r.stdTest)} (${r.runs.length} seed(s))`;
+      const n = r?.runs.length ?? 0;
+      const value = !r
+        ? '–'
+        : n > 1
+          ? `${percent(r.meanTest)} ± ${percent(r.stdTest)} (${n} seeds)`
+          : `${percent(r.meanTest)} (1 seed)`;
       return [`${t.scale}: test %`, value];
     });
     return {
