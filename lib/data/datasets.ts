@@ -71,10 +71,10 @@ export const DEFAULT_VAL_FRACTION = 0.1;
 export const DEFAULT_TEST_FRACTION = 0.2;
 export const DEFAULT_FOLDER_IMAGE_SIZE = 32;
 
-/** Parses `fashion-mnist`, `mnist`, `cifar10:<path>` or `folder:<path>`; paths become absolute (`~/` is expanded). */
 /** The name a loaded dataset goes by (DatasetSplits.name): the kind, or an image folder's own name. */
 export const datasetName = (spec: DatasetSpec): string => (spec.kind === 'folder' ? path.basename(spec.path) : spec.kind);
 
+/** Parses `fashion-mnist`, `mnist`, `cifar10:<path>` or `folder:<path>`; paths become absolute (`~/` is expanded). */
 export function parseDatasetSpec(spec: string): DatasetSpec {
   const text = spec.trim();
   const colon = text.indexOf(':');

@@ -17,7 +17,7 @@ import { budgetFor, retrainStep, scoreCodes, type PipelineContext, type SearchCo
 import type { SplitLimit } from '../data/datasets';
 import type { RetrainResult } from '../search/records';
 import type { TableSettings } from './records';
-import { readRecord, tableSettings } from './table-record';
+import { readRecord, tableSettings, writeRecord } from './table-record';
 import {
   archKey,
   decode,
@@ -30,6 +30,7 @@ import {
 } from '../search/space';
 import type { WeightSharing } from '../search/supernet';
 import { inRun, releaseSupernet, taskId } from '../tasks/task';
+import { eachUnit } from '../tasks/runner';
 import { bootstrap, kendallTau, spearmanRho, topKOverlap, type Interval } from './ranking';
 import { commit } from './reproduce';
 
@@ -180,6 +181,7 @@ async function studySpace(
   const state: StudyProgress = { codes, scores, trained: codes.map((_, k) => prior?.trained[k] ?? null) };
   progress(state);
 
+  const at = commit();
   const train = async (k: number): Promise<Standalone> => {
     const recorded = state.trained[k];
     if (recorded) return recorded;
@@ -192,16 +194,17 @@ async function studySpace(
       valAccuracy,
       testAccuracy,
       valCurve,
-      commit: commit(),
+      commit: at,
       date: new Date().toISOString(),
     };
     progress(state);
     return state.trained[k]!;
   };
-  const indices = codes.map((_, k) => k);
-  const trained: Standalone[] = [];
-  if (c.runner.inProcess) for (const k of indices) trained.push(await train(k));
-  else trained.push(...(await Promise.all(indices.map(train))));
+  const trained = await eachUnit(
+    c.runner,
+    codes.map((_, k) => k),
+    train,
+  );
   const candidates = codes.map((code, k) => ({
     key: archKey(decode(space, code)),
     code,
@@ -274,9 +277,11 @@ export async function rankingCorrelation(
     writeJsonAtomic(path.join(out, 'correlation.json'), result);
     if (!o.record) return;
     const spaces = [...CORRELATION_SPACES].flatMap((s) => done.get(s) ?? []);
-    const how = o.how ?? recorded?.how;
-    const record = { ...result, spaces, settings, partial: Object.fromEntries(partial) };
-    writeJsonAtomic(o.record, how === undefined ? record : { ...record, how });
+    writeRecord(
+      o.record,
+      { ...result, spaces, settings, partial: Object.fromEntries(partial) },
+      o.how ?? recorded?.how,
+    );
   };
   const study = async (which: CorrelationSpace) => {
     if (done.has(which)) return;
@@ -289,8 +294,7 @@ export async function rankingCorrelation(
     done.set(which, got);
     save();
   };
-  if (c.runner.inProcess) for (const s of o.spaces) await study(s);
-  else await Promise.all(o.spaces.map(study));
+  await eachUnit(c.runner, [...o.spaces], study);
   save();
   return result;
 }

@@ -20,12 +20,12 @@ import {
   type SearchConfig,
   type SearchLog,
 } from '../search/pipeline';
-import { inlineRunner, type TaskRunner } from '../tasks/runner';
+import { eachUnit, inlineRunner, type TaskRunner } from '../tasks/runner';
 import { inRun, taskId } from '../tasks/task';
 import { resnetForFlops } from '../model/resnet';
 import type { RetrainResult } from '../search/records';
 import type { ModelKind, RowResult, TableName, TableResult } from './records';
-import { readTableRecord, tableSettings } from './table-record';
+import { readTableRecord, tableSettings, writeRecord } from './table-record';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
 import type { WeightSharing } from '../search/supernet';
@@ -248,8 +248,8 @@ export function commit(): string {
 
 /**
  * Runs (or continues) every row of a table for `seeds`, writing `out`/<table>.json (and the record, if any) after each
- * unit (a row's seed). With a runner of
- * workers, every row and seed runs at once (their tasks share the workers); in this process, one after the other.
+ * unit (a row's seed). With a runner of workers, every row and seed runs at once (their tasks share the workers); in
+ * this process, one after the other.
  */
 export async function reproduceTable(
   table: TableName,
@@ -297,12 +297,6 @@ export async function reproduceTable(
     if (!shared.has(key)) shared.set(key, run());
     return shared.get(key) as Promise<T>;
   };
-  const each = async <T, R>(items: T[], f: (item: T) => Promise<R>): Promise<R[]> => {
-    if (!runner.inProcess) return Promise.all(items.map(f));
-    const out: R[] = [];
-    for (const item of items) out.push(await f(item));
-    return out;
-  };
   // Every finished unit by row and seed: this folder's (a resumed run) and the record's, also seeds this run does not
   // ask for (kept in the record). Units read back keep the commit and date that made them.
   const own = path.join(out, `${table}.json`);
@@ -331,12 +325,11 @@ export async function reproduceTable(
     writeJsonAtomic(own, result);
     if (!o.record) return;
     const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
-    const how = o.how ?? recorded?.how;
-    writeJsonAtomic(o.record, { ...result, seeds: all, rows: rowsOf(() => true), ...(how !== undefined && { how }) });
+    writeRecord(o.record, { ...result, seeds: all, rows: rowsOf(() => true) }, o.how ?? recorded?.how);
   };
   // Seed by seed, every row of a seed: a record cut short holds whole seeds, so its rows stay comparable.
   const order = seeds.flatMap((seed) => spec.rows.map((row) => ({ row, seed })));
-  await each(order, async ({ row, seed }) => {
+  await eachUnit(runner, order, async ({ row, seed }) => {
     if (units.get(row.id)!.has(seed)) return;
     const config = { ...base, seed, supernet: { ...base.supernet, seed }, retrain: { ...base.retrain, seed } };
     const r = await row.run({

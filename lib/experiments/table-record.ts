@@ -4,6 +4,7 @@
 // under other settings never mix in.
 import * as fs from 'node:fs';
 import type { SplitLimit } from '../data/datasets';
+import { writeJsonAtomic } from '../io/atomic-files';
 import { FileError, readJsonFile } from '../io/read-file';
 import type { SearchConfig } from '../search/pipeline';
 import type { TableName, TableResult, TableSettings } from './records';
@@ -59,3 +60,8 @@ export function readRecord<T extends { settings?: unknown }>(
 
 export const readTableRecord = (file: string, table: TableName, settings: TableSettings) =>
   readRecord<TableResult>(file, table, (r) => r.table === table && Array.isArray(r.rows), settings);
+
+/** Writes a record (atomically) with its `how`: the run's own words, else those the record had. */
+export function writeRecord(file: string, record: object, how: string | undefined): void {
+  writeJsonAtomic(file, how === undefined ? record : { ...record, how });
+}

@@ -246,8 +246,9 @@ export function showRecording(table: TableName): TableResult[] {
 /** How many of a recording's units (row x seed) have finished: a record being made fills in as they do. */
 function unitsLine(t: TableResult): string {
   const done = t.rows.reduce((a, r) => a + r.runs.length, 0);
-  const all = TABLE_SPECS[t.table].rows.length * t.seeds.length;
-  const rows = `${TABLE_SPECS[t.table].rows.length} rows x ${t.seeds.length} seed(s)`;
+  const rowCount = TABLE_SPECS[t.table].rows.length;
+  const all = rowCount * t.seeds.length;
+  const rows = `${rowCount} rows x ${t.seeds.length} seed(s)`;
   return done === all ? `${done} models (${rows})` : `${done} of ${all} models (${rows}) so far, still being recorded`;
 }
 

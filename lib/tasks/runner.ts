@@ -33,6 +33,17 @@ export interface TaskFile {
 export const kernelsOf = (info: Pick<BackendInfo, 'backend' | 'gemm'>) =>
   info.backend === 'wasm' ? `wasm with ${info.gemm?.split(' ')[0] ?? 'XNNPACK'} GEMM` : info.backend;
 
+/**
+ * `f` of every item, in order: one after the other when `runner` runs tasks in this process, all at once when workers
+ * run them (their tasks then share the workers).
+ */
+export async function eachUnit<T, R>(runner: TaskRunner, items: T[], f: (item: T) => Promise<R>): Promise<R[]> {
+  if (!runner.inProcess) return Promise.all(items.map(f));
+  const out: R[] = [];
+  for (const item of items) out.push(await f(item));
+  return out;
+}
+
 /** Every task in this process, one after the other. */
 export function inlineRunner(
   run: string,
