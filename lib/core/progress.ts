@@ -22,9 +22,9 @@ export interface ProgressLine {
 }
 
 /**
- * Throttles progress to lines: one when a task announces its start (done = 0), then at most one per `interval` ms,
- * and a last one when it finishes; null for the calls in between. Quick tasks that do not announce themselves show
- * nothing.
+ * Throttles progress to lines: one when a task announces its start (its first call, with done = 0), then at most one
+ * per `interval` ms, and a last one when it finishes; null for the calls in between. Quick tasks that do not announce
+ * themselves show nothing.
  */
 export function progressLines(interval: number): (p: Progress) => ProgressLine | null {
   let task = '';
@@ -36,7 +36,8 @@ export function progressLines(interval: number): (p: Progress) => ProgressLine |
     const first = p.task !== task;
     if (first) [task, since, started, shown] = [p.task, now, now, false];
     const finished = p.done >= p.total;
-    if (!(p.done === 0 || now - since >= interval || (finished && shown))) return null;
+    // A pool's tally stays at 0 until its first task ends: only the first call announces the start.
+    if (!((first && p.done === 0) || now - since >= interval || (finished && shown))) return null;
     since = now;
     shown = !finished;
     const elapsed = (now - started) / 1000;
