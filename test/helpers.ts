@@ -221,5 +221,5 @@ export function tinySearchFlags(dir: string): string[] {
 }
 
 /** A table's rows without what differs between runs that agree: each unit's wall time and the date it was made. */
-export const timelessRows = (t: { rows: { runs: { seconds: number; date?: string }[] }[] }) =>
+export const timelessRows = <R extends { seconds: number; date?: string }>(t: { rows: { runs: R[] }[] }) =>
   t.rows.map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, seconds: 0, date: '' })) }));

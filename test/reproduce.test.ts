@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { TABLE_SPECS } from '../lib/experiments/reproduce';
+import { modelKey, TABLE_SPECS } from '../lib/experiments/reproduce';
+import { SCALE_CONFIGS } from '../lib/config/scales';
 import { TABLES, type TableResult } from '../lib/experiments/records';
 import { runGlit, timelessRows, tinySearchFlags } from './helpers';
 
@@ -39,11 +40,15 @@ test(
       assert.equal(saved.backend, 'wasm');
       assert.equal(saved.scale, 'smoke');
     }
-    // Tables 4 and 5 share one hierarchical search: their GLiT rows are the same run (recorded by each at its time).
+    // Rows that train the same model (RowSpec.model) are trained once, by the first table, and read by the others.
     const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
     const runs = (table: string, id: string) => timelessRows({ rows: [row(table, id)] })[0].runs;
-    assert.deepEqual(runs('table4', 'glit'), runs('table5', 'hierarchical'));
-    assert.deepEqual(runs('table3', 'glit'), runs('table4', 'glit'));
+    const from = (table: string, id: string, first: string) => runs(table, id).map((r) => ({ ...r, from: first }));
+    assert.deepEqual(runs('table4', 'glit'), from('table3', 'glit', 'table3'));
+    assert.deepEqual(runs('table5', 'hierarchical'), from('table3', 'glit', 'table3'));
+    for (const table of ['table3', 'table4']) assert.deepEqual(runs(table, 'deit'), from('table1', 'G3-L0', 'table1'));
+    assert.deepEqual(runs('table6', 'conv1d'), from('table1', 'G1-L2', 'table1'));
+    assert.ok(!fs.existsSync(path.join(out, 'table6', 'conv1d')), 'table 6 retrained the model table 1 trained');
     assert.match(row('table3', 'resnet18').runs[0].name, /^resnet18-proxy-w\d+$/);
     assert.ok(row('table3', 'resnet18').runs[0].flops <= row('table3', 'deit').runs[0].flops * 1.5);
 
@@ -116,5 +121,47 @@ test('--record: a new run folder on another machine continues from the record, n
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /table1-tiny\.json: its units were made with other settings \(limit\.train differ\)/);
   assert.ok(!fs.existsSync(path.join(dir, 'c', 'config.json')), 'refused before the run folder was made');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('rows share their units exactly where they train the same model', () => {
+  const config = SCALE_CONFIGS.cpu.search;
+  const rows = TABLES.flatMap((table) =>
+    TABLE_SPECS[table].rows.map((row) => ({ at: `${table}.${row.id}`, key: modelKey(row, config) })),
+  );
+  const groups = [...new Set(rows.flatMap((r) => (r.key ? [r.key] : [])))]
+    .map((key) => rows.filter((r) => r.key === key).map((r) => r.at))
+    .filter((g) => g.length > 1);
+  assert.deepEqual(groups, [
+    ['table1.G3-L0', 'table3.deit', 'table4.deit'], // the deit-proxy baseline is (3, 0) in every block
+    ['table1.G1-L2', 'table6.conv1d'],
+    ['table3.glit', 'table4.glit', 'table5.hierarchical'],
+  ]);
+});
+
+test("a table reads the units another table's record holds for the same model, and they are what it would train", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-shared-'));
+  const flags = [...tinySearchFlags(dir), '--json'];
+  const records = path.join(dir, 'results');
+  const table = (name: string, out: string, ...more: string[]) => {
+    const r = runGlit(['reproduce', name, ...flags, '--out', path.join(dir, out), ...more], { GLIT_BACKEND: 'wasm' });
+    assert.equal(r.status, 0, r.stderr);
+    return { result: (JSON.parse(r.stdout) as TableResult[])[0], stderr: r.stderr };
+  };
+  const one = table('table1', 'a', '--record', path.join(records, 'table1-smoke.json'));
+  // Another folder, Table 6 with its record beside Table 1's (as in results/): its 1-D conv row is Table 1's (1, 2).
+  const six = table('table6', 'b', '--record', path.join(records, 'table6-smoke.json'));
+  const shared = six.result.rows.find((r) => r.id === 'conv1d')!.runs[0];
+  assert.deepEqual(shared, { ...one.result.rows.find((r) => r.id === 'G1-L2')!.runs[0], from: 'table1' });
+  assert.match(six.stderr, /table6 conv1d seed 0: read from table1/);
+  assert.ok(!fs.existsSync(path.join(dir, 'b', 'table6', 'conv1d')), 'retrained');
+  const saved = JSON.parse(fs.readFileSync(path.join(records, 'table6-smoke.json'), 'utf8')) as TableResult;
+  assert.equal(saved.rows.find((r) => r.id === 'conv1d')!.runs[0].from, 'table1');
+  // Trained on its own (no record beside it), the row gives the same numbers: sharing it changes nothing.
+  const alone = table('table6', 'c');
+  const [trained] = timelessRows({ rows: [alone.result.rows.find((r) => r.id === 'conv1d')!] })[0].runs;
+  const [read] = timelessRows({ rows: [six.result.rows.find((r) => r.id === 'conv1d')!] })[0].runs;
+  delete read.from;
+  assert.deepEqual({ ...trained, commit: '' }, { ...read, commit: '' });
   fs.rmSync(dir, { recursive: true, force: true });
 });

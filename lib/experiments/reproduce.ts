@@ -24,8 +24,15 @@ import { eachUnit, inlineRunner, type TaskRunner } from '../tasks/runner';
 import { inRun, taskId } from '../tasks/task';
 import { resnetForFlops } from '../model/resnet';
 import type { RetrainResult } from '../search/records';
-import type { ModelKind, RowResult, TableName, TableResult } from './records';
-import { readTableRecord, tableSettings, writeRecord } from './table-record';
+import {
+  TABLES,
+  type ModelKind,
+  type RowResult,
+  type TableName,
+  type TableResult,
+  type TableSettings,
+} from './records';
+import { differences, readTableRecord, tableSettings, writeRecord } from './table-record';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
 import type { WeightSharing } from '../search/supernet';
@@ -46,6 +53,10 @@ export interface RowSpec {
   paperTop1?: number;
   /** What makes its model: a fixed transformer design (the default), a search, or the ResNet-proxy. */
   kind?: ModelKind;
+  /** A fixed design's architecture (derived from the search config's baseline): the row retrains it. */
+  design?: (config: SearchConfig) => Architecture;
+  /** A searched row's model, named across tables: the rows that name the same one run the same search. */
+  model?: string;
   run: (c: RowContext) => Promise<RetrainResult>;
 }
 
@@ -82,6 +93,15 @@ const fullSpaceRow = (c: RowContext, weightSharing: WeightSharing, method: 'evol
   );
 const baselineModel = (config: SearchConfig) => loadArchitecture(config.baseline).model;
 const fixedRow = (c: RowContext, arch: Architecture) => retrainStep(c, c.dir, arch.name ?? 'fixed', arch);
+/** A row that retrains a fixed design. */
+const designedRow = (
+  id: string,
+  label: string,
+  design: (config: SearchConfig) => Architecture,
+  extra: Partial<RowSpec> = {},
+): RowSpec => ({ id, label, design, run: (c) => fixedRow(c, design(c.config)), ...extra });
+/** Table 6's rows: G = 1 global and L = 2 local heads in every block, the local heads' module changed. */
+const oneGlobal = (config: SearchConfig) => uniformArchitecture(baselineModel(config), 1);
 const hierarchical = (c: RowContext) => {
   const dir = path.join(c.shared, 'hierarchical');
   return c.once(dir, () => hierarchicalSearch(dir, c));
@@ -93,16 +113,13 @@ const DEIT_TINY_TOP1 = 72.2;
 const GLIT_TINY_TOP1 = 76.3;
 
 /** The row of the hand-designed baseline, and of the hierarchical search's result (shared by tables 3, 4 and 5). */
-const deitRow = (label: string): RowSpec => ({
-  id: 'deit',
-  label,
-  paperTop1: DEIT_TINY_TOP1,
-  run: (c) => fixedRow(c, loadArchitecture(c.config.baseline)),
-});
+const deitRow = (label: string): RowSpec =>
+  designedRow('deit', label, (config) => loadArchitecture(config.baseline), { paperTop1: DEIT_TINY_TOP1 });
 const hierarchicalRow = (id: string, label: string): RowSpec => ({
   id,
   label,
   kind: 'searched',
+  model: 'hierarchical',
   paperTop1: GLIT_TINY_TOP1,
   run: async (c) => (await hierarchical(c)).found,
 });
@@ -111,12 +128,14 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
   table1: {
     title: 'Table 1: the same head distribution (G global, L local heads) in every block',
     claim: 'adding local heads to DeiT-Tiny helps; best at G = 1, L = 2',
-    rows: [3, 2, 1, 0].map((g) => ({
-      id: `G${g}-L${3 - g}`,
-      label: `(${g}, ${3 - g})${g === 3 ? ' = DeiT' : ''}`,
-      ...(g === 3 && { paperTop1: DEIT_TINY_TOP1 }),
-      run: (c) => fixedRow(c, uniformArchitecture(baselineModel(c.config), g)),
-    })),
+    rows: [3, 2, 1, 0].map((g) =>
+      designedRow(
+        `G${g}-L${3 - g}`,
+        `(${g}, ${3 - g})${g === 3 ? ' = DeiT' : ''}`,
+        (config) => uniformArchitecture(baselineModel(config), g),
+        g === 3 ? { paperTop1: DEIT_TINY_TOP1 } : {},
+      ),
+    ),
   },
   table3: {
     title: 'Table 3: the searched transformer against a ResNet and DeiT of the same FLOPs budget',
@@ -180,24 +199,14 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
     claim:
       'the 1-D conv heads beat self-attention restricted to a local window (14, 28, 49 of 196 tokens) and a 2-D conv module (no CLS token, average-pooling head)',
     rows: [
-      ...PAPER_WINDOWS.map((w) => ({
-        id: `window-${w}`,
-        label: `window attention, ${w} of 196 tokens`,
-        run: (c: RowContext) => {
-          const base = uniformArchitecture(baselineModel(c.config), 1);
-          return fixedRow(c, withLocalModule(base, 'window-attention', scaleKernel(w, gridSize(base.model))));
-        },
-      })),
-      {
-        id: 'conv2d',
-        label: '2-D conv (no CLS, GAP head)',
-        run: (c) => fixedRow(c, withLocalModule(uniformArchitecture(baselineModel(c.config), 1), 'conv2d')),
-      },
-      {
-        id: 'conv1d',
-        label: '1-D conv heads (GLiT)',
-        run: (c) => fixedRow(c, uniformArchitecture(baselineModel(c.config), 1)),
-      },
+      ...PAPER_WINDOWS.map((w) =>
+        designedRow(`window-${w}`, `window attention, ${w} of 196 tokens`, (config) => {
+          const base = oneGlobal(config);
+          return withLocalModule(base, 'window-attention', scaleKernel(w, gridSize(base.model)));
+        }),
+      ),
+      designedRow('conv2d', '2-D conv (no CLS, GAP head)', (config) => withLocalModule(oneGlobal(config), 'conv2d')),
+      designedRow('conv1d', '1-D conv heads (GLiT)', oneGlobal),
     ],
   },
   table5: {
@@ -232,6 +241,53 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
 };
 
 type RunResult = RowResult['runs'][number];
+
+/**
+ * What a row trains, as a key: rows of two tables with the same key train the same model the same way (a fixed
+ * design's architecture, whatever its name; a searched row's named search), so one's units are the other's.
+ */
+export function modelKey(row: RowSpec, config: SearchConfig): string | undefined {
+  if (!row.design) return row.model;
+  const { model, blocks } = row.design(config);
+  return JSON.stringify({ model, blocks });
+}
+
+/**
+ * The finished units of `table`'s rows that other tables trained (modelKey): from the other tables' files in this run
+ * folder, and from their records beside `record` (results/<table>-<scale>.json) when those were made with the same
+ * settings. Each keeps its name, commit and date, and says which table it came from.
+ */
+function sharedUnits(
+  table: TableName,
+  out: string,
+  config: SearchConfig,
+  settings: TableSettings,
+  record: string | undefined,
+  log: SearchLog,
+): { row: string; run: RunResult }[] {
+  const keyed = (t: TableName) => TABLE_SPECS[t].rows.map((r) => ({ id: r.id, key: modelKey(r, config) }));
+  const rows = keyed(table).filter((r) => r.key);
+  const found: { row: string; run: RunResult }[] = [];
+  for (const other of TABLES.filter((t) => t !== table)) {
+    const partners = keyed(other);
+    const pairs = rows.flatMap((row) => partners.filter((p) => p.key === row.key).map((p) => [row.id, p.id]));
+    if (!pairs.length) continue;
+    const files = [path.join(out, `${other}.json`)];
+    if (record) files.push(path.join(path.dirname(record), `${other}-${settings.scale}.json`));
+    for (const file of files.filter((f) => fs.existsSync(f))) {
+      const source = readJsonFile(file, 'restore it from git, or delete it') as TableResult;
+      const differ = source.table === other && source.settings ? differences(source.settings, settings) : ['settings'];
+      if (differ.length) {
+        log(`${table}: not reading ${file}'s units: made with other settings (${differ.slice(0, 3).join(', ')})`);
+        continue;
+      }
+      for (const [row, partner] of pairs)
+        for (const run of source.rows.find((r) => r.id === partner)?.runs ?? [])
+          found.push({ row, run: { ...run, from: run.from ?? other } });
+    }
+  }
+  return found;
+}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) =>
@@ -304,6 +360,11 @@ export async function reproduceTable(
   const units = new Map<string, Map<number, RunResult>>(spec.rows.map((r) => [r.id, new Map()]));
   for (const source of [earlier, recorded])
     for (const row of source?.rows ?? []) for (const run of row.runs) units.get(row.id)?.set(run.seed, run);
+  for (const { row, run } of sharedUnits(table, out, base, settings, o.record, o.log)) {
+    if (units.get(row)!.has(run.seed) || !seeds.includes(run.seed)) continue;
+    units.get(row)!.set(run.seed, run);
+    o.log(`${table} ${row} seed ${run.seed}: read from ${run.from} (the same model, trained the same way)`);
+  }
   const rowsOf = (wanted: (seed: number) => boolean): RowResult[] =>
     spec.rows.flatMap((row) => {
       const runs = [...units.get(row.id)!.values()].filter((r) => wanted(r.seed)).sort((a, b) => a.seed - b.seed);
