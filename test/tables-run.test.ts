@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { RowResult, TableResult } from '../lib/experiments/records';
 import { TABLE_SPECS } from '../lib/experiments/reproduce';
 import { modelsFlopsFigure } from '../lib/notebook/figures';
-import { readRecordings, resultRows, sideBySideRows, trainedModels } from '../lib/notebook/tables-run';
+import { readRecordings, recordingRows, resultRows, sideBySideRows, trainedModels } from '../lib/notebook/tables-run';
 
 function table1(scale: string, tests: Record<string, number[]>, curve?: number[]): TableResult {
   const rows: RowResult[] = Object.entries(tests).map(([id, accs]) => ({
@@ -103,4 +103,13 @@ test('every model once, of the kind its row says: a model shared by tables count
       ['ResNet-proxy', 1],
     ],
   );
+});
+
+test('a recording says which of its rows another table trained', () => {
+  const t = table1('converge', { 'G3-L0': [0.8, 0.81], 'G1-L2': [0.9] });
+  const field = (r: TableResult) =>
+    recordingRows({ file: 'f', result: r }).find((x) => x.field === 'read from other tables')?.value;
+  assert.equal(field(t), undefined);
+  t.rows[0].runs[1].from = 'table4';
+  assert.equal(field(t), '(3, 0) = DeiT: from Table 4');
 });

@@ -130,7 +130,17 @@ export function recordingRows(recording: Recording & { result: TableResult }): {
     { field: 'seeds', value: t.seeds.join(', ') },
     { field: 'backend, device', value: `${t.backend} on ${t.device}` },
     { field: 'commit, date', value: `${t.commit}, ${t.date}` },
+    ...sharedRows(t),
   ];
+}
+
+/** The rows whose units another table trained (the same model, trained the same way), as rows of the table above. */
+function sharedRows(t: TableResult): { field: string; value: string }[] {
+  const shared = t.rows.flatMap((r) => {
+    const from = [...new Set(r.runs.flatMap((x) => (x.from ? [x.from] : [])))];
+    return from.length ? [`${r.label}: from ${from.map(paperName).join(', ')}`] : [];
+  });
+  return shared.length ? [{ field: 'read from other tables', value: shared.join('; ') }] : [];
 }
 
 /** What a notebook says in place of a recording that does not exist (yet). */
