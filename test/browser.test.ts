@@ -168,8 +168,11 @@ async function runCell(page: Page, index: number): Promise<void> {
   await idle(page);
 }
 
-/** Waits until plotly has drawn a plot with a trace in it in the cell's output. */
-async function figureDrawn(page: Page, cell: number, what: string, timeout = 20_000): Promise<void> {
+/**
+ * Waits until plotly has drawn a plot with a trace in it in the cell's output. A minute: on a 2-core machine busy with
+ * training, a reopened page once had drawn its axes but no trace after 20 s (and drew it in 1 s when rerun idle).
+ */
+async function figureDrawn(page: Page, cell: number, what: string, timeout = 60_000): Promise<void> {
   const drawn = (i: number) => {
     const out = (window as unknown as JupyterPage).Jupyter.notebook.get_cell(i).element[0];
     return Boolean(out.querySelector('.js-plotly-plot .plot-container .main-svg .scatterlayer .trace'));
