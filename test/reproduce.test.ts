@@ -40,7 +40,7 @@ test(
       assert.equal(saved.backend, 'wasm');
       assert.equal(saved.scale, 'smoke');
     }
-    // Rows that train the same model (RowSpec.model) are trained once, by the first table, and read by the others.
+    // Rows that train the same model (modelKey) are trained once, by the first table, and read by the others.
     const row = (table: string, id: string) => results.find((t) => t.table === table)!.rows.find((r) => r.id === id)!;
     const runs = (table: string, id: string) => timelessRows({ rows: [row(table, id)] })[0].runs;
     const from = (table: string, id: string, first: string) => runs(table, id).map((r) => ({ ...r, from: first }));

@@ -26,7 +26,7 @@ export interface RowResult {
     /** The commit and date of the run that made this unit (a record can span sessions and machines). */
     commit?: string;
     date?: string;
-    /** The table this unit was trained for and read from (the same model, trained the same way: RowSpec.model). */
+    /** The table this unit was trained for and read from (the same model, trained the same way: modelKey). */
     from?: TableName;
   }[];
   meanTest: number;

@@ -32,7 +32,7 @@ import {
   type TableResult,
   type TableSettings,
 } from './records';
-import { differences, readTableRecord, tableSettings, writeRecord } from './table-record';
+import { readTableRecord, tableSettings, unusableTable, writeRecord } from './table-record';
 import { decode, fullSpace, nlpNasSpace, uniformArchitecture, type SearchSpace } from '../search/space';
 import { PAPER_WINDOWS } from '../model/local-modules';
 import type { WeightSharing } from '../search/supernet';
@@ -276,9 +276,9 @@ function sharedUnits(
     if (record) files.push(path.join(path.dirname(record), `${other}-${settings.scale}.json`));
     for (const file of files.filter((f) => fs.existsSync(f))) {
       const source = readJsonFile(file, 'restore it from git, or delete it') as TableResult;
-      const differ = source.table === other && source.settings ? differences(source.settings, settings) : ['settings'];
-      if (differ.length) {
-        log(`${table}: not reading ${file}'s units: made with other settings (${differ.slice(0, 3).join(', ')})`);
+      const why = unusableTable(source, other, settings);
+      if (why) {
+        log(`${table}: not reading ${file}'s units: it ${why}`);
         continue;
       }
       for (const [row, partner] of pairs)

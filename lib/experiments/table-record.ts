@@ -49,17 +49,34 @@ export function readRecord<T extends { settings?: unknown }>(
 ): T | undefined {
   if (!fs.existsSync(file)) return undefined;
   const record = readJsonFile(file, 'restore it from git, or name a new --record file') as Partial<T>;
-  const fix = 'name a new --record file, or run with the settings it records';
-  if (!isIt(record)) throw new FileError(file, `does not record ${what}`, fix);
-  if (!record.settings) throw new FileError(file, 'records no settings (it was written without --record)', fix);
-  const differ = differences(record.settings, settings);
-  if (differ.length)
-    throw new FileError(file, `its units were made with other settings (${differ.slice(0, 6).join(', ')} differ)`, fix);
+  const why = unusable(record, what, isIt, settings);
+  if (why) throw new FileError(file, why, 'name a new --record file, or run with the settings it records');
   return record as T;
 }
 
+/** Why `record`'s units cannot join new ones of `what` made under `settings`, or undefined when they can. */
+function unusable<T extends { settings?: unknown }>(
+  record: Partial<T>,
+  what: string,
+  isIt: (record: Partial<T>) => boolean,
+  settings: unknown,
+): string | undefined {
+  if (!isIt(record)) return `does not record ${what}`;
+  if (!record.settings) return 'records no settings (it was written without --record)';
+  const differ = differences(record.settings, settings);
+  return differ.length
+    ? `its units were made with other settings (${differ.slice(0, 6).join(', ')} differ)`
+    : undefined;
+}
+
+const isTable = (table: TableName) => (r: Partial<TableResult>) => r.table === table && Array.isArray(r.rows);
+
 export const readTableRecord = (file: string, table: TableName, settings: TableSettings) =>
-  readRecord<TableResult>(file, table, (r) => r.table === table && Array.isArray(r.rows), settings);
+  readRecord<TableResult>(file, table, isTable(table), settings);
+
+/** Why a table's file (a run folder's <table>.json or a record) cannot lend units made under `settings`, if it cannot. */
+export const unusableTable = (record: Partial<TableResult>, table: TableName, settings: TableSettings) =>
+  unusable(record, table, isTable(table), settings);
 
 /** Writes a record (atomically) with its `how`: the run's own words, else those the record had. */
 export function writeRecord(file: string, record: object, how: string | undefined): void {
