@@ -113,6 +113,22 @@ test('--record: a new run folder on another machine continues from the record, n
   assert.deepEqual(updated.seeds, [0, 1]);
   assert.deepEqual(updated.rows, got.rows);
 
+  // A lost record is refilled from the run folder as soon as the resumed run starts, before it trains anything.
+  fs.rmSync(record);
+  const refill = runGlit(
+    ['reproduce', 'table1', '--json', '--record', record, '--seeds', '3', '--out', b, '--resume'],
+    { GLIT_BACKEND: 'wasm' },
+  );
+  assert.equal(refill.status, 0, refill.stderr);
+  const added = refill.stderr.indexOf(`${record}: added 8 finished unit(s) read back from ${b}`);
+  assert.ok(added >= 0, refill.stderr);
+  assert.ok(added < refill.stderr.search(/epoch 1\/\d+/), 'the record was refilled only after training began');
+  const refilled = JSON.parse(fs.readFileSync(record, 'utf8')) as TableResult;
+  assert.deepEqual(
+    refilled.rows.map((r) => r.runs.slice(0, 2)),
+    got.rows.map((r) => r.runs),
+  );
+
   // Units made under other settings are never mixed in.
   const other = runGlit(
     ['reproduce', 'table1', ...flags, '--limit', 'train=64,val=32,test=32', '--out', path.join(dir, 'c')],

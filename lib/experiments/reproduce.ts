@@ -388,6 +388,18 @@ export async function reproduceTable(
     const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
     writeRecord(o.record, { ...result, seeds: all, rows: rowsOf(() => true) }, o.how ?? recorded?.how);
   };
+  // Units read back that the record lacks (a record lost or reverted, refilled from its run folder) go in at once,
+  // not only when the next unit finishes: a run stopped before then still restores them.
+  if (o.record) {
+    const lacking = spec.rows.reduce((n, row) => {
+      const held = new Set(recorded?.rows.find((r) => r.id === row.id)?.runs.map((r) => r.seed));
+      return n + [...units.get(row.id)!.keys()].filter((seed) => !held.has(seed)).length;
+    }, 0);
+    if (lacking) {
+      save();
+      o.log(`${o.record}: added ${lacking} finished unit(s) read back from ${out}`);
+    }
+  }
   // Seed by seed, every row of a seed: a record cut short holds whole seeds, so its rows stay comparable.
   const order = seeds.flatMap((seed) => spec.rows.map((row) => ({ row, seed })));
   await eachUnit(runner, order, async ({ row, seed }) => {
