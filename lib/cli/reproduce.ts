@@ -78,7 +78,8 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --record FILE    a record to commit (e.g. results/table1-converge.json): each finished row and seed (for
                    correlation: each space's scored sample, each stand-alone training) is added to it at once, and
                    what it holds is read, not rerun, so that a long reproduction continues in a new run folder on
-                   another machine; refused if it was made with other settings (one table, or correlation).
+                   another machine; a resumed table adds the run folder's finished units that FILE lacks as it
+                   starts; refused if it was made with other settings (one table, or correlation).
                    A row that trains the same model as another table's row (Table 6's 1-D conv heads are Table 1's
                    (1, 2), the DeiT rows of Tables 3 and 4 its (3, 0); Tables 3-5 share the hierarchical search)
                    reads that table's units from the run folder, or from its record beside FILE
