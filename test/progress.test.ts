@@ -30,6 +30,22 @@ test('a quick task that does not announce itself shows nothing', (t) => {
   assert.equal(lines({ task: 'decoding', done: 10, total: 10 }), null);
 });
 
+test('quick tasks that follow each other show a line per interval', (t) => {
+  // Epochs of two 300 ms steps, as a smoke supernet trains: a notebook's progress must still move on (CI once saw it
+  // stay on the first epoch while 57 epochs went by).
+  let clock = 0;
+  t.mock.method(Date, 'now', () => clock);
+  const lines = progressLines(500);
+  const shown: string[] = [];
+  for (let epoch = 1; epoch <= 4; epoch++)
+    for (const done of [1, 2]) {
+      clock += 300;
+      const l = lines({ task: `supernet epoch ${epoch}/4`, done, total: 2 });
+      if (l) shown.push(`${clock}:${epoch}:${done}`);
+    }
+  assert.deepEqual(shown, ['600:1:2', '1200:2:2', '1800:3:2', '2400:4:2']);
+});
+
 test('seconds read as a person writes them', () => {
   assert.equal(formatSeconds(8.2), '8.2s');
   assert.equal(formatSeconds(75), '1m15s');

@@ -23,18 +23,19 @@ export interface ProgressLine {
 
 /**
  * Throttles progress to lines: one when a task announces its start (its first call, with done = 0), then at most one
- * per `interval` ms, and a last one when it finishes; null for the calls in between. Quick tasks that do not announce
- * themselves show nothing.
+ * per `interval` ms, and a last one when it finishes; null for the calls in between. The interval runs across tasks:
+ * quick tasks that follow each other (2-step epochs) show a line per interval, while a lone quick task that does not
+ * announce itself shows nothing.
  */
 export function progressLines(interval: number): (p: Progress) => ProgressLine | null {
   let task = '';
-  let since = 0;
+  let since = Date.now();
   let started = 0;
   let shown = false;
   return (p) => {
     const now = Date.now();
     const first = p.task !== task;
-    if (first) [task, since, started, shown] = [p.task, now, now, false];
+    if (first) [task, started, shown] = [p.task, now, false];
     const finished = p.done >= p.total;
     // A pool's tally stays at 0 until its first task ends: only the first call announces the start.
     if (!((first && p.done === 0) || now - since >= interval || (finished && shown))) return null;
