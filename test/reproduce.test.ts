@@ -112,6 +112,13 @@ test('--record: a new run folder on another machine continues from the record, n
   const updated = JSON.parse(fs.readFileSync(record, 'utf8')) as TableResult;
   assert.deepEqual(updated.seeds, [0, 1]);
   assert.deepEqual(updated.rows, got.rows);
+  // A run that trains nothing (printing the table) leaves the record as it was, its commit and date included.
+  const before = fs.readFileSync(record, 'utf8');
+  const print = runGlit(['reproduce', 'table1', ...flags, '--seeds', '2', '--out', path.join(dir, 'p')], {
+    GLIT_BACKEND: 'wasm',
+  });
+  assert.equal(print.status, 0, print.stderr);
+  assert.equal(fs.readFileSync(record, 'utf8'), before);
 
   // A lost record is refilled from the run folder as soon as the resumed run starts, before it trains anything.
   fs.rmSync(record);

@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TABLE_SPECS } from '../lib/experiments/reproduce';
 import { TABLES, type RowResult, type TableName, type TableResult } from '../lib/experiments/records';
-import { CLAIM_CHECKS, compareRows, curveFlattened, judgeTable, tCritical } from '../lib/experiments/verdict';
+import {
+  CLAIM_CHECKS,
+  compareRows,
+  curveFlattened,
+  judgeTable,
+  tCritical,
+  verdictLines,
+} from '../lib/experiments/verdict';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
@@ -151,6 +158,22 @@ test("table 1's claim needs (1, 2) best and every local row above DeiT", () => {
   assert.deepEqual(
     worse.comparisons.filter((c) => c.outcome === 'fails').map((c) => `${c.better}>${c.worse}`),
     ['G0-L3>G3-L0'],
+  );
+});
+
+test('the verdict in lines of text: why, then each gap with its threshold, a missing row named', () => {
+  // Equal spreads of 0.01 over 3 seeds: threshold 2.776 * 0.01 * sqrt(2/3) = 2.27 points.
+  const lines = verdictLines(
+    table('table5', [row('random', [0.5, 0.51, 0.52]), row('hierarchical', [0.9, 0.91, 0.92])]),
+  );
+  assert.deepEqual(lines, [
+    'verdict: inconclusive at this scale: 1 of 2 comparisons hold beyond seed noise; undecided: 1 row missing (the claim as tested: the hierarchical search beats both SPOS on the flat full space and random search)',
+    '  hierarchical against spos: row missing',
+    '  hierarchical against random: +40.00 points (noise threshold 2.27 points), holds',
+  ]);
+  assert.match(
+    verdictLines(table('table5', [row('hierarchical', [0.9]), row('random', [0.1])]))[2],
+    /\+80\.00 points, one seed$/,
   );
 });
 

@@ -18,6 +18,7 @@ import type { Interval } from '../experiments/ranking';
 import { updateSettings } from '../io/run-folder';
 import { datasetName, parseDatasetSpec } from '../data/datasets';
 import { readTableRecord, tableSettings } from '../experiments/table-record';
+import { verdictLines } from '../experiments/verdict';
 import { timedLog } from './search';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -33,6 +34,7 @@ function printTable(t: TableResult): void {
       `  ${r.label.padEnd(width)}  ${(first.params / 1e6).toFixed(3)}M params  ${(first.flops / 1e6).toFixed(1)}M FLOPs  test ${pct(r.meanTest)} ± ${pct(r.stdTest)}  (val ${pct(r.meanVal)})`,
     );
   }
+  for (const line of verdictLines(t)) console.log(`  ${line}`);
 }
 
 function correlationOptions(values: { archs?: string; spaces?: string }) {

@@ -381,10 +381,10 @@ export async function reproduceTable(
         },
       ];
     });
-  const save = () => {
+  const save = (toRecord = true) => {
     result.rows = rowsOf((seed) => seeds.includes(seed));
     writeJsonAtomic(own, result);
-    if (!o.record) return;
+    if (!o.record || !toRecord) return;
     const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
     writeRecord(o.record, { ...result, seeds: all, rows: rowsOf(() => true) }, o.how ?? recorded?.how);
   };
@@ -430,7 +430,8 @@ export async function reproduceTable(
     units.get(row.id)!.set(seed, run);
     save();
   });
-  save();
+  // The record already holds every unit: a run that trained nothing leaves it (and its commit and date) as it was.
+  save(false);
   for (const row of result.rows)
     o.log(
       `${table} ${row.label}: test ${(100 * row.meanTest).toFixed(2)}%` +

@@ -147,6 +147,20 @@ export function judgeTable(result: TableResult): TableVerdict {
   };
 }
 
+/** The verdict as lines of text (the CLI's): the verdict and why, then each comparison's gap against its threshold. */
+export function verdictLines(result: TableResult, verdict: TableVerdict = judgeTable(result)): string[] {
+  const label = (id: string) => result.rows.find((r) => r.id === id)?.label ?? id;
+  const points = (x: number) => `${(100 * x).toFixed(2)} points`;
+  const gap = (c: ComparisonResult) =>
+    c.difference === null
+      ? ''
+      : ` ${c.difference >= 0 ? '+' : ''}${points(c.difference)}${c.threshold === null ? '' : ` (noise threshold ${points(c.threshold)})`},`;
+  return [
+    `verdict: ${verdict.verdict}: ${verdict.reason} (the claim as tested: ${verdict.check.statement})`,
+    ...verdict.comparisons.map((c) => `  ${label(c.better)} against ${label(c.worse)}:${gap(c)} ${c.outcome}`),
+  ];
+}
+
 /** Val accuracy (0..1 scale) that a flat curve's trend may still add over its last quarter: 1 point. */
 export const FLAT_TOLERANCE = 0.01;
 
