@@ -69,7 +69,8 @@ export const reproduceCommand: Command = {
 
 Every row gets the same training budget (the scale's retraining recipe; searched rows also the scale's supernet and
 EA). Writes DIR/<table>.json after each finished row and seed: params, FLOPs, val/test accuracy per seed (and the val
-curve), mean and spread, wall time, backend, device, commit, date, scale and settings. Tables:
+curve), mean and spread, wall time, backend, device, commit, date, scale and settings; prints each table with the
+verdict on its claim (Welch's t-test over the seeds, each comparison's gap against its noise threshold). Tables:
 ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].claim})`).join('\n')}
   correlation: how well each space's supernet ranks candidates against training them stand-alone (the claim: stage
     1's space ranks better than the flat full space); writes DIR/correlation.json (not part of all)
