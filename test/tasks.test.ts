@@ -110,7 +110,7 @@ test(
 );
 
 /** A run folder with a step of `count` retraining tasks of the tiny architecture, made as a driver makes them. */
-async function preparedStep(dir: string, count: number): Promise<{ run: string; ids: string[] }> {
+async function preparedStep(dir: string, count: number, epochs = 1): Promise<{ run: string; ids: string[] }> {
   await initBackend({ backend: 'wasm' });
   const run = path.join(dir, 'run');
   fs.mkdirSync(run, { recursive: true });
@@ -131,7 +131,7 @@ async function preparedStep(dir: string, count: number): Promise<{ run: string; 
         dir: `retrain/t${i}`,
         name: `t${i}`,
         arch: tinyBaseline(),
-        train: { ...TRAIN_DEFAULTS, epochs: 1, batchSize: 32, seed: i },
+        train: { ...TRAIN_DEFAULTS, epochs, batchSize: 32, seed: i },
       },
     };
     writeSpec(run, id, file);
@@ -184,6 +184,40 @@ test('a task that throws fails its step on the local executor, naming the task a
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test(
+  'a worker that hangs on its task (SIGSTOP) is killed after the stall time and its task handed out again',
+  { timeout: 60_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-tasks-'));
+    const { run, ids } = await preparedStep(dir, 1, 40);
+    const lines: string[] = [];
+    const executor = createLocalExecutor(
+      { log: (l) => lines.push(l) },
+      { executor: 'local', workers: 1, stallMinutes: 3 / 60 },
+    );
+    const claim = path.join(taskFiles(run, ids[0]).dir, '.lock');
+    let stopped = 0;
+    const poll = setInterval(() => {
+      if (stopped || !fs.existsSync(claim)) return;
+      stopped = JSON.parse(fs.readFileSync(claim, 'utf8')).pid;
+      process.kill(stopped, 'SIGSTOP');
+    }, 5);
+    await executor.runStep(run, 'retrain', ids);
+    clearInterval(poll);
+    await executor.close();
+    assert.ok(stopped > 0, 'the worker should have been stopped');
+    assert.throws(() => process.kill(stopped, 0), /ESRCH/, 'the hung worker should have been killed');
+    assert.ok(
+      lines.includes(
+        `task ${ids[0]}: its worker (PID ${stopped}) sent nothing for 3 s and was killed; handing it out again`,
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(fs.existsSync(taskFiles(run, ids[0]).output));
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
+
 test('executor flags are checked and name the flag at fault', () => {
   assert.deepEqual(executorOptions({}).executor, 'inline');
   assert.equal(executorOptions({ executor: 'local', workers: '3' }).workers, 3);
@@ -203,6 +237,15 @@ test('executor flags are checked and name the flag at fault', () => {
   assert.throws(
     () => executorOptions({ executor: 'local', 'slurm-time': '1:00:00' }),
     /--slurm-time is for --executor slurm, not local/,
+  );
+  assert.equal(executorOptions({ executor: 'local', 'stall-minutes': '0.5' }).stallMinutes, 0.5);
+  assert.throws(
+    () => executorOptions({ executor: 'slurm', 'stall-minutes': '10' }),
+    /--stall-minutes is for --executor local, not slurm/,
+  );
+  assert.throws(
+    () => executorOptions({ executor: 'local', 'stall-minutes': '-1' }),
+    /--stall-minutes must be a number of minutes of at least 0, got -1/,
   );
   assert.throws(
     () => executorOptions({ executor: 'slurm', submit: 'x' }),

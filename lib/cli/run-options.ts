@@ -26,6 +26,7 @@ export const EXECUTOR_OPTIONS = flags([
   'executor',
   'workers',
   'retries',
+  'stall-minutes',
   'slurm-partition',
   'slurm-account',
   'slurm-time',
@@ -45,6 +46,9 @@ export const EXECUTOR_HELP = `  --executor inline|local|slurm|external
                    per step, for another scheduler (see environment.md). Every executor gives the same numbers.
   --workers N      local: worker processes (default: this machine's cores); slurm, external: tasks at once
   --retries N      times a task whose worker died (or Slurm task failed) is handed out again (default 2)
+  --stall-minutes M
+                   local: a worker that reports nothing on its task for M minutes is taken as hung, killed, and
+                   its task handed out again (a retry; it resumes from its last saved epoch); default 30, 0: never
   --slurm-partition P, --slurm-account A, --slurm-time T, --slurm-mem M, --slurm-gpus N, --slurm-cpus N
                    passed to sbatch; --slurm-extra 'LINE;LINE' adds #SBATCH lines
   --submit CMD     external: run for each step, {manifest} {commands} {run} {step} replaced
@@ -73,6 +77,11 @@ export function executorOptions(values: ExecutorValues): ExecutorOptions {
   used('slurm-', 'slurm');
   used('k8s-', 'external');
   used('submit', 'external');
+  if (executor !== 'local' && values['stall-minutes'] !== undefined)
+    throw new UsageError(`--stall-minutes is for --executor local, not ${executor}`);
+  const stallMinutes = numberOption(values['stall-minutes'], 'stall-minutes');
+  if (stallMinutes !== undefined && !(stallMinutes >= 0))
+    throw new UsageError(`--stall-minutes must be a number of minutes of at least 0, got ${values['stall-minutes']}`);
   if (executor === 'inline' && values.workers !== undefined)
     throw new UsageError('--workers needs --executor local, slurm or external (inline runs in this process)');
   return {
@@ -91,6 +100,7 @@ export function executorOptions(values: ExecutorValues): ExecutorOptions {
         .filter(Boolean),
     },
     retries: count('retries', 0),
+    stallMinutes,
     external: { submit: values.submit, image: values['k8s-image'], volumeClaim: values['k8s-volume'] },
   };
 }

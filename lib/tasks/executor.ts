@@ -39,6 +39,9 @@ export interface ExecutorOptions {
   /** Times a task whose worker died (a failed or cancelled Slurm task) is handed out again before its step fails
    * (default 2). */
   retries?: number;
+  /** local: minutes a worker may send nothing on its task before it is killed as hung and the task handed out again
+   * (a retry; default 30; 0: never). */
+  stallMinutes?: number;
   slurm?: SlurmOptions;
   external?: ExternalOptions;
 }

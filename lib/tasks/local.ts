@@ -1,7 +1,8 @@
 // The local executor: a pool of `glit worker --serve` processes on this machine, each with its own backend (one core
 // each: tfjs-wasm runs one thread), handed one task at a time over IPC. A worker that dies (kill -9, out of memory)
-// is replaced and its task handed out again, where it resumes from its last saved state; a task that throws fails
-// its step. One progress line covers the whole step.
+// is replaced and its task handed out again, where it resumes from its last saved state; so is one that reports
+// nothing on its task for `stallMinutes` (hung: killed first); a task that throws fails its step. One progress line
+// covers the whole step.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,12 +29,18 @@ interface Worker {
   ready: boolean;
   job?: Job;
   progress?: Progress;
+  /** When it last sent a message about its job (or was handed it). */
+  heard: number;
+  /** Killed for sending nothing for too long. */
+  stalled?: boolean;
 }
 
 export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptions): Executor {
   const size = options.workers ?? os.availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new Error(`--workers must be a positive integer, got ${size}`);
   const retries = options.retries ?? 2;
+  const stallMs = (options.stallMinutes ?? 30) * 60_000;
+  const stallText = stallMs >= 60_000 ? `${stallMs / 60_000} min` : `${stallMs / 1000} s`;
   const queue: Job[] = [];
   const workers = new Set<Worker>();
   let closed = false;
@@ -50,9 +57,11 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
     const w: Worker = {
       child: fork(GLIT, ['worker', '--serve'], { env, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
       ready: false,
+      heard: Date.now(),
     };
     workers.add(w);
     w.child.on('message', (m: FromWorker) => {
+      w.heard = Date.now();
       if (m.type === 'ready') w.ready = true;
       else if (m.type === 'log' && w.job) logTo(w.job, m.line);
       else if (m.type === 'progress') w.progress = m.progress;
@@ -84,7 +93,9 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
       }
       const job = w.job;
       if (job && !closed) {
-        const why = `its worker (PID ${w.child.pid}) exited with ${signal ?? `code ${code}`}`;
+        const why = w.stalled
+          ? `its worker (PID ${w.child.pid}) sent nothing for ${stallText} and was killed`
+          : `its worker (PID ${w.child.pid}) exited with ${signal ?? `code ${code}`}`;
         if (job.attempts < retries) {
           logTo(job, `task ${job.id}: ${why}; handing it out again`);
           job.attempts++;
@@ -103,6 +114,7 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
     for (const w of workers) {
       if (!w.ready || w.job || queue.length === 0) continue;
       w.job = queue.shift()!;
+      w.heard = Date.now();
       w.child.send({ type: 'task', run: w.job.run, id: w.job.id } satisfies ToWorker);
     }
     // Workers start when there is work for them, up to the pool's size.
@@ -125,6 +137,18 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
         .join(', '),
     });
 
+  // A worker that is alive but silent on its task (hung: it happened once, at converge scale, for 44 min) is killed;
+  // its exit hands the task out again like any other death.
+  const watch = () => {
+    show();
+    if (stallMs <= 0) return;
+    for (const w of workers)
+      if (w.job && !w.stalled && Date.now() - w.heard > stallMs) {
+        w.stalled = true;
+        w.child.kill('SIGKILL');
+      }
+  };
+
   return {
     kind: 'local',
     parallelism: size,
@@ -140,7 +164,7 @@ export function createLocalExecutor(hooks: ExecutorHooks, options: ExecutorOptio
       );
       dispatch();
       tally.steps++;
-      if (tally.steps === 1) tally.ticker = setInterval(show, 1000);
+      if (tally.steps === 1) tally.ticker = setInterval(watch, 1000);
       show();
       try {
         const settled = await unlessInterrupted(Promise.allSettled(jobs));
