@@ -1,4 +1,4 @@
-// One writer per run folder, and writes that leave nothing behind when they fail.
+// One writer per run folder and per record, and writes that leave nothing behind when they fail.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -7,8 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { appendJsonLine, sweepTemporaries, writeFileAtomic } from '../lib/io/atomic-files';
-import { LOCK_FILE, lockRunFolder, RunFolderBusyError } from '../lib/io/run-lock';
-import { ROOT } from './helpers';
+import { LOCK_FILE, lockRecord, lockRunFolder, RunFolderBusyError } from '../lib/io/run-lock';
+import { ROOT, runGlit } from './helpers';
 
 // The fs module object itself (a namespace import is a read-only view of it), for mocking a full disk.
 const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
@@ -47,6 +47,24 @@ test('a second writer is refused with the holder named; the holder itself may ta
   lock.release();
   assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false);
   assert.equal(await output(locker(dir, 0)), 'locked');
+});
+
+test('a second glit reproduce on a record another live run adds to is refused before it makes its run folder', () => {
+  const dir = scratch();
+  const record = path.join(dir, 'results', 'table1-smoke.json');
+  const lock = lockRecord(record, 'reproduce');
+  const out = path.join(dir, 'run');
+  const r = runGlit(['reproduce', 'table1', '--scale', 'smoke', '--out', out, '--record', record]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `${record.replace(/[.]/g, '\\.')} is being recorded by glit reproduce \\(PID ${process.pid} on .*two runs must not add to one record`,
+    ),
+  );
+  assert.equal(fs.existsSync(out), false);
+  lock.release();
+  assert.equal(fs.existsSync(`${record}.lock`), false);
 });
 
 test('processes started together on one folder: exactly one gets the lock', async () => {

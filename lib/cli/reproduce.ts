@@ -18,6 +18,7 @@ import type { Interval } from '../experiments/ranking';
 import { updateSettings } from '../io/run-folder';
 import { datasetName, parseDatasetSpec } from '../data/datasets';
 import { readTableRecord, tableSettings } from '../experiments/table-record';
+import { lockRecord } from '../io/run-lock';
 import { verdictLines } from '../experiments/verdict';
 import { timedLog } from './search';
 
@@ -82,7 +83,8 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
                    correlation: each space's scored sample, each stand-alone training) is added to it at once, and
                    what it holds is read, not rerun, so that a long reproduction continues in a new run folder on
                    another machine; a resumed table adds the run folder's finished units that FILE lacks as it
-                   starts; refused if it was made with other settings (one table, or correlation).
+                   starts; refused if it was made with other settings (one table, or correlation), or while
+                   another live run adds to it (FILE.lock holds it).
                    A row that trains the same model as another table's row (Table 6's 1-D conv heads are Table 1's
                    (1, 2), the DeiT rows of Tables 3 and 4 its (3, 0); Tables 3-5 share the hierarchical search)
                    reads that table's units from the run folder, or from its record beside FILE
@@ -110,6 +112,8 @@ ${PARALLEL_RUN_HELP}`,
       throw new UsageError(
         `--record holds one table or the correlation study: name one of ${TABLES.join(', ')} or correlation`,
       );
+    // Two runs adding to one record would each train the units the other lacks: the second is refused.
+    if (values.record !== undefined) lockRecord(values.record, 'reproduce');
     const seedsFlag = numberOption(values.seeds, 'seeds');
     if (seedsFlag !== undefined && (!Number.isInteger(seedsFlag) || seedsFlag < 1))
       throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`);

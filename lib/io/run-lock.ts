@@ -1,7 +1,8 @@
-// One writer per run folder: a process that writes a run takes <dir>/.lock first (created exclusively, holding its PID,
-// host and start time) and refuses to start while a live process holds it. A lock left by a killed process on this
-// host is taken over; one from another host is never guessed about, since its holder cannot be checked from here,
-// except by the same Slurm job (a requeued task: Slurm never runs two instances of one job).
+// One writer per run folder and per record: a process that writes a run takes <dir>/.lock first (a record:
+// <record>.lock), created exclusively, holding its PID, host and start time, and refuses to start while a live
+// process holds it. A lock left by a killed process on this host is taken over; one from another host is never
+// guessed about, since its holder cannot be checked from here, except by the same Slurm job (a requeued task: Slurm
+// never runs two instances of one job).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -78,7 +79,31 @@ export interface RunLock {
  */
 export function lockRunFolder(dir: string, command: string): RunLock {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, LOCK_FILE);
+  return takeLock(path.join(dir, LOCK_FILE), command, (holder) => new RunFolderBusyError(dir, holder));
+}
+
+/** A record (results/<table>-<scale>.json) another live process is adding units to. */
+export class RecordBusyError extends Error {
+  constructor(
+    readonly record: string,
+    readonly holder: LockHolder,
+  ) {
+    super(
+      `${record} is being recorded by glit ${holder.command} (PID ${holder.pid} on ${holder.host}, since ${holder.since}): ` +
+        `two runs must not add to one record (each would train the units the other lacks); wait for it to finish or ` +
+        `stop it, or record elsewhere${holder.host === os.hostname() ? '' : ` (if that process is gone, delete ${record}.lock)`}`,
+    );
+    this.name = 'RecordBusyError';
+  }
+}
+
+/** Takes `<record>.lock` for this process, as lockRunFolder does a run folder's, or throws RecordBusyError. */
+export function lockRecord(record: string, command: string): RunLock {
+  fs.mkdirSync(path.dirname(record), { recursive: true });
+  return takeLock(`${record}.lock`, command, (holder) => new RecordBusyError(record, holder));
+}
+
+function takeLock(file: string, command: string, busy: (holder: LockHolder) => Error): RunLock {
   const me: LockHolder = {
     pid: process.pid,
     host: os.hostname(),
@@ -106,7 +131,7 @@ export function lockRunFolder(dir: string, command: string): RunLock {
     if (holder && holder.pid === me.pid && holder.host === me.host && holder.processStart === me.processStart) {
       return heldLock(file, holder);
     }
-    if (holder && alive(holder)) throw new RunFolderBusyError(dir, holder);
+    if (holder && alive(holder)) throw busy(holder);
     if (attempt >= 20) throw new Error(`${file}: could not take the lock (it keeps changing); try again`);
     // A dead holder's lock is moved aside, and only when it is still the one just read (another taker may have
     // replaced it meanwhile).
