@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { modelKey, TABLE_SPECS } from '../lib/experiments/reproduce';
 import { SCALE_CONFIGS } from '../lib/config/scales';
 import { TABLES, type TableResult } from '../lib/experiments/records';
-import { runGlit, timelessRows, tinySearchFlags } from './helpers';
+import { glitProcess, runGlit, timelessRows, tinySearchFlags } from './helpers';
 
 test(
   'glit reproduce all --preset smoke writes every table, and a rerun reads the finished rows back',
@@ -146,6 +146,71 @@ test('--record: a new run folder on another machine continues from the record, n
   assert.ok(!fs.existsSync(path.join(dir, 'c', 'config.json')), 'refused before the run folder was made');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test(
+  "--record carries the finished stages of searches in progress: a run elsewhere reads them back, from its own record or another table's",
+  { timeout: 600_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glit-stages-'));
+    const flags = [...tinySearchFlags(dir), '--json'];
+    const records = path.join(dir, 'results');
+    const record = (table: string) => path.join(records, `${table}-smoke.json`);
+    const read = (table: string) => JSON.parse(fs.readFileSync(record(table), 'utf8')) as TableResult;
+    const table = (name: string, out: string, ...more: string[]) => {
+      const r = runGlit(['reproduce', name, ...flags, '--out', path.join(dir, out), ...more], { GLIT_BACKEND: 'wasm' });
+      assert.equal(r.status, 0, r.stderr);
+      return { rows: (JSON.parse(r.stdout) as TableResult[])[0].rows, stderr: r.stderr };
+    };
+    // Units compared without what differs between runs that agree, and the table they were lent by.
+    const same = (rows: TableResult['rows']) =>
+      timelessRows({ rows }).map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, commit: '', from: undefined })) }));
+    const whole = table('table4', 'whole');
+
+    // Table 4 killed while its NLP-NAS row retrains: stage 1 of the hierarchical search and the row's EA are over.
+    const cut = await glitProcess(
+      'reproduce',
+      ['table4', ...flags, '--out', path.join(dir, 'a'), '--record', record('table4')],
+      path.join(dir, 'a', 'table4', 'nlp-nas', 'seed0', 'retrain', 'train.safetensors'),
+    );
+    assert.ok(cut.killed, cut.stderr);
+    const partial = Object.keys(read('table4').partial ?? {});
+    for (const key of [
+      'shared/seed0/hierarchical/stage1/result.json',
+      'shared/seed0/hierarchical/stage1/evolution/evolution.json',
+      'shared/seed0/hierarchical/stage1/evolution/top.json',
+      'shared/seed0/hierarchical/stage1/retrain/rank1/result.json',
+      'table4/nlp-nas/seed0/evolution/generations.jsonl',
+    ])
+      assert.ok(partial.includes(key), `${key} is not in the record: ${partial.join(', ')}`);
+    assert.ok(!partial.some((k) => /supernet|safetensors|config\.json|table4\/deit/.test(k)), partial.join(', '));
+    assert.deepEqual(
+      read('table4').rows.map((r) => r.id),
+      ['deit', 'distribution-only'],
+      'stage 1 alone decides a row',
+    );
+
+    // Table 5 on another machine, its record beside Table 4's: it takes stage 1 from there and trains stage 2 only.
+    const five = table('table5', 'b', '--record', record('table5'));
+    assert.match(five.stderr, /table4-smoke\.json: restored \d+ file\(s\) of finished stages/);
+    const stage1 = path.join(dir, 'b', 'shared', 'seed0', 'hierarchical', 'stage1');
+    assert.ok(!fs.existsSync(path.join(stage1, 'supernet')), "stage 1's supernet was trained again");
+    assert.ok(!fs.existsSync(path.join(stage1, 'retrain', 'rank1', 'model.safetensors')), 'a rank was retrained');
+    const runs = (rows: TableResult['rows'], id: string) => same(rows)[rows.findIndex((r) => r.id === id)].runs;
+    assert.deepEqual(runs(five.rows, 'hierarchical'), runs(whole.rows, 'glit'));
+
+    // Table 4 again, elsewhere: its own record's stages (the NLP-NAS EA) and Table 5's GLiT unit; only a retraining left.
+    const four = table('table4', 'c', '--record', record('table4'));
+    assert.match(four.stderr, /table4-smoke\.json: restored \d+ file\(s\) of finished stages/);
+    assert.ok(
+      !fs.existsSync(path.join(dir, 'c', 'table4', 'nlp-nas', 'seed0', 'supernet')),
+      'NLP-NAS supernet retrained',
+    );
+    assert.ok(!fs.existsSync(path.join(dir, 'c', 'shared', 'seed0', 'hierarchical', 'stage2')), 'stage 2 ran again');
+    assert.deepEqual(same(four.rows), same(whole.rows));
+    assert.equal(read('table4').partial, undefined, 'a record whose units are all done carries no stages');
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
 
 test('rows share their units exactly where they train the same model', () => {
   const config = SCALE_CONFIGS.cpu.search;

@@ -82,13 +82,16 @@ ${TABLES.map((t) => `  ${t}: ${TABLE_SPECS[t].title} (claim: ${TABLE_SPECS[t].cl
   --record FILE    a record to commit (e.g. results/table1-converge.json): each finished row and seed (for
                    correlation: each space's scored sample, each stand-alone training) is added to it at once, and
                    what it holds is read, not rerun, so that a long reproduction continues in a new run folder on
-                   another machine; a resumed table adds the run folder's finished units that FILE lacks as it
+                   another machine; so are the finished stages of a search still in progress (its EAs, its
+                   retrainings: all but supernets' weights, trained again where their EA has not finished); a
+                   resumed table adds the run folder's finished units that FILE lacks as it
                    starts; refused if it was made with other settings (one table, or correlation), or while
                    another live run adds to it (FILE.lock holds it).
                    A row that trains the same model as another table's row (Table 6's 1-D conv heads are Table 1's
                    (1, 2), the DeiT rows of Tables 3 and 4 its (3, 0); Tables 3-5 share the hierarchical search)
                    reads that table's units from the run folder, or from its record beside FILE
-                   (<table>-<scale>.json), never training the model twice
+                   (<table>-<scale>.json), with its finished stages of the hierarchical search, never training the
+                   model twice
   --how TEXT       with --record: how and where the run is made, in words, kept in the record
 ${PARALLEL_RUN_HELP}`,
   async run(argv) {

@@ -59,4 +59,9 @@ export interface TableResult {
   settings?: TableSettings;
   /** How and where a recording was made, in words (kept when a record is updated). */
   how?: string;
+  /**
+   * In a record: the small files of the finished stages of units still in progress (a search's EA, its retrainings),
+   * by path in the run folder (lib/io/run-folder.ts, finishedFiles); a run continued elsewhere starts from them.
+   */
+  partial?: Record<string, unknown>;
 }

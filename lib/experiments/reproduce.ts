@@ -10,17 +10,19 @@ import type { DatasetSplits, SplitLimit } from '../data/datasets';
 import { writeJsonAtomic } from '../io/atomic-files';
 import { readJsonFile } from '../io/read-file';
 import type { ProgressCallback } from '../core/progress';
-import { readRetrainResult, readStage1Result } from '../io/run-folder';
+import { finishedFiles, readRetrainResult, restoreFiles, type FinishedFiles } from '../io/run-folder';
 import {
   budgetFor,
   hierarchicalSearch,
   retrainStep,
+  stage1,
   supernetSearch,
   type PipelineContext,
   type SearchConfig,
   type SearchLog,
 } from '../search/pipeline';
 import { eachUnit, inlineRunner, type TaskRunner } from '../tasks/runner';
+import type { Task, TaskSpec } from '../tasks/task';
 import { inRun, taskId } from '../tasks/task';
 import { resnetForFlops } from '../model/resnet';
 import type { RetrainResult } from '../search/records';
@@ -102,10 +104,15 @@ const designedRow = (
 ): RowSpec => ({ id, label, design, run: (c) => fixedRow(c, design(c.config)), ...extra });
 /** Table 6's rows: G = 1 global and L = 2 local heads in every block, the local heads' module changed. */
 const oneGlobal = (config: SearchConfig) => uniformArchitecture(baselineModel(config), 1);
-const hierarchical = (c: RowContext) => {
-  const dir = path.join(c.shared, 'hierarchical');
-  return c.once(dir, () => hierarchicalSearch(dir, c));
-};
+// Stage 1 on its own first, so that a row needing only its result (Table 4's) is done, and recorded, hours sooner.
+const hierarchicalDir = (c: RowContext) => path.join(c.shared, 'hierarchical');
+const hierarchicalStage1 = (c: RowContext) =>
+  c.once(`${hierarchicalDir(c)} stage 1`, () => stage1(hierarchicalDir(c), c));
+const hierarchical = (c: RowContext) =>
+  c.once(hierarchicalDir(c), async () => {
+    await hierarchicalStage1(c);
+    return hierarchicalSearch(hierarchicalDir(c), c);
+  });
 
 // The paper's ImageNet top-1 for its Tiny models (Table 3; DeiT-Tiny is Table 1's (3, 0) row and Table 4's baseline,
 // GLiT-Tiny the hierarchical search's result in Tables 4 and 5); Table 4 also gives the NLP-NAS space's 73.4%.
@@ -171,10 +178,8 @@ export const TABLE_SPECS: Record<TableName, TableSpec> = {
         label: 'only distribution (stage 1)',
         // Stage 1's best retraining, from the hierarchical search that the GLiT row runs anyway.
         run: async (c) => {
-          await hierarchical(c);
-          const dir = path.join(c.shared, 'hierarchical');
-          const s1 = readStage1Result(dir)!;
-          return readRetrainResult(path.join(dir, 'stage1', 'retrain', s1.best.replace('stage1-', '')))!;
+          const s1 = await hierarchicalStage1(c);
+          return readRetrainResult(path.join(hierarchicalDir(c), 'stage1', 'retrain', s1.best.replace('stage1-', '')))!;
         },
       },
       {
@@ -264,17 +269,18 @@ function sharedUnits(
   settings: TableSettings,
   record: string | undefined,
   log: SearchLog,
-): { row: string; run: RunResult }[] {
+): { units: { row: string; run: RunResult }[]; stages: { from: string; files: FinishedFiles }[] } {
   const keyed = (t: TableName) => TABLE_SPECS[t].rows.map((r) => ({ id: r.id, key: modelKey(r, config) }));
   const rows = keyed(table).filter((r) => r.key);
   const found: { row: string; run: RunResult }[] = [];
+  const stages: { from: string; files: FinishedFiles }[] = [];
   for (const other of TABLES.filter((t) => t !== table)) {
     const partners = keyed(other);
     const pairs = rows.flatMap((row) => partners.filter((p) => p.key === row.key).map((p) => [row.id, p.id]));
     if (!pairs.length) continue;
-    const files = [path.join(out, `${other}.json`)];
-    if (record) files.push(path.join(path.dirname(record), `${other}-${settings.scale}.json`));
-    for (const file of files.filter((f) => fs.existsSync(f))) {
+    const sources = [path.join(out, `${other}.json`)];
+    if (record) sources.push(path.join(path.dirname(record), `${other}-${settings.scale}.json`));
+    for (const file of sources.filter((f) => fs.existsSync(f))) {
       const source = readJsonFile(file, 'restore it from git, or delete it') as TableResult;
       const why = unusableTable(source, other, settings);
       if (why) {
@@ -284,10 +290,16 @@ function sharedUnits(
       for (const [row, partner] of pairs)
         for (const run of source.rows.find((r) => r.id === partner)?.runs ?? [])
           found.push({ row, run: { ...run, from: run.from ?? other } });
+      // The stages of the searches both tables run (shared/) that the other table's run finished.
+      const searches = Object.entries(source.partial ?? {}).filter(([key]) => key.startsWith('shared/'));
+      if (searches.length) stages.push({ from: file, files: Object.fromEntries(searches) });
     }
   }
-  return found;
+  return { units: found, stages };
 }
+
+/** The seed of a unit's folder in a run (`<table>/<row>/seedN/...`, `shared/seedN/...`). */
+const seedOf = (key: string) => Number(/(?:^|\/)seed(\d+)\//.exec(key)?.[1]);
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) =>
@@ -360,7 +372,8 @@ export async function reproduceTable(
   const units = new Map<string, Map<number, RunResult>>(spec.rows.map((r) => [r.id, new Map()]));
   for (const source of [earlier, recorded])
     for (const row of source?.rows ?? []) for (const run of row.runs) units.get(row.id)?.set(run.seed, run);
-  for (const { row, run } of sharedUnits(table, out, base, settings, o.record, o.log)) {
+  const lent = sharedUnits(table, out, base, settings, o.record, o.log);
+  for (const { row, run } of lent.units) {
     if (units.get(row)!.has(run.seed) || !seeds.includes(run.seed)) continue;
     units.get(row)!.set(run.seed, run);
     o.log(`${table} ${row} seed ${run.seed}: read from ${run.from} (the same model, trained the same way)`);
@@ -381,13 +394,48 @@ export async function reproduceTable(
         },
       ];
     });
+  // The finished stages of units in progress (a search's supernet EA, its retrainings), for the record: a run
+  // continued elsewhere restores them into its folder and goes on from there. A seed's go once all its units are done.
+  const inProgress = (): FinishedFiles => {
+    const files: FinishedFiles = Object.fromEntries(
+      Object.entries(recorded?.partial ?? {}).filter(([key]) => !seeds.includes(seedOf(key))),
+    );
+    for (const seed of seeds) {
+      const open = spec.rows.filter((row) => !units.get(row.id)!.has(seed));
+      if (!open.length) continue;
+      Object.assign(files, finishedFiles(out, path.join('shared', `seed${seed}`)));
+      for (const row of open) Object.assign(files, finishedFiles(out, path.join(table, row.id, `seed${seed}`)));
+    }
+    return files;
+  };
   const save = (toRecord = true) => {
     result.rows = rowsOf((seed) => seeds.includes(seed));
     writeJsonAtomic(own, result);
     if (!o.record || !toRecord) return;
     const all = [...new Set([...(recorded?.seeds ?? []), ...seeds])].sort((a, b) => a - b);
-    writeRecord(o.record, { ...result, seeds: all, rows: rowsOf(() => true) }, o.how ?? recorded?.how);
+    const partial = inProgress();
+    const record = { ...result, seeds: all, rows: rowsOf(() => true), ...(Object.keys(partial).length && { partial }) };
+    writeRecord(o.record, record, o.how ?? recorded?.how);
   };
+  if (o.record) {
+    const sources = [{ from: o.record, files: recorded?.partial ?? {} }, ...lent.stages];
+    for (const { from, files } of sources) {
+      const n = restoreFiles(out, files, from);
+      if (n) o.log(`${from}: restored ${n} file(s) of finished stages into ${out}; they are read back, not redone`);
+    }
+  }
+  // The record follows every step, so a machine lost mid-unit loses at most the steps in flight.
+  const recording: TaskRunner = !o.record
+    ? runner
+    : {
+        ...runner,
+        runStep: async <S extends TaskSpec>(step: string, tasks: Task<S>[]) => {
+          save();
+          const outputs = await runner.runStep(step, tasks);
+          save();
+          return outputs;
+        },
+      };
   // Units read back that the record lacks (a record lost or reverted, refilled from its run folder) go in at once,
   // not only when the next unit finishes: a run stopped before then still restores them.
   if (o.record) {
@@ -412,7 +460,7 @@ export async function reproduceTable(
       config,
       log: o.log,
       progress: o.progress,
-      runner,
+      runner: recording,
       once,
     });
     const run: RunResult = {

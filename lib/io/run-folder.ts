@@ -13,7 +13,7 @@
 // model.safetensors (PyTorch names) and result.json; `glit train` makes one with its own config.json. `glit supernet`
 // and `glit evolve` write supernet/ and <method>/ folders; `glit reproduce` one folder per table row and seed.
 // Every metrics line counts epochs from 1 (the epochs finished). Readers take a folder in any state: a run in
-// progress, or killed, reads as far as it got.
+// progress, or killed, reads as far as it got. A record carries the small files of finished folders (finishedFiles).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { architectureToJson, parseArchitecture, type Architecture } from '../model/arch';
@@ -209,6 +209,59 @@ export const writeBestArch = (dir: string, arch: Architecture) =>
 export const readBestArch = (dir: string) => readArchitecture(runFiles(dir).bestArch);
 export const writeSearchResult = (out: string, result: SearchResult) => writeJsonAtomic(runFiles(out).result, result);
 export const readSearchResult = (out: string) => readJson<SearchResult>(runFiles(out).result);
+
+// --- finished work, carried in a record ---------------------------------------------------------------------------
+
+/** Small files of finished folders by their path in the run folder ('/'-separated): JSON values, JSON lines as arrays. */
+export type FinishedFiles = Record<string, unknown>;
+
+/** A folder whose work is over: a retraining, a search, a stage or a pipeline has written its result. */
+const isFinished = (dir: string) => ['result.json', 'top.json'].some((f) => fs.existsSync(path.join(dir, f)));
+
+/**
+ * The JSON and JSON-lines files of every finished folder under `run`/`under` (none of a supernet: its weights cannot
+ * travel in a record, so it is trained again where its search has not finished). A record carries these so that a
+ * run continued on another machine reads the work back instead of redoing it (restoreFiles).
+ */
+export function finishedFiles(run: string, under: string): FinishedFiles {
+  const files: FinishedFiles = {};
+  const visit = (dir: string) => {
+    if (!fs.existsSync(dir)) return;
+    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    const done = isFinished(dir);
+    for (const e of entries) {
+      const file = path.join(dir, e.name);
+      const key = path.relative(run, file).split(path.sep).join('/');
+      if (e.isDirectory()) visit(file);
+      else if (done && e.name.endsWith('.jsonl')) files[key] = readJsonLines(file);
+      else if (done && e.name.endsWith('.json') && e.name !== 'config.json') files[key] = readJson(file);
+    }
+  };
+  visit(path.join(run, under));
+  return files;
+}
+
+/**
+ * Writes those of `files` (finishedFiles) that `run` lacks; returns how many. `source` names where they came from in
+ * the error for a path that would leave the run folder or a JSON-lines value that is not an array.
+ */
+export function restoreFiles(run: string, files: FinishedFiles, source: string): number {
+  let written = 0;
+  for (const [key, value] of Object.entries(files)) {
+    const parts = key.split('/');
+    if (path.isAbsolute(key) || parts.some((p) => p === '..' || p === '') || !/\.jsonl?$/.test(key))
+      throw new Error(`${source}: '${key}' is not a JSON file's path inside a run folder; restore the record from git`);
+    const file = path.join(run, ...parts);
+    if (fs.existsSync(file)) continue;
+    if (key.endsWith('.jsonl')) {
+      if (!Array.isArray(value))
+        throw new Error(`${source}: '${key}' should hold an array of lines; restore it from git`);
+      rewriteJsonLines(file, value);
+    } else writeJsonAtomic(file, value);
+    written++;
+  }
+  return written;
+}
 
 // --- reading -------------------------------------------------------------------------------------------------------
 

@@ -115,6 +115,10 @@ export interface EvolutionState {
   exhausted: boolean;
 }
 
+/** The search ran all its generations (or ended early): resuming it scores nothing, so it needs no supernet. */
+export const searchFinished = (s: EvolutionState) =>
+  s.pending === null && (s.exhausted || s.history.length >= s.settings.generations);
+
 export interface SearchCallbacks {
   /** After each completed generation (write the state to disk here). */
   onGeneration?: (state: EvolutionState) => void | Promise<void>;

@@ -10,11 +10,11 @@
 import * as path from 'node:path';
 import { loadArchitecture, type Architecture } from '../model/arch';
 import { modelCost } from '../model/flops';
-import { writeBestArch, writeSearchResult, writeStage1Result } from '../io/run-folder';
+import { readSearchState, writeBestArch, writeSearchResult, writeStage1Result } from '../io/run-folder';
 import type { ProgressCallback } from '../core/progress';
 import type { DatasetSplits } from '../data/datasets';
 import type { TrainConfig } from '../train/train';
-import type { EvolutionConfig, EvolutionState } from './evolution';
+import { searchFinished, type EvolutionConfig, type EvolutionState } from './evolution';
 import type { SearchResult, Stage1Result } from './records';
 import { decode, stage1Space, stage2Space, type Budget, type SearchSpace, type Stage2Grid } from './space';
 import { searchSupernet } from './stages';
@@ -118,22 +118,29 @@ export async function supernetSearch(
   method: EvolutionState['method'],
 ): Promise<EvolutionState> {
   const budget = budgetFor(c.config);
+  // A finished search is read back without its supernet: a run continued from a record has the search's state but
+  // not the supernet's weights (lib/io/run-folder.ts, finishedFiles).
+  const saved = readSearchState(searchDir, method);
+  const needed = !(saved && searchFinished(saved));
   const id = taskId(c.runner.run, supernetDir);
   const spec = { kind: 'supernet' as const, dir: inRun(c.runner.run, supernetDir), space, search: c.config, budget };
-  await c.runner.runStep(id, [{ id, spec }]);
+  if (needed) await c.runner.runStep(id, [{ id, spec }]);
+  const unneeded = () => Promise.reject(new Error(`${searchDir}: a finished search scored a candidate`));
   // One generation's candidates at a time (steps `<search>.g<n>`).
-  const scoring = c.runner.inProcess
-    ? trainedSupernet(supernetDir, space, c.config)
-    : (candidates: { code: number[]; generation: number }[]) =>
-        scoreCodes(
-          c,
-          space,
-          supernetDir,
-          taskId(c.runner.run, searchDir, `g${candidates[0].generation + 1}`),
-          candidates.map((x) => x.code),
-        );
+  const scoring = !needed
+    ? unneeded
+    : c.runner.inProcess
+      ? trainedSupernet(supernetDir, space, c.config)
+      : (candidates: { code: number[]; generation: number }[]) =>
+          scoreCodes(
+            c,
+            space,
+            supernetDir,
+            taskId(c.runner.run, searchDir, `g${candidates[0].generation + 1}`),
+            candidates.map((x) => x.code),
+          );
   const state = await searchSupernet(searchDir, method, space, scoring, c.data, c.config, budget, c.log, c.progress);
-  if (c.runner.inProcess) releaseSupernet();
+  if (needed && c.runner.inProcess) releaseSupernet();
   return state;
 }
 
