@@ -165,6 +165,9 @@ test(
     const same = (rows: TableResult['rows']) =>
       timelessRows({ rows }).map((r) => ({ ...r, runs: r.runs.map((x) => ({ ...x, commit: '', from: undefined })) }));
     const whole = table('table4', 'whole');
+    const search = path.join(dir, 'whole', 'shared', 'seed0', 'hierarchical');
+    assert.ok(fs.existsSync(path.join(search, 'result.json')));
+    assert.ok(!fs.existsSync(path.join(search, 'baseline')), 'the search retrained the baseline its DeiT row trains');
 
     // Table 4 killed while its NLP-NAS row retrains: stage 1 of the hierarchical search and the row's EA are over.
     const cut = await glitProcess(

@@ -46,7 +46,7 @@ ${PARALLEL_RUN_HELP}`,
       console.log(`head distribution (G per block): [${result.distribution}]`);
       console.log(`found architecture: ${runFiles(out).bestArch}`);
       console.log(row(result.found));
-      console.log(row(result.baseline));
+      if (result.baseline) console.log(row(result.baseline));
       console.log(`(${formatSeconds((Date.now() - started) / 1000)} this session, on ${describeBackend(backend)})`);
     }
   },

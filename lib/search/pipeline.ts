@@ -185,8 +185,15 @@ export async function stage1(out: string, input: PipelineInput): Promise<Stage1R
   return retrainStage1(out, evolution, space, c);
 }
 
-/** Runs (or resumes) the whole hierarchical search in `out`. */
-export async function hierarchicalSearch(out: string, input: PipelineInput): Promise<SearchResult> {
+/**
+ * Runs (or resumes) the whole hierarchical search in `out`; with `baseline: false`, without retraining the baseline
+ * (a caller that trains it anyway: the ablation tables' DeiT rows).
+ */
+export async function hierarchicalSearch(
+  out: string,
+  input: PipelineInput,
+  o: { baseline?: boolean } = {},
+): Promise<SearchResult> {
   const c = withRunner(out, input);
   const baselineArch = loadArchitecture(c.config.baseline);
   const at = (...parts: string[]) => path.join(out, ...parts);
@@ -197,10 +204,10 @@ export async function hierarchicalSearch(out: string, input: PipelineInput): Pro
   const evo2 = await supernetSearch(c, space2, at('stage2', 'supernet'), at('stage2', 'evolution'), 'evolution');
   const [found, baseline] = await c.runner.runStep(taskId(c.runner.run, out, 'retrain'), [
     retrainTask(c, at('stage2', 'retrain'), 'glit-found', decode(space2, evo2.topK[0].code)),
-    retrainTask(c, at('baseline'), baselineArch.name ?? 'baseline', baselineArch),
+    ...(o.baseline === false ? [] : [retrainTask(c, at('baseline'), baselineArch.name ?? 'baseline', baselineArch)]),
   ]);
   writeBestArch(out, found.arch);
-  const result: SearchResult = { distribution, found, baseline };
+  const result: SearchResult = { distribution, found, ...(baseline && { baseline }) };
   writeSearchResult(out, result);
   return result;
 }

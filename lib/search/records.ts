@@ -63,5 +63,6 @@ export interface Stage1Result {
 export interface SearchResult {
   distribution: number[];
   found: RetrainResult;
-  baseline: RetrainResult;
+  /** The baseline retrained with the same recipe; absent where the caller trains it itself (glit reproduce). */
+  baseline?: RetrainResult;
 }
