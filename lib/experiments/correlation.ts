@@ -116,6 +116,8 @@ export interface StudyProgress {
 type Standalone = Pick<RetrainResult, 'flops' | 'params' | 'valAccuracy' | 'testAccuracy' | 'valCurve'> & {
   commit: string;
   date: string;
+  /** The device and kernels of the run that trained it; absent in records made before it was kept. */
+  device?: string;
 };
 
 /**
@@ -196,6 +198,7 @@ async function studySpace(
       valCurve,
       commit: at,
       date: new Date().toISOString(),
+      device: backendInfo().device,
     };
     progress(state);
     return state.trained[k]!;

@@ -26,6 +26,8 @@ export interface RowResult {
     /** The commit and date of the run that made this unit (a record can span sessions and machines). */
     commit?: string;
     date?: string;
+    /** The device and kernels of the run that made it (absent in units made before it was kept). */
+    device?: string;
     /** The table this unit was trained for and read from (the same model, trained the same way: modelKey). */
     from?: TableName;
   }[];

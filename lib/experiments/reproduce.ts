@@ -476,6 +476,7 @@ export async function reproduceTable(
       ...(r.valCurve && { valCurve: r.valCurve }),
       commit: at,
       date: new Date().toISOString(),
+      device,
     };
     units.get(row.id)!.set(seed, run);
     save();
