@@ -216,7 +216,15 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
     });
-    const page = await browser.newPage();
+    // What the pages' scripts threw or logged as errors, for a failed step's diagnostics (a figure half drawn).
+    const pageErrors: string[] = [];
+    const newPage = async () => {
+      const p = await browser!.newPage();
+      p.on('pageerror', (e) => pageErrors.push(`${p.url()}: ${(e as Error).message}`));
+      p.on('console', (m) => m.type() === 'error' && pageErrors.push(`${p.url()}: console: ${m.text()}`));
+      return p;
+    };
+    const page = await newPage();
     await page.goto(`${base}/tree?token=${token}`); // the token becomes a login cookie for every later page
     await openNotebook(page, base);
     // Each step builds on the one before: after a failure the rest are skipped, not failed again by waiting.
@@ -231,6 +239,7 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
           );
           t.diagnostic(`${name} failed; the notebook shows:\n${cells.join('\n----\n').slice(-3000)}`);
           t.diagnostic(`the server's log ends:\n${serverLog.slice(-3000)}`);
+          t.diagnostic(`the pages' errors: ${pageErrors.length ? pageErrors.join('\n').slice(-3000) : 'none'}`);
           throw e;
         }),
       );
@@ -334,7 +343,7 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
       await figureDrawn(page, FIGURE, 'after a reload');
     });
 
-    const second = await browser.newPage();
+    const second = await newPage();
     await step('in a second tab, the figure cell draws it', async () => {
       await openNotebook(second, base);
       await runCell(second, FIGURE);
@@ -347,7 +356,7 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
       await second.waitForFunction(() => !(window as unknown as JupyterPage).Jupyter.notebook.dirty, {
         timeout: WAIT_MS,
       });
-      const reopened = await browser!.newPage();
+      const reopened = await newPage();
       await reopened.goto(`${base}/notebooks/notebooks/${NOTEBOOK}`, { waitUntil: 'load' });
       await figureDrawn(reopened, FIGURE, 'after save and reopen');
       const cells = JSON.parse(fs.readFileSync(saved, 'utf8')).cells;
@@ -356,7 +365,7 @@ test('a notebook in the classic Jupyter Notebook, driven in headless Chromium', 
 
     await step('its HTML export draws the figure offline', async () => {
       const html = await exportHtml(saved, path.join(dir, 'export'));
-      const exported = await browser!.newPage();
+      const exported = await newPage();
       await exported.setOfflineMode(true);
       await exported.goto(`file://${html}`, { waitUntil: 'load' });
       await exported.waitForSelector('.glit-plotly .main-svg .scatterlayer .trace', { timeout: 20_000 });
