@@ -186,11 +186,12 @@ async function cellShows(page: Page, cell: number, what: string, shows: (i: numb
  * training, a reopened page once had drawn its axes but no trace after 20 s (and drew it in 1 s when rerun idle).
  */
 async function figureDrawn(page: Page, cell: number, what: string): Promise<void> {
+  // A page still loading has no cells yet: the check must not throw then (a throw ends the polling for good).
   await cellShows(page, cell, `${what}: the figure was not drawn`, (i) =>
     Boolean(
-      (window as unknown as JupyterPage).Jupyter.notebook
-        .get_cell(i)
-        .element[0].querySelector('.js-plotly-plot .plot-container .main-svg .scatterlayer .trace'),
+      (window as unknown as Partial<JupyterPage>).Jupyter?.notebook
+        ?.get_cell(i)
+        ?.element[0].querySelector('.js-plotly-plot .plot-container .main-svg .scatterlayer .trace'),
     ),
   );
 }
