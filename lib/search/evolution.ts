@@ -116,8 +116,7 @@ export interface EvolutionState {
 }
 
 /** The search ran all its generations (or ended early): resuming it scores nothing, so it needs no supernet. */
-export const searchFinished = (s: EvolutionState) =>
-  s.pending === null && (s.exhausted || s.history.length >= s.settings.generations);
+export const searchFinished = (s: EvolutionState) => s.exhausted || s.history.length >= s.settings.generations;
 
 export interface SearchCallbacks {
   /** After each completed generation (write the state to disk here). */
@@ -243,7 +242,7 @@ async function search(
         topK: [],
         exhausted: false,
       };
-  while (!state.exhausted && state.history.length < settings.generations) {
+  while (!searchFinished(state)) {
     const generation = state.history.length;
     if (state.pending === null) {
       const rng = new Rng(state.rng);
